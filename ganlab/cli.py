@@ -1,0 +1,79 @@
+"""Shared pieces of the command-line scripts: validated argument types and a clean exit on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+
+from ganlab.errors import GanlabError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad value in one line (no usage dump) and exits with status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def run_main(main: Callable[[], int | None]) -> None:
+    """Run a script's main: a GanlabError becomes one line on stderr and exit status 2."""
+    try:
+        code = main()
+    except GanlabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {value}")
+        return value
+
+    return parse
+
+
+def float_in(low: float, high: float, *, open_low: bool = False) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        too_low = value <= low if open_low else value < low
+        if not math.isfinite(value) or too_low or value > high:
+            bracket = "(" if open_low else "["
+            raise argparse.ArgumentTypeError(f"expected a number in {bracket}{low}, {high}], got {text}")
+        return value
+
+    return parse
+
+
+def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, seed: int = 0) -> None:
+    """Options every training script shares."""
+    from ganlab.config import MAX_BATCH_SIZE, MAX_STEPS
+
+    parser.add_argument("--steps", type=int_in(1, MAX_STEPS), default=steps, help="optimisation steps")
+    parser.add_argument("--batch-size", type=int_in(1, MAX_BATCH_SIZE), default=128)
+    parser.add_argument("--lr-g", type=float_in(0, 1, open_low=True), default=lr, help="generator learning rate")
+    parser.add_argument("--lr-d", type=float_in(0, 1, open_low=True), default=2e-4, help="discriminator learning rate")
+    parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=seed)
+    parser.add_argument("--ema", type=float_in(0, 0.99999), default=0.0, help="EMA decay of G's weights (0: off)")
+    parser.add_argument("--time-budget", type=float_in(0, 7 * 24 * 3600), default=0.0, help="stop after this many seconds (0: no limit)")
+    parser.add_argument("--sample-every", type=int_in(0, MAX_STEPS), default=500)
+    parser.add_argument("--checkpoint-every", type=int_in(0, MAX_STEPS), default=0)
+    parser.add_argument("--threads", type=int_in(0, 1024), default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
+    parser.add_argument("--limit", type=int_in(0, 60000), default=0, help="train on the first N images (0: all)")
+    parser.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images, no MNIST needed")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")

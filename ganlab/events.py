@@ -1,0 +1,91 @@
+"""Consumers of trainer events: a tqdm progress bar for the CLI, a thread-safe run log for the UI.
+
+The trainer only emits; whatever shows progress subscribes here, so the CLI and the app see
+the same stream of Started / Step / Samples / CheckpointWritten / Finished / Failed.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ganlab.trainer import CheckpointWritten, Event, Failed, Finished, Samples, Started, Step
+
+
+class TqdmReporter:
+    """Shows a run as a tqdm bar with the headline losses; prints checkpoints and the end."""
+
+    def __init__(self, description: str = "train", *, disable: bool = False) -> None:
+        self.description = description
+        self.disable = disable
+        self.bar = None
+
+    def __call__(self, event: Event) -> None:
+        from tqdm import tqdm
+
+        if isinstance(event, Started):
+            self.bar = tqdm(total=event.total_steps, desc=self.description, disable=self.disable, dynamic_ncols=True)
+        elif isinstance(event, Step) and self.bar is not None:
+            self.bar.update(event.step - self.bar.n)
+            if event.step % 10 == 0:
+                keys = ("generator", "adversarial", "distillation", "discriminator", "d_x", "d_g_z")
+                self.bar.set_postfix({k: f"{event.losses[k]:.3f}" for k in keys if k in event.losses})
+        elif isinstance(event, CheckpointWritten) and self.bar is not None:
+            self.bar.write(f"checkpoint at step {event.step}: {event.path}")
+        elif isinstance(event, (Finished, Failed)) and self.bar is not None:
+            self.bar.close()
+
+
+@dataclass
+class RunLog:
+    """Everything a view needs about one run, built from its events; safe across threads."""
+
+    total_steps: int = 0
+    step: int = 0
+    elapsed: float = 0.0
+    status: str = "idle"  # idle, running, finished, stopped, failed
+    message: str = ""
+    history: dict[str, list[float]] = field(default_factory=dict)  # loss name -> values per step
+    steps: list[int] = field(default_factory=list)
+    samples: np.ndarray | None = None
+    samples_step: int = 0
+    checkpoint: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if isinstance(event, Started):
+                self.total_steps, self.status = event.total_steps, "running"
+            elif isinstance(event, Step):
+                self.step, self.elapsed = event.step, event.elapsed
+                self.steps.append(event.step)
+                for name, value in event.losses.items():
+                    self.history.setdefault(name, []).append(value)
+            elif isinstance(event, Samples):
+                self.samples, self.samples_step = event.images, event.step
+            elif isinstance(event, CheckpointWritten):
+                self.checkpoint = event.path
+            elif isinstance(event, Finished):
+                self.status = "finished" if event.reason != "stopped" else "stopped"
+                self.elapsed = event.elapsed
+                self.message = f"{event.reason} after {event.step} steps in {event.elapsed:.1f} s"
+            elif isinstance(event, Failed):
+                self.status, self.message = "failed", event.error
+
+    def snapshot(self) -> dict:
+        """A consistent copy for a UI poll."""
+        with self._lock:
+            return {
+                "total_steps": self.total_steps,
+                "step": self.step,
+                "elapsed": self.elapsed,
+                "status": self.status,
+                "message": self.message,
+                "steps": list(self.steps),
+                "history": {k: list(v) for k, v in self.history.items()},
+                "samples": None if self.samples is None else self.samples.copy(),
+                "samples_step": self.samples_step,
+                "checkpoint": self.checkpoint,
+            }

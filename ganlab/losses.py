@@ -1,0 +1,86 @@
+"""Pure loss functions: each returns (total, parts) where parts are detached named floats.
+
+The original design: adversarial BCE on logits, distillation = MSE between teacher and
+student features on the same noise, generator loss = (1 - alpha)*adversarial + alpha*distill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def discriminator_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, *, real_label: float = 1.0
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """BCE(real -> 1) + BCE(fake -> 0), the sum as in the original; real_label < 1 smooths."""
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
+    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    total = real + fake
+    parts = {
+        "discriminator": total.item(),
+        "d_real_loss": real.item(),
+        "d_fake_loss": fake.item(),
+        # D(x) and D(G(z)): mean probabilities, the classic GAN health signals
+        "d_x": torch.sigmoid(real_logits).mean().item(),
+        "d_g_z": torch.sigmoid(fake_logits).mean().item(),
+    }
+    return total, parts
+
+
+def adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The generator's non-saturating loss: its fakes labelled real."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def distillation_loss(
+    student_features: Mapping[str, torch.Tensor],
+    teacher_features: Mapping[str, torch.Tensor],
+    layers: Sequence[str],
+    projections: Mapping[str, torch.nn.Module] | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Mean over layers of MSE(teacher, student) features; parts name each layer.
+
+    A student narrower than the teacher at a layer is mapped up by a learned 1x1 projection
+    (FitNets' regressor) passed in `projections`; equal shapes compare directly.
+    """
+    per_layer = []
+    parts = {}
+    for layer in layers:
+        student = student_features[layer]
+        if projections is not None and layer in projections:
+            student = projections[layer](student)
+        teacher = teacher_features[layer].detach()
+        if student.shape != teacher.shape:
+            raise ValueError(
+                f"layer {layer}: student {tuple(student.shape)} vs teacher {tuple(teacher.shape)}"
+            )
+        loss = F.mse_loss(student, teacher)
+        per_layer.append(loss)
+        parts[f"distill_{layer}"] = loss.item()
+    total = torch.stack(per_layer).mean()
+    parts["distillation"] = total.item()
+    return total, parts
+
+
+def generator_loss(
+    fake_logits: torch.Tensor,
+    *,
+    alpha: float = 0.0,
+    student_features: Mapping[str, torch.Tensor] | None = None,
+    teacher_features: Mapping[str, torch.Tensor] | None = None,
+    layers: Sequence[str] = (),
+    projections: Mapping[str, torch.nn.Module] | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """(1 - alpha) * adversarial + alpha * distillation; alpha = 0 is the plain GAN loss."""
+    adversarial = adversarial_loss(fake_logits)
+    parts = {"adversarial": adversarial.item()}
+    total = adversarial
+    if teacher_features is not None and layers:
+        distill, distill_parts = distillation_loss(student_features, teacher_features, layers, projections)
+        parts.update(distill_parts)
+        total = (1.0 - alpha) * adversarial + alpha * distill
+    parts["generator"] = total.item()
+    return total, parts

@@ -1,0 +1,90 @@
+"""Seed-exact noise and sampling, shared by the trainer, the scripts and the app.
+
+Noise is drawn on the CPU from its own torch.Generator, so a seed gives the same z on every
+device and for every model: teacher and student from one seed see identical noise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganlab.config import LATENT_DIM
+from ganlab.errors import GanlabError
+
+MAX_SEED = 2**31 - 1
+
+
+def check_seed(seed) -> int:
+    """A seed as an int in [0, 2**31), or a clear error."""
+    if isinstance(seed, float) and seed.is_integer():
+        seed = int(seed)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise GanlabError(f"seed must be an integer in [0, {MAX_SEED}], got {seed!r}")
+    return seed
+
+
+def noise(n: int, seed: int, latent_dim: int = LATENT_DIM) -> torch.Tensor:
+    """z ~ N(0, I) of shape (n, latent_dim), a pure function of (n, seed, latent_dim).
+
+    Sample i depends only on the seed and i's position: the first k rows of noise(n, s) are
+    noise(k, s), so a grid of 16 is the top of the grid of 64.
+    """
+    generator = torch.Generator().manual_seed(check_seed(seed))
+    return torch.randn(n, latent_dim, generator=generator)
+
+
+@torch.inference_mode()
+def generate(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """Images (n, 1, 28, 28) in [-1, 1] for noise z, with the model in eval mode."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    images = model(z.to(device)).float().cpu()
+    model.train(was_training)
+    return images
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """float (n, 1, 28, 28) in [-1, 1] -> uint8 (n, 28, 28)."""
+    scaled = (images.detach().float().clamp(-1, 1) + 1) * 127.5
+    return scaled.round().to(torch.uint8).squeeze(1).cpu().numpy()
+
+
+def grid(images: np.ndarray, *, columns: int | None = None, scale: int = 1, padding: int = 2) -> np.ndarray:
+    """uint8 (n, 28, 28) -> one uint8 (H, W) grid; nearest-neighbour upscaling keeps pixels crisp."""
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise GanlabError(f"grid needs uint8 images of shape (n, h, w), got {images.dtype} {images.shape}")
+    n, height, width = images.shape
+    columns = columns or max(1, math.ceil(math.sqrt(n)))
+    rows = max(1, math.ceil(n / columns))
+    canvas = np.zeros((rows * (height + padding) + padding, columns * (width + padding) + padding), np.uint8)
+    for index in range(n):
+        row, column = divmod(index, columns)
+        top, left = padding + row * (height + padding), padding + column * (width + padding)
+        canvas[top : top + height, left : left + width] = images[index]
+    if scale > 1:
+        canvas = canvas.repeat(scale, axis=0).repeat(scale, axis=1)
+    return canvas
+
+
+def save_png(canvas: np.ndarray, path) -> None:
+    from PIL import Image
+
+    Image.fromarray(canvas, mode="L").save(path)
+
+
+def interpolate(seed_a: int, seed_b: int, frames: int, latent_dim: int = LATENT_DIM) -> torch.Tensor:
+    """Spherical interpolation between the noise of two seeds: (frames, latent_dim).
+
+    Gaussian z concentrates near a sphere, so slerp keeps every frame at a typical norm,
+    where a straight line would pass through low-norm, atypical noise.
+    """
+    a, b = noise(1, seed_a, latent_dim)[0], noise(1, seed_b, latent_dim)[0]
+    cosine = torch.dot(a, b) / (a.norm() * b.norm())
+    omega = torch.arccos(cosine.clamp(-1 + 1e-7, 1 - 1e-7))
+    steps = torch.linspace(0, 1, frames).unsqueeze(1)
+    return (torch.sin((1 - steps) * omega) * a + torch.sin(steps * omega) * b) / torch.sin(omega)

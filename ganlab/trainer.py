@@ -1,0 +1,403 @@
+"""The one stateful object: a step-based GAN / distillation trainer that reports through events.
+
+It trains a teacher GAN (mode "teacher") or distils a frozen teacher into a student (mode
+"distill") against a discriminator on real images. It runs in the caller's thread (`run`) or
+in a daemon thread (`start`), and says everything it does through `on_event` callbacks:
+Started, Step, Samples, CheckpointWritten, then Finished or Failed. `stop()` sets one
+threading.Event checked once per step, so a run ends within one step (~0.2 s on a CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
+
+from ganlab.checkpoints import save_checkpoint
+from ganlab.config import TrainConfig
+from ganlab.data import InMemoryBatches
+from ganlab.errors import GanlabError
+from ganlab.losses import discriminator_loss, generator_loss
+from ganlab.models import Discriminator, Generator
+from ganlab.sampling import noise, to_uint8
+
+FIXED_NOISE_SEED = 1234  # the fixed sample batch, the same for every run and every model
+
+
+# ---- events ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Started:
+    total_steps: int
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    step: int  # steps completed
+    losses: dict[str, float]  # every loss part, plus d_x and d_g_z
+    elapsed: float  # seconds since the run started (pauses excluded)
+    lr_generator: float
+
+
+@dataclass(frozen=True)
+class Samples:
+    step: int
+    images: np.ndarray  # uint8 (n, 28, 28) from the fixed noise batch
+
+
+@dataclass(frozen=True)
+class CheckpointWritten:
+    step: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    step: int
+    reason: str  # "completed", "stopped" or "time budget"
+    elapsed: float
+    losses: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Failed:
+    step: int
+    error: str
+
+
+Event = Started | Step | Samples | CheckpointWritten | Finished | Failed
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present; asking for CUDA without it is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GanlabError(f"device {name!r} asked for, but CUDA is not available here; use --device cpu")
+    return torch.device(name)
+
+
+@dataclass
+class _Averages:
+    """Running means of the loss parts over the last `window` steps, for the final report."""
+
+    window: int = 50
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def add(self, parts: dict[str, float]) -> None:
+        self.history.append(parts)
+        del self.history[: -self.window]
+
+    def mean(self) -> dict[str, float]:
+        if not self.history:
+            return {}
+        keys = self.history[-1].keys()
+        return {key: float(np.mean([h[key] for h in self.history if key in h])) for key in keys}
+
+
+class Trainer:
+    """Trains `generator` against `discriminator` on `images`, distilling `teacher` if given."""
+
+    def __init__(
+        self,
+        *,
+        generator: Generator,
+        discriminator: Discriminator,
+        images: torch.Tensor,
+        config: TrainConfig,
+        teacher: Generator | None = None,
+        output_dir: str | Path | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        num_samples: int = 64,
+        extra_info: dict[str, Any] | None = None,
+    ) -> None:
+        if config.mode == "distill" and teacher is None and config.alpha > 0:
+            raise GanlabError("distillation with alpha > 0 needs a teacher")
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.generator = generator.to(self.device).train().requires_grad_(True)
+        self.discriminator = discriminator.to(self.device).train()
+        self.teacher = None
+        if config.mode == "distill" and teacher is not None and config.alpha > 0:
+            # frozen: eval mode (BN running statistics), no gradients
+            self.teacher = teacher.to(self.device).eval().requires_grad_(False)
+        self.images = images
+        self.output_dir = Path(output_dir) if output_dir is not None else None
+        self.listeners: list[Callable[[Event], None]] = [on_event] if on_event else []
+        self.fixed_noise = noise(num_samples, FIXED_NOISE_SEED, generator.latent_dim)
+        self.extra_info = dict(extra_info or {})
+        self.step = 0
+        self._stop = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+        self._thread: threading.Thread | None = None
+        self._build_optimisation()
+
+    # ---- set-up -------------------------------------------------------------------------------
+    def _build_optimisation(self) -> None:
+        config = self.config
+        self.projections = nn.ModuleDict()
+        if self.teacher is not None:
+            # Narrow students (width sweep) map their features up with a learned 1x1 conv.
+            with torch.no_grad():
+                z = torch.zeros(2, self.generator.latent_dim, device=self.device)
+                _, student_features = self.generator.eval()(z, return_features=True)
+                _, teacher_features = self.teacher(z, return_features=True)
+                self.generator.train()
+            for layer in config.layers:
+                s, t = student_features[layer].shape, teacher_features[layer].shape
+                if s != t:
+                    self.projections[layer] = nn.Conv2d(s[1], t[1], 1, bias=False)
+            self.projections.to(self.device)
+        generator_parameters = list(self.generator.parameters()) + list(self.projections.parameters())
+        betas = (config.beta1, config.beta2)
+        self.optimizer_g = torch.optim.Adam(generator_parameters, lr=config.lr_generator, betas=betas)
+        self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator, betas=betas)
+        schedules = []
+        for optimizer in (self.optimizer_g, self.optimizer_d):
+            schedules.append(torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor))
+        self.schedulers = schedules
+        self.ema = None
+        if config.ema_decay > 0:
+            decay = config.ema_decay
+
+            def ema_update(averaged, current, num_averaged):
+                # warm-up: early on the average follows the weights closely (decay 0.9 -> target)
+                rate = min(decay, (1.0 + float(num_averaged)) / (10.0 + float(num_averaged)))
+                return rate * averaged + (1.0 - rate) * current
+
+            self.ema = AveragedModel(self.generator, avg_fn=ema_update, use_buffers=True)
+
+    def _lr_factor(self, step: int) -> float:
+        if not self.config.lr_decay:
+            return 1.0
+        half = self.config.steps / 2
+        return 1.0 if step < half else max(0.0, (self.config.steps - step) / half)
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator to sample and save: the EMA copy when enabled."""
+        return self.ema.module if self.ema is not None else self.generator
+
+    # ---- control ------------------------------------------------------------------------------
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        self.listeners.append(listener)
+
+    def start(self) -> threading.Thread:
+        """Run in a daemon thread (a closed UI never keeps the process alive)."""
+        if self._thread is not None:
+            raise GanlabError("this trainer has already been started; build a new one for a new run")
+        self._thread = threading.Thread(target=self._run_safely, name="ganlab-trainer", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float | None = 5.0) -> bool:
+        """Ask the run to end after the current step; True once the thread has ended."""
+        self._stop.set()
+        self._resume.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # ---- the run ------------------------------------------------------------------------------
+    def _emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    def _run_safely(self) -> None:
+        try:
+            self.run()
+        except Exception:
+            pass  # run() has already emitted Failed; a daemon thread has no one to raise to
+
+    def run(self) -> Finished:
+        """Train to completion, a stop request or the time budget; return the Finished event."""
+        try:
+            return self._run()
+        except Exception as error:
+            message = str(error) if isinstance(error, GanlabError) else f"{type(error).__name__}: {error}"
+            self._emit(Failed(step=self.step, error=message))
+            raise
+
+    def _run(self) -> Finished:
+        config = self.config
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        torch.manual_seed(config.seed)  # dropout; noise and batch order have their own generators
+        noise_generator = torch.Generator().manual_seed(config.seed)
+        batches: Iterator[torch.Tensor] = iter(InMemoryBatches(self.images, config.batch_size, seed=config.seed))
+        averages = _Averages()
+        self._emit(Started(total_steps=config.steps, config=config.to_dict()))
+        if config.sample_every:
+            self._emit_samples()
+        elapsed, last_resume = 0.0, time.perf_counter()
+        reason = "completed"
+        while self.step < config.steps:
+            if self._stop.is_set():
+                reason = "stopped"
+                break
+            if not self._resume.is_set():  # paused: the clock stops too
+                elapsed += time.perf_counter() - last_resume
+                while not self._resume.wait(0.1):
+                    pass
+                last_resume = time.perf_counter()
+                continue
+            parts = self._train_step(next(batches), noise_generator)
+            if not all(math.isfinite(value) for value in parts.values()):
+                bad = ", ".join(k for k, v in parts.items() if not math.isfinite(v))
+                raise GanlabError(
+                    f"training diverged at step {self.step + 1} ({bad} became NaN/inf): lower the learning "
+                    "rates; the last checkpoint written is kept"
+                )
+            self.step += 1
+            averages.add(parts)
+            for scheduler in self.schedulers:
+                scheduler.step()
+            now = elapsed + time.perf_counter() - last_resume
+            self._emit(Step(self.step, parts, now, self.optimizer_g.param_groups[0]["lr"]))
+            if config.sample_every and self.step % config.sample_every == 0:
+                self._emit_samples()
+            if config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < config.steps:
+                self._save(now, averages.mean(), "running")
+            if config.time_budget_s and now >= config.time_budget_s:
+                reason = "time budget"
+                break
+        elapsed += time.perf_counter() - last_resume
+        final = averages.mean()
+        if config.sample_every and self.step % config.sample_every:
+            self._emit_samples()
+        if self.step > 0:
+            self._save(elapsed, final, reason)
+        finished = Finished(step=self.step, reason=reason, elapsed=elapsed, losses=final)
+        self._emit(finished)
+        return finished
+
+    def _train_step(self, real: torch.Tensor, noise_generator: torch.Generator) -> dict[str, float]:
+        config = self.config
+        real = real.to(self.device, non_blocking=True)  # (B, 1, 28, 28)
+        batch = real.shape[0]
+        z = torch.randn(batch, self.generator.latent_dim, generator=noise_generator).to(self.device)
+
+        # 1. generate; the teacher sees the same z, without gradients
+        fake, student_features = self.generator(z, return_features=True)  # (B, 1, 28, 28)
+        teacher_features = None
+        if self.teacher is not None:
+            with torch.no_grad():
+                _, teacher_features = self.teacher(z, return_features=True)
+
+        # 2. discriminator: real -> 1, fake -> 0, one forward over both halves (no BN in D,
+        #    so concatenating changes nothing but halves the number of kernel launches)
+        self.discriminator.requires_grad_(True)
+        logits = self.discriminator(torch.cat([real, fake.detach()]))  # (2B,)
+        loss_d, parts_d = discriminator_loss(logits[:batch], logits[batch:], real_label=config.real_label)
+        self.optimizer_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.optimizer_d.step()
+
+        # 3. generator: fool the updated D, and match the teacher's features
+        self.discriminator.requires_grad_(False)  # gradients flow through D to G only
+        fake_logits = self.discriminator(fake)  # (B,)
+        loss_g, parts_g = generator_loss(
+            fake_logits,
+            alpha=config.alpha if self.teacher is not None else 0.0,
+            student_features=student_features,
+            teacher_features=teacher_features,
+            layers=config.layers if self.teacher is not None else (),
+            projections=self.projections,
+        )
+        self.optimizer_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.optimizer_g.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.generator)
+        return {**parts_g, **parts_d}
+
+    def _emit_samples(self) -> None:
+        model = self.sampling_generator
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            images = model(self.fixed_noise.to(self.device))
+        model.train(was_training)
+        self._emit(Samples(step=self.step, images=to_uint8(images)))
+
+    def _save(self, elapsed: float, losses: dict[str, float], status: str) -> None:
+        if self.output_dir is None:
+            return
+        training = {
+            "mode": self.config.mode,
+            "status": status,
+            "steps": self.step,
+            "wall_time_s": round(elapsed, 1),
+            "final_losses": {k: round(v, 5) for k, v in losses.items()},
+            "train_config": self.config.to_dict(),
+            "torch": torch.__version__,
+            "device": str(self.device),
+            **self.extra_info,
+        }
+        model = self.sampling_generator.to("cpu")
+        try:
+            path = save_checkpoint(model, self.output_dir, training=training)
+        finally:
+            model.to(self.device)
+        self._emit(CheckpointWritten(step=self.step, path=str(path)))
+
+
+def new_trainer(
+    config: TrainConfig,
+    *,
+    images: torch.Tensor,
+    teacher: Generator | None = None,
+    student_width: int = 128,
+    output_dir: str | Path | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    extra_info: dict[str, Any] | None = None,
+) -> Trainer:
+    """A trainer with freshly initialised, seeded models: the one way scripts and the app start runs."""
+    from ganlab.config import DiscriminatorConfig, GeneratorConfig
+    from ganlab.models import init_weights
+
+    init_generator = torch.Generator().manual_seed(config.seed)
+    generator_config = GeneratorConfig.teacher() if config.mode == "teacher" else GeneratorConfig.student(student_width)
+    generator = Generator(generator_config)
+    discriminator = Discriminator(DiscriminatorConfig())
+    init_weights(generator, init_generator)
+    init_weights(discriminator, init_generator)
+    return Trainer(
+        generator=generator,
+        discriminator=discriminator,
+        images=images,
+        config=config,
+        teacher=teacher,
+        output_dir=output_dir,
+        on_event=on_event,
+        extra_info=extra_info,
+    )

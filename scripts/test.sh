@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on a fresh machine, then run them. CI calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q -r requirements-dev.txt
+# Debian's chromium for the browser test (Playwright cannot download its own browser here).
+if ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "warning: chromium could not be installed; the browser test will be skipped"
+  fi
+fi
+python scripts/fetch_mnist.py
+python -m pytest -q "$@"
