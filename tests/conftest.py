@@ -1,0 +1,41 @@
+"""Shared fixtures: tiny models and checkpoints so tests run in seconds on 2 CPU cores."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+torch.set_num_threads(int(os.environ.get("GANLAB_TEST_THREADS", "2")))
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def tiny_student_config():
+    from ganlab.config import GeneratorConfig
+
+    return GeneratorConfig.student(width=8)
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path, tiny_student_config):
+    """A saved width-8 student: a real checkpoint folder of the project's format."""
+    from ganlab.checkpoints import save_checkpoint
+    from ganlab.models import Generator, init_weights
+
+    model = Generator(tiny_student_config)
+    init_weights(model, torch.Generator().manual_seed(0))
+    return save_checkpoint(model, tmp_path / "tiny", training={"steps": 0})
+
+
+def run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run a scripts/ entry point the way a user does, from the repo root."""
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )

