@@ -104,6 +104,36 @@ class DiscriminatorConfig:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """The evaluation classifier: two conv stages (28->14->7), a hidden layer, 10 logits.
+
+    Its hidden layer (after ReLU) is the feature space FID, KID and precision/recall are
+    measured in: Inception weights cannot be downloaded here and fit 28x28 digits poorly.
+    """
+
+    channels: tuple[int, int] = (32, 64)
+    hidden: int = 128
+    num_classes: int = 10
+    dropout: float = 0.25
+    kind: str = "classifier"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(self.channels))
+        if self.kind != "classifier":
+            raise GanlabError(f"config kind must be 'classifier', got {self.kind!r}")
+        if len(self.channels) != 2:
+            raise GanlabError(f"the classifier has two conv stages, got channels={self.channels}")
+        for width in self.channels:
+            _check_int("classifier channel width", width, 1, 4096)
+        _check_int("classifier hidden width", self.hidden, 1, 65536)
+        _check_int("number of classes", self.num_classes, 2, 1000)
+        _check_float("dropout", self.dropout, 0.0, 0.95)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 # Caps that keep a shared machine (a 2-vCPU Space) usable; scripts and the app share them.
 MAX_STEPS = 1_000_000
 MAX_BATCH_SIZE = 4096
@@ -175,11 +205,11 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-def config_from_dict(data: dict[str, Any]) -> GeneratorConfig | DiscriminatorConfig:
+def config_from_dict(data: dict[str, Any]) -> GeneratorConfig | DiscriminatorConfig | ClassifierConfig:
     """Rebuild a model config from its JSON form, refusing unknown kinds and fields."""
     if not isinstance(data, dict):
         raise GanlabError("config.json must hold a JSON object")
-    kinds = {"generator": GeneratorConfig, "discriminator": DiscriminatorConfig}
+    kinds = {"generator": GeneratorConfig, "discriminator": DiscriminatorConfig, "classifier": ClassifierConfig}
     kind = data.get("kind")
     if kind not in kinds:
         raise GanlabError(f"config.json has kind {kind!r}; expected one of {sorted(kinds)}")

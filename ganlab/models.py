@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganlab.config import IMAGE_SIZE, DiscriminatorConfig, GeneratorConfig
+from ganlab.config import IMAGE_SIZE, ClassifierConfig, DiscriminatorConfig, GeneratorConfig
 
 LEAK = 0.2  # LeakyReLU slope used throughout (Keras default 0.3 in the tutorial; 0.2 is DCGAN's)
 
@@ -141,8 +141,12 @@ def init_weights(model: nn.Module, generator: torch.Generator | None = None) -> 
             nn.init.zeros_(module.bias)
 
 
-def build_model(config: GeneratorConfig | DiscriminatorConfig) -> nn.Module:
+def build_model(config: GeneratorConfig | DiscriminatorConfig | ClassifierConfig) -> nn.Module:
     """The model a config describes (used by checkpoint loading)."""
+    if isinstance(config, ClassifierConfig):
+        from ganlab.classifier import Classifier  # lazy: the classifier is an evaluation tool
+
+        return Classifier(config)
     if isinstance(config, GeneratorConfig):
         return Generator(config)
     if isinstance(config, DiscriminatorConfig):

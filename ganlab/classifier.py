@@ -1,0 +1,72 @@
+"""The evaluation classifier: a small MNIST CNN whose hidden layer is our feature space.
+
+FID, KID and precision/recall are measured in its penultimate (hidden) features; the
+classifier Inception Score, class histogram and recognizable rate read its softmax. It is
+trained on real MNIST only (scripts/train_classifier.py), never on generated images, and
+bundled in checkpoints/classifier like any other model.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ganlab.config import ClassifierConfig
+from ganlab.errors import GanlabError
+
+CLASSIFIER_PATH = Path(__file__).resolve().parent.parent / "checkpoints" / "classifier"
+
+
+class Classifier(nn.Module):
+    """image (B, 1, 28, 28) in [-1, 1] -> logits (B, 10), and the hidden features when asked."""
+
+    def __init__(self, config: ClassifierConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or ClassifierConfig()
+        c1, c2 = config.channels
+        self.convolutions = nn.Sequential(
+            nn.Conv2d(1, c1, 3, padding=1, bias=False),  # (B, c1, 28, 28)
+            nn.BatchNorm2d(c1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (B, c1, 14, 14)
+            nn.Conv2d(c1, c2, 3, padding=1, bias=False),  # (B, c2, 14, 14)
+            nn.BatchNorm2d(c2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (B, c2, 7, 7)
+            nn.Flatten(),  # (B, c2*49)
+        )
+        self.hidden = nn.Sequential(nn.Linear(c2 * 7 * 7, config.hidden), nn.ReLU())  # (B, hidden)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden, config.num_classes)  # (B, classes)
+
+    @property
+    def num_features(self) -> int:
+        return self.config.hidden
+
+    def forward(self, images: torch.Tensor, return_features: bool = False):
+        # 1. convolutions: (B, 1, 28, 28) -> (B, c2*49)
+        x = self.convolutions(images)
+        # 2. hidden layer: the feature space of FID / KID / precision-recall, (B, hidden)
+        features = self.hidden(x)
+        # 3. logits (B, classes)
+        logits = self.head(self.dropout(features))
+        return (logits, features) if return_features else logits
+
+
+def load_classifier(path: str | os.PathLike | None = None, *, device: str = "cpu") -> Classifier:
+    """The trained evaluation classifier (default checkpoints/classifier), in eval mode."""
+    from ganlab.checkpoints import load_checkpoint
+
+    path = Path(path) if path is not None else CLASSIFIER_PATH
+    if not path.exists():
+        raise GanlabError(
+            f"no evaluation classifier at {path}: run `python scripts/train_classifier.py` "
+            "(about 5 minutes on 2 CPU cores) or restore checkpoints/classifier from git"
+        )
+    model = load_checkpoint(path, expect="classifier", device=device)
+    if not isinstance(model, Classifier):
+        raise GanlabError(f"{path} does not hold an evaluation classifier")
+    return model
