@@ -1,0 +1,642 @@
+"""Hugging Face Hub: load and push ganlab checkpoints, a thin layer over hf_hub_download.
+
+A Hub repo holds exactly what a local checkpoint folder holds (model.safetensors, config.json,
+training.json, plus a README.md model card), so a download ends in the same strict loader as
+a local folder: ganlab.checkpoints.load_checkpoint. One code path, and nothing is unpickled.
+
+huggingface_hub is imported lazily: it reads HF_ENDPOINT, HF_HOME and HF_HUB_OFFLINE when it is
+first imported, and importing ganlab should not freeze those before a caller has set them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from torch import nn
+
+from ganlab.checkpoints import (
+    BUNDLED,
+    CONFIG_NAME,
+    REPO_ROOT,
+    TRAINING_NAME,
+    WEIGHTS_NAME,
+    load_checkpoint,
+    model_config,
+    read_config,
+    read_training_info,
+    save_checkpoint,
+)
+from ganlab.config import GeneratorConfig, config_from_dict
+from ganlab.errors import GanlabError
+from ganlab.models import count_parameters
+
+CARD_NAME = "README.md"
+LICENSE = "mit"
+DATASET = "ylecun/mnist"  # the Hub's MNIST (formerly "mnist")
+
+# Environment variables naming the default Hub weights of the app (unset: bundled checkpoints/).
+ENV_REPOS = {
+    "teacher": ("GANLAB_TEACHER_REPO", "GANLAB_TEACHER_REVISION"),
+    "student": ("GANLAB_STUDENT_REPO", "GANLAB_STUDENT_REVISION"),
+}
+GENERATOR_NAMES = ("teacher", "student", "baseline")
+
+MAX_REPO_ID_LENGTH = 96 * 2 + 1  # 'namespace/name', each part at most 96 characters
+MAX_REVISION_LENGTH = 255
+PROBE_TIMEOUT_S = 3.0  # a TCP connect to the endpoint; without it an offline load retries for ~25 s
+_ID_CHARACTERS = re.compile(r"[A-Za-z0-9._/-]+")  # ASCII only: the Hub refuses the rest
+_COMMIT_HASH = re.compile(r"[0-9a-f]{40}")
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """repr of user text, shortened so one bad input cannot flood a message."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def validate_repo_id(text: str) -> str:
+    """A Hub model repo id ('user/name' or 'name'), stripped; a GanlabError says what is wrong."""
+    if not isinstance(text, str):
+        raise GanlabError(f"a Hub repo id must be text like 'user/ganlab-student', got {type(text).__name__}")
+    repo_id = text.strip()
+    if not repo_id:
+        raise GanlabError("enter a Hub repo id like 'user/ganlab-student'")
+    if len(repo_id) > MAX_REPO_ID_LENGTH:
+        raise GanlabError(f"a Hub repo id has at most {MAX_REPO_ID_LENGTH} characters, got {len(repo_id)}")
+    if "://" in repo_id or repo_id.lower().startswith(("huggingface.co/", "hf.co/")):
+        raise GanlabError(f"enter only the repo id 'user/name', not a URL: {_shown(repo_id)}")
+    if repo_id.startswith(("/", "~", ".")) or "\\" in repo_id or ".." in repo_id:
+        raise GanlabError(
+            f"{_shown(repo_id)} looks like a file path, not a Hub repo id; use 'user/name', "
+            "or a checkpoint folder that exists"
+        )
+    if repo_id.count("/") > 1:
+        raise GanlabError(f"a Hub repo id has at most one '/' ('user/name'), got {_shown(repo_id)}")
+    from huggingface_hub.utils import HFValidationError
+    from huggingface_hub.utils import validate_repo_id as hub_validate_repo_id
+
+    try:
+        if not _ID_CHARACTERS.fullmatch(repo_id):
+            raise HFValidationError("non-ASCII or special characters")
+        hub_validate_repo_id(repo_id)
+    except HFValidationError:
+        raise GanlabError(
+            f"{_shown(repo_id)} is not a valid Hub repo id: use 'user/name' with ASCII letters, digits, "
+            "'-', '_' and '.', no '--' or '..', not starting or ending with '-' or '.'"
+        ) from None
+    return repo_id
+
+
+def validate_revision(text: str | None) -> str | None:
+    """A branch, tag or commit hash, stripped; None or blank means the default branch."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise GanlabError(f"a revision must be text (a branch, tag or commit hash), got {type(text).__name__}")
+    revision = text.strip()
+    if not revision:
+        return None
+    if len(revision) > MAX_REVISION_LENGTH:
+        raise GanlabError(f"a revision has at most {MAX_REVISION_LENGTH} characters, got {len(revision)}")
+    if not _ID_CHARACTERS.fullmatch(revision) or ".." in revision or revision.startswith(("/", "-")):
+        raise GanlabError(
+            f"{_shown(revision)} is not a valid revision: use a branch, tag or commit hash "
+            "(letters, digits, '-', '_', '.', '/'), or leave it empty for 'main'"
+        )
+    return revision
+
+
+def _existing_path(text: str) -> Path | None:
+    """The local file or folder `text` names, or None (also for names no filesystem accepts)."""
+    try:
+        path = Path(text).expanduser()
+        return path if path.exists() else None
+    except (OSError, ValueError, RuntimeError):  # too long, NUL byte, unknown ~user
+        return None
+
+
+def _looks_like_path(text: str) -> bool:
+    return (
+        text.startswith(("/", "./", "../", "~", "."))
+        or "\\" in text
+        or text.count("/") > 1
+        or text.endswith((".safetensors", ".pt", ".pth", ".bin", ".ckpt"))
+    )
+
+
+def from_pretrained(source: str, *, revision: str | None = None, expect: str | None = None) -> nn.Module:
+    """A model, in eval mode, from a local checkpoint folder / .safetensors file or a Hub repo id.
+
+    An existing local path wins over a repo id of the same spelling. expect='generator',
+    'discriminator' or 'classifier' refuses another kind of model (on the Hub, before the
+    weights are downloaded). Every failure is a GanlabError that says what to do.
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        raise GanlabError(f"a model source must be a folder or a Hub repo id, got {type(source).__name__}")
+    text = str(source).strip()
+    if not text:
+        raise GanlabError("enter a checkpoint folder or a Hub repo id like 'user/ganlab-student'")
+    revision = validate_revision(revision)
+    local = _existing_path(text)
+    if local is not None:
+        if revision is not None:
+            raise GanlabError(f"{text} is a local checkpoint; a revision only applies to Hub repos")
+        return load_checkpoint(local, expect=expect)
+    if _looks_like_path(text):
+        raise GanlabError(f"checkpoint {text} does not exist (a path is not a Hub repo id)")
+    repo_id = validate_repo_id(text)
+    folder = download_checkpoint(repo_id, revision=revision, expect=expect)
+    label = _label(repo_id, revision)
+    try:
+        return load_checkpoint(folder, expect=expect)
+    except GanlabError as error:
+        # name the repo, not the cache folder it was downloaded to
+        message = str(error).replace(str(folder / WEIGHTS_NAME), f"{WEIGHTS_NAME} of {label}")
+        raise GanlabError(message.replace(str(folder), label)) from None
+
+
+def load_generator(source: str, revision: str | None = None) -> nn.Module:
+    """A generator (teacher or student) from a local checkpoint or a Hub repo id."""
+    return from_pretrained(source, revision=revision, expect="generator")
+
+
+def _label(repo_id: str, revision: str | None) -> str:
+    return f"Hub repo {repo_id}" + (f" at revision {revision}" if revision else "")
+
+
+def download_checkpoint(repo_id: str, *, revision: str | None = None, expect: str | None = None) -> Path:
+    """Download config.json and model.safetensors (+ training.json) of a Hub repo into the cache.
+
+    Returns the snapshot folder, named by the commit hash. The weights are fetched at the
+    commit config.json came from, so a push in between cannot mix two versions.
+    """
+    repo_id = validate_repo_id(repo_id)
+    revision = validate_revision(revision)
+    label = _label(repo_id, revision)
+    local_only = not _endpoint_reachable()
+
+    # 1. config.json: is this a ganlab checkpoint of the expected kind?
+    config_path = _hub_file(repo_id, CONFIG_NAME, revision, label=label, local_only=local_only)
+    commit = config_path.parent.name if _COMMIT_HASH.fullmatch(config_path.parent.name) else revision
+    try:
+        config = config_from_dict(json.loads(config_path.read_text()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise GanlabError(f"{label} has an unreadable config.json ({error}); it is not a ganlab checkpoint") from None
+    except GanlabError as error:
+        raise GanlabError(f"{label} is not a ganlab checkpoint: {error}") from None
+    if expect is not None and config.kind != expect:
+        raise GanlabError(f"{label} holds a {config.kind}, not a {expect}; choose a {expect} repo")
+
+    # 2. the weights, pinned to the same commit; 3. how it was trained, when recorded
+    weights_path = _hub_file(repo_id, WEIGHTS_NAME, commit, label=label, local_only=local_only)
+    try:
+        _hub_file(repo_id, TRAINING_NAME, commit, label=label, local_only=local_only)
+    except GanlabError:
+        pass  # optional: older or hand-made checkpoints have no training.json
+    if weights_path.parent != config_path.parent:
+        raise GanlabError(f"{label}: config.json and model.safetensors came from different commits; try again")
+    return config_path.parent
+
+
+def _endpoint_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to the Hub endpoint opens (offline mode: False, use the cache)."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # through a proxy a direct connect proves nothing; let the client try
+    parts = urlsplit(constants.ENDPOINT)
+    if not parts.hostname:
+        return True
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _hub_file(repo_id: str, filename: str, revision: str | None, *, label: str, local_only: bool) -> Path:
+    """hf_hub_download of one file, its errors turned into one-line GanlabErrors naming `label`."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(
+            hf_hub_download(
+                repo_id, filename, revision=revision, local_files_only=local_only, library_name="ganlab"
+            )
+        )
+    except Exception as error:  # noqa: BLE001 - sorted by _explain; anything unrecognised is re-raised
+        explained = _explain(error, repo_id, filename, revision, label=label, local_only=local_only)
+        if explained is error:
+            raise
+        raise explained from error
+
+
+def _explain(
+    error: Exception, repo_id: str, filename: str, revision: str | None, *, label: str, local_only: bool
+) -> Exception:
+    """The GanlabError for a failed download (or `error` itself when it is not a download failure)."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        HFValidationError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    try:
+        from httpx2 import HTTPError as TransportFailure  # huggingface_hub's HTTP client
+    except ImportError:  # pragma: no cover - other huggingface_hub versions
+        TransportFailure = OSError
+
+    detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+    if isinstance(error, GatedRepoError):
+        return GanlabError(f"{label} is gated: accept its terms on the Hub, then set HF_TOKEN or run `hf auth login`")
+    if isinstance(error, RepositoryNotFoundError):
+        return GanlabError(
+            f"Hub repo {repo_id} was not found (404): check the spelling 'user/name', "
+            "or set HF_TOKEN if the repo is private"
+        )
+    if isinstance(error, RevisionNotFoundError):
+        return GanlabError(
+            f"revision {revision!r} was not found in Hub repo {repo_id} (404): use an existing branch, "
+            "tag or commit hash, or leave the revision empty for 'main'"
+        )
+    if isinstance(error, RemoteEntryNotFoundError):
+        return GanlabError(
+            f"{label} has no {filename}: it is not a ganlab checkpoint (expected {CONFIG_NAME} and {WEIGHTS_NAME})"
+        )
+    if isinstance(error, (LocalEntryNotFoundError, OfflineModeIsEnabled)):
+        if constants.HF_HUB_OFFLINE:
+            return GanlabError(
+                f"{label} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: "
+                "unset it and connect to the internet, or load a local checkpoint folder"
+            )
+        if local_only:
+            return GanlabError(
+                f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} (offline?) and {label} is not in "
+                "the local cache: check your connection or HF_ENDPOINT, or load a local checkpoint folder"
+            )
+        return GanlabError(
+            f"could not download {filename} of {label} ({detail}) and it is not in the local cache: "
+            "check your connection and try again"
+        )
+    if isinstance(error, HfHubHTTPError):
+        status = getattr(getattr(error, "response", None), "status_code", "an error")
+        return GanlabError(
+            f"the Hub answered HTTP {status} for {filename} of {label}: try again later "
+            "(or set HF_TOKEN if the repo is private)"
+        )
+    if isinstance(error, HFValidationError):
+        return GanlabError(f"{_shown(repo_id)} is not a valid Hub repo id: {detail}")
+    if isinstance(error, (TransportFailure, OSError)):
+        return GanlabError(
+            f"downloading {filename} of {label} failed: the connection dropped or the file arrived "
+            f"incomplete ({detail}); try again"
+        )
+    return error
+
+
+# --- pushing ---------------------------------------------------------------------------------
+
+
+def stage_upload(source: nn.Module | str | os.PathLike, directory: str | os.PathLike, *, card: str) -> Path:
+    """Write what a push uploads into `directory`: the checkpoint files plus README.md (the card).
+
+    A folder's files are copied byte for byte, after a strict load proves they are sound; a
+    model is saved with save_checkpoint. The staged folder is loaded again before returning.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in (WEIGHTS_NAME, CONFIG_NAME, TRAINING_NAME, CARD_NAME):
+        (directory / name).unlink(missing_ok=True)
+    if isinstance(source, nn.Module):
+        save_checkpoint(source, directory)
+    else:
+        folder = Path(source)
+        if not folder.is_dir():
+            raise GanlabError(f"{folder} is not a checkpoint folder; push a folder with {WEIGHTS_NAME} and {CONFIG_NAME}")
+        if not (folder / CONFIG_NAME).is_file():
+            raise GanlabError(f"{folder} has no {CONFIG_NAME}; a Hub checkpoint needs it beside {WEIGHTS_NAME}")
+        load_checkpoint(folder)  # refuse to publish weights that do not load strictly
+        for name in (WEIGHTS_NAME, CONFIG_NAME, TRAINING_NAME):
+            if (folder / name).is_file():
+                shutil.copyfile(folder / name, directory / name)
+    (directory / CARD_NAME).write_text(card, encoding="utf-8")
+    load_checkpoint(directory)
+    return directory
+
+
+def push_to_hub(
+    model_dir_or_model: nn.Module | str | os.PathLike,
+    repo_id: str,
+    *,
+    card: str,
+    token: str | None = None,
+    private: bool = False,
+) -> str:
+    """Create `repo_id` if needed and upload the checkpoint with its model card; returns the commit URL.
+
+    token=None uses HF_TOKEN or the login saved by `hf auth login`.
+    """
+    repo_id = validate_repo_id(repo_id)
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    with tempfile.TemporaryDirectory(prefix="ganlab-push-") as scratch:
+        staged = stage_upload(model_dir_or_model, Path(scratch) / "upload", card=card)
+        kind = read_config(staged).kind
+        api = HfApi(token=token)
+        try:
+            api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+            commit = api.upload_folder(
+                repo_id=repo_id,
+                repo_type="model",
+                folder_path=str(staged),
+                commit_message=f"Upload ganlab {kind} checkpoint and model card",
+            )
+        except HfHubHTTPError as error:
+            status = getattr(getattr(error, "response", None), "status_code", None)
+            if status in (401, 403):
+                raise GanlabError(
+                    f"not allowed to write to Hub repo {repo_id} (HTTP {status}): run `hf auth login` "
+                    "or set HF_TOKEN to a token with write access"
+                ) from error
+            raise GanlabError(f"pushing to Hub repo {repo_id} failed (HTTP {status}): try again later") from error
+        except OSError as error:
+            raise GanlabError(f"cannot reach the Hugging Face Hub to push {repo_id} ({error}): check your connection") from error
+    return str(getattr(commit, "commit_url", commit))
+
+
+# --- model cards -------------------------------------------------------------------------------
+
+_ROLES = {
+    "teacher": (
+        "DCGAN teacher generator",
+        "The original DCGAN generator trained adversarially on MNIST; the student is distilled from it.",
+    ),
+    "student": (
+        "distilled student generator",
+        "A smaller DCGAN generator trained with (1 - alpha) * adversarial + alpha * feature distillation "
+        "from the teacher (MSE between teacher and student feature maps on the same noise).",
+    ),
+    "baseline": (
+        "student baseline (no distillation)",
+        "The student architecture trained adversarially only (alpha = 0): the control for distillation.",
+    ),
+    "classifier": (
+        "MNIST evaluation classifier",
+        "A small CNN trained on real MNIST digits only; its hidden layer is the feature space for FID, "
+        "KID and precision/recall of generated digits, and its softmax scores recognisability.",
+    ),
+}
+
+
+def _generator_stages(config: GeneratorConfig) -> str:
+    """'z (100) -> 7x7x256 -> ...' for a generator config, mirroring models.Generator."""
+    size, stages = 7, [f"z ({config.latent_dim})", f"Dense + BN + LeakyReLU -> 7x7x{config.channels[0]}"]
+    widths = list(config.channels) + [1]
+    for index, stride in enumerate(config.strides):
+        size *= stride
+        last = index == len(config.strides) - 1
+        tail = "tanh" if last else "BN + LeakyReLU"
+        stages.append(f"ConvTranspose 4x4 stride {stride} + {tail} -> {size}x{size}x{widths[index + 1]}")
+    return "\n".join(f"{number}. {stage}" for number, stage in enumerate(stages, 1))
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted key, value) rows of nested dicts; {"mean", "std"} pairs become 'mean ± std'."""
+    if isinstance(data, dict) and set(data) == {"mean", "std"}:
+        return [(prefix, f"{data['mean']:.6g} ± {data['std']:.2g}")]
+    if isinstance(data, dict):
+        rows: list[tuple[str, Any]] = []
+        for key in data:
+            rows += _flatten(data[key], f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    return [(prefix, data)]
+
+
+def _table(data: dict[str, Any], header: tuple[str, str]) -> str:
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            value = f"{value:.6g}"
+        elif isinstance(value, (list, tuple)):
+            value = ", ".join(str(item) for item in value) or "-"
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"| {header[0]} | {header[1]} |", "| --- | --- |"]
+    lines += [f"| `{key}` | {cell(value)} |" for key, value in _flatten(data)]
+    return "\n".join(lines)
+
+
+def model_card(
+    kind: str, checkpoint_dir: str | os.PathLike, metrics: dict | None = None, *, repo_id: str | None = None
+) -> str:
+    """The README.md model card of a checkpoint: Hub metadata, architecture, parameter counts,
+    training recipe (training.json), metrics, usage, intended use and limitations.
+
+    kind is the model's role: 'teacher', 'student', 'baseline' or 'classifier'.
+    """
+    if kind not in _ROLES:
+        raise GanlabError(f"model card kind must be one of {', '.join(_ROLES)}, got {kind!r}")
+    from huggingface_hub import ModelCardData
+
+    checkpoint_dir = Path(checkpoint_dir)
+    model = load_checkpoint(checkpoint_dir)
+    config = model_config(model)
+    counts = count_parameters(model)
+    training = read_training_info(checkpoint_dir)
+    title, summary = _ROLES[kind]
+    is_classifier = config.kind == "classifier"
+
+    metadata = ModelCardData(
+        library_name="pytorch",
+        license=LICENSE,
+        datasets=[DATASET],
+        pipeline_tag="image-classification" if is_classifier else "unconditional-image-generation",
+        tags=["ganlab", "mnist", "safetensors"]
+        + (["image-classification"] if is_classifier else ["gan", "dcgan", "knowledge-distillation"]),
+    )
+    usage_repo = repo_id or "USER/REPO"
+    if config.kind == "generator":
+        architecture = _generator_stages(config)
+        usage = (
+            "```python\n"
+            "from ganlab.hub import load_generator\n"
+            "from ganlab.sampling import generate, noise, to_uint8\n\n"
+            f'generator = load_generator("{usage_repo}")  # strict safetensors load, no pickle\n'
+            "images = to_uint8(generate(generator, noise(16, seed=0, latent_dim=generator.latent_dim)))\n"
+            "# images: (16, 28, 28) uint8 digits\n"
+            "```"
+        )
+    else:
+        architecture = f"A {config.kind}; layer by layer:"
+        usage = (
+            "```python\n"
+            "from ganlab.hub import from_pretrained\n\n"
+            f'model = from_pretrained("{usage_repo}", expect="{config.kind}")  # eval mode, strict load\n'
+            "```"
+        )
+    parameter_rows = {
+        "trainable parameters": f"{counts['trainable']:,}",
+        "Keras-style total (adds BatchNorm moving mean/variance)": f"{counts['keras']:,}",
+    }
+    recipe = (
+        _table(training, ("setting", "value"))
+        if training
+        else "No training.json was saved with this checkpoint, so the recipe is not recorded."
+    )
+    metric_text = (
+        _table(metrics, ("metric", "value"))
+        if metrics
+        else "No evaluation metrics were recorded for this checkpoint (see `checkpoints/metrics.json` in ganlab)."
+    )
+    if is_classifier:
+        intended = (
+            "Scoring generated 28x28 MNIST-style digits in ganlab (FID/KID/precision/recall in its feature "
+            "space, class histograms, recognisable rate) and comparing generators with each other."
+        )
+        limitations = [
+            "Its feature space is MNIST-specific: scores are comparable between ganlab runs, not with "
+            "Inception-based FID numbers published elsewhere.",
+            "Trained on real MNIST only; it may be over-confident on blurry or out-of-distribution images.",
+            "Not a general-purpose digit recogniser for photographs or handwriting in the wild.",
+        ]
+    else:
+        intended = (
+            "Teaching and research on GAN knowledge distillation: sampling digits, comparing a teacher "
+            "with its distilled student, and as a small, fast baseline for compression experiments."
+        )
+        limitations = [
+            "Generates 28x28 grey-scale MNIST-like digits only, unconditionally (the digit class cannot be chosen).",
+            "GAN samples can show mode collapse or malformed digits; check the metrics before relying on it.",
+            "Not for generating data used to train or evaluate systems that matter (e.g. handwriting "
+            "recognition in production): samples inherit MNIST's biases and artefacts.",
+        ]
+    sections = [
+        "---",
+        metadata.to_yaml(),
+        "---",
+        "",
+        f"# ganlab {title}",
+        "",
+        summary,
+        "Part of **ganlab**: distilling a DCGAN teacher into a smaller student on MNIST, shipped as a Gradio app.",
+        "",
+        "## Architecture",
+        "",
+        architecture,
+        "",
+        "```text",
+        repr(model),
+        "```",
+        "",
+        "Config (`config.json`, also stored in the safetensors header):",
+        "",
+        "```json",
+        json.dumps(config.to_dict(), indent=2, sort_keys=True),
+        "```",
+        "",
+        "## Parameters",
+        "",
+        _table(parameter_rows, ("count", "value")),
+        "",
+        "## Training recipe",
+        "",
+        recipe,
+        "",
+        "## Metrics",
+        "",
+        metric_text,
+        "",
+        "## How to use",
+        "",
+        usage,
+        "",
+        "Files: `model.safetensors` (weights), `config.json` (architecture), `training.json` (recipe). "
+        "Loading is strict: a missing, unexpected or mis-shaped tensor is an error.",
+        "",
+        "## Intended use",
+        "",
+        intended,
+        "",
+        "## Limitations",
+        "",
+        *[f"- {line}" for line in limitations],
+        "",
+    ]
+    return "\n".join(sections)
+
+
+# --- app defaults ------------------------------------------------------------------------------
+
+
+def _env_choice(name: str) -> tuple[str | None, str | None, str | None]:
+    """(repo id, revision, problem) from the environment for 'teacher' or 'student'."""
+    repo_variable, revision_variable = ENV_REPOS[name]
+    text = os.environ.get(repo_variable, "").strip()
+    if not text:
+        return None, None, None
+    try:
+        repo_id = validate_repo_id(text)
+        revision = validate_revision(os.environ.get(revision_variable))
+    except GanlabError as error:
+        return None, None, f"{repo_variable} / {revision_variable} are invalid ({error})"
+    return repo_id, revision, None
+
+
+def default_sources() -> dict[str, str]:
+    """For 'teacher' and 'student': the Hub repo id set in the environment, else the bundled folder."""
+    sources = {}
+    for name in ENV_REPOS:
+        repo_id, _, _ = _env_choice(name)
+        sources[name] = repo_id or str(BUNDLED[name])
+    return sources
+
+
+def load_default(name: str) -> tuple[nn.Module, str, str]:
+    """(model, source used, message) for a default model of the app.
+
+    'teacher' and 'student' come from GANLAB_TEACHER_REPO / GANLAB_STUDENT_REPO (at
+    GANLAB_*_REVISION) when set and loadable; otherwise, and for 'baseline', from the bundled
+    checkpoints/ folder. The message says which, and why it fell back.
+    """
+    if name not in BUNDLED:
+        raise GanlabError(f"no default model {name!r}; choose one of {', '.join(BUNDLED)}")
+    expect = "generator" if name in GENERATOR_NAMES else None
+    problem = None
+    if name in ENV_REPOS:
+        repo_id, revision, problem = _env_choice(name)
+        if repo_id is not None:
+            try:
+                model = from_pretrained(repo_id, revision=revision, expect=expect)
+                label = repo_id + (f"@{revision}" if revision else "")
+                return model, label, f"{name}: loaded from the Hub ({label})"
+            except GanlabError as error:
+                problem = f"{ENV_REPOS[name][0]}={repo_id} could not be loaded ({error})"
+    bundled = BUNDLED[name]
+    try:
+        shown = bundled.relative_to(REPO_ROOT)
+    except ValueError:
+        shown = bundled
+    try:
+        model = load_checkpoint(bundled, expect=expect)
+    except GanlabError as error:
+        if problem:
+            raise GanlabError(f"{name}: {problem}; the bundled fallback failed too: {error}") from None
+        raise
+    message = f"{name}: {problem}; using the bundled {shown}" if problem else f"{name}: bundled {shown}"
+    return model, str(bundled), message
