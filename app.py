@@ -1,0 +1,214 @@
+"""ganlab's Gradio app: teacher vs student, live distillation, latent walk.
+
+    python app.py                     # http://127.0.0.1:7860
+    GANLAB_TEACHER=runs/teacher python app.py
+
+Wiring only: the layout, then every event at the bottom with its api_name. The logic is in
+ganlab.lab.Lab, whose methods take exactly these inputs; caps come from GANLAB_* variables
+(see ganlab.lab.LabSettings).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from ganlab.config import DISTILL_LAYERS  # noqa: E402
+from ganlab.errors import GanlabError  # noqa: E402
+from ganlab.lab import RECIPES, RUN_DEFAULTS, STUDENT_CHOICES, FAST, Lab, RunView  # noqa: E402
+
+log = logging.getLogger("ganlab.app")
+
+CSS = """
+.pixelated img { image-rendering: pixelated; }
+#run-progress progress { width: 100%; height: 14px; }
+"""
+
+
+def guarded(fn):
+    """A handler whose last output is a status text: bad input becomes a warning there, never an error page."""
+
+    @functools.wraps(fn)
+    def handler(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GanlabError as error:
+            message = str(error)
+        except Exception as error:  # keep the page alive; the server log has the traceback
+            log.exception("handler %s failed", fn.__name__)
+            message = f"internal error ({type(error).__name__}: {error}); see the server log"
+        gr.Warning(message)
+        outputs = handler.outputs
+        return tuple(gr.skip() for _ in range(outputs - 1)) + (f"⚠️ {message}",)
+
+    handler.outputs = 1
+    return handler
+
+
+def _progress_html(view: RunView) -> str:
+    percent = round(100 * view.progress)
+    return f'<div id="run-progress"><progress max="100" value="{percent}"></progress> {view.progress_text}</div>'
+
+
+def build_app(lab: Lab | None = None) -> gr.Blocks:
+    lab = lab or Lab()
+    defaults = RUN_DEFAULTS
+
+    with gr.Blocks(title="ganlab: distilling a DCGAN") as demo:
+        gr.Markdown("# ganlab — distil a DCGAN teacher into a smaller student (MNIST)")
+        notes = lab.model_notes()
+        gr.Markdown(notes, visible=bool(notes), elem_id="model-notes")
+
+        with gr.Tab("Compare"):
+            with gr.Row():
+                seed = gr.Number(value=0, precision=0, label="seed", elem_id="seed")
+                n = gr.Number(value=64, precision=0, label=f"samples per model (1–{lab.settings.max_samples})")
+                student_choice = gr.Radio(list(STUDENT_CHOICES), value=STUDENT_CHOICES[0], label="student")
+            with gr.Row():
+                generate_button = gr.Button("Generate", variant="primary", elem_id="generate")
+                new_seed_button = gr.Button("New seed", elem_id="new-seed")
+            with gr.Row():
+                teacher_image = gr.Image(label="teacher", type="numpy", format="png", elem_id="teacher-image", elem_classes="pixelated", interactive=False)
+                student_image = gr.Image(label="student", type="numpy", format="png", elem_id="student-image", elem_classes="pixelated", interactive=False)
+            compare_info = gr.Markdown(elem_id="compare-info")
+
+        with gr.Tab("Distill from scratch"):
+            with gr.Row():
+                recipe = gr.Dropdown(list(RECIPES), value=FAST.label, label="recipe (fills α, layers, learning rates)")
+                steps = gr.Number(value=defaults.steps, precision=0, label="steps")
+                time_budget = gr.Number(value=defaults.time_budget_s, label=f"time budget (s, 0: up to the {lab.settings.run_cap_s:g} s cap)")
+                batch_size = gr.Number(value=defaults.batch_size, precision=0, label="batch size")
+            with gr.Row():
+                lr_generator = gr.Number(value=defaults.lr_generator, label="generator learning rate")
+                lr_discriminator = gr.Number(value=defaults.lr_discriminator, label="discriminator learning rate")
+                alpha = gr.Number(value=defaults.alpha, label="α, distillation weight (0–1; 0: no distillation)")
+                layers = gr.CheckboxGroup(list(DISTILL_LAYERS), value=list(defaults.layers), label="distilled layers")
+                run_seed = gr.Number(value=defaults.seed, precision=0, label="seed")
+                baseline = gr.Checkbox(value=defaults.baseline, label="also train a no-distillation baseline (α 0)")
+            with gr.Row():
+                start_button = gr.Button("Start", variant="primary", elem_id="start")
+                pause_button = gr.Button("Pause", elem_id="pause")
+                resume_button = gr.Button("Resume", elem_id="resume")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
+            run_message = gr.Markdown(elem_id="run-message")
+            progress = gr.HTML(elem_id="run-progress-box")
+            loss_plot = gr.Plot(label="losses", elem_id="loss-plot")
+            with gr.Row():
+                run_student_image = gr.Image(label="student (fixed noise)", type="numpy", format="png", elem_classes="pixelated", interactive=False, elem_id="run-student-image")
+                run_baseline_image = gr.Image(label="baseline (fixed noise)", type="numpy", format="png", elem_classes="pixelated", interactive=False)
+                run_teacher_image = gr.Image(label="teacher (same noise)", type="numpy", format="png", elem_classes="pixelated", interactive=False)
+            download = gr.File(label="this run's student (safetensors)", interactive=False, height=90)
+            with gr.Accordion("raw status (JSON)", open=False):
+                run_details = gr.JSON()
+            timer = gr.Timer(1.0, active=False)
+
+        with gr.Tab("Latent walk"):
+            with gr.Row():
+                seed_a = gr.Number(value=0, precision=0, label="from seed")
+                seed_b = gr.Number(value=1, precision=0, label="to seed")
+                frames = gr.Number(value=10, precision=0, label=f"frames (2–{lab.settings.max_frames})")
+                walk_student = gr.Radio(list(STUDENT_CHOICES), value=STUDENT_CHOICES[0], label="student")
+            walk_button = gr.Button("Walk", variant="primary", elem_id="walk")
+            walk_teacher = gr.Image(label="teacher", type="numpy", format="png", elem_classes="pixelated", interactive=False)
+            walk_student_image = gr.Image(label="student", type="numpy", format="png", elem_classes="pixelated", interactive=False)
+            walk_info = gr.Markdown()
+
+        with gr.Tab("About"):
+            gr.Markdown(lab.about())
+
+        # ---- handlers: thin adapters from Lab views to component values --------------------------
+        @guarded
+        def generate(seed, n, student):
+            view = lab.generate(seed, n, student)
+            return view.teacher_image, view.student_image, view.info
+
+        @guarded
+        def new_seed(n, student):
+            value = lab.random_seed()
+            view = lab.generate(value, n, student)
+            return value, view.teacher_image, view.student_image, view.info
+
+        def run_outputs(view: RunView):
+            return (
+                gr.Timer(active=view.active),
+                _progress_html(view),
+                view.figure,
+                view.student_image,
+                view.baseline_image,
+                view.teacher_image,
+                view.checkpoint,
+                view.details,
+                view.message,
+            )
+
+        @guarded
+        def start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, request: gr.Request):
+            return run_outputs(lab.start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, owner=_visitor(request)))
+
+        @guarded
+        def run_status(request: gr.Request):
+            return run_outputs(lab.run_status(viewer=_visitor(request)))
+
+        @guarded
+        def stop_run(request: gr.Request):
+            return run_outputs(lab.stop_run(viewer=_visitor(request)))
+
+        @guarded
+        def pause_run(request: gr.Request):
+            return run_outputs(lab.pause_run(viewer=_visitor(request)))
+
+        @guarded
+        def resume_run(request: gr.Request):
+            return run_outputs(lab.resume_run(viewer=_visitor(request)))
+
+        def apply_recipe(label):
+            chosen = RECIPES.get(label, FAST)
+            return chosen.alpha, list(chosen.layers), chosen.lr_generator, chosen.lr_discriminator
+
+        @guarded
+        def latent_walk(seed_a, seed_b, frames, student):
+            view = lab.latent_walk(seed_a, seed_b, frames, student)
+            return view.teacher_image, view.student_image, view.info
+
+        generate.outputs, new_seed.outputs, latent_walk.outputs = 3, 4, 3
+        run_components = [timer, progress, loss_plot, run_student_image, run_baseline_image, run_teacher_image, download, run_details, run_message]
+        for handler in (start_run, run_status, stop_run, pause_run, resume_run):
+            handler.outputs = len(run_components)
+
+        # ---- events ------------------------------------------------------------------------------
+        compare_outputs = [teacher_image, student_image, compare_info]
+        generate_button.click(generate, [seed, n, student_choice], compare_outputs, api_name="generate")
+        new_seed_button.click(new_seed, [n, student_choice], [seed, *compare_outputs], api_name="new_seed")
+        recipe.change(apply_recipe, recipe, [alpha, layers, lr_generator, lr_discriminator], api_name="apply_recipe")
+        run_inputs = [steps, time_budget, batch_size, lr_generator, lr_discriminator, alpha, layers, run_seed, baseline]
+        start_button.click(start_run, run_inputs, run_components, api_name="start_run", concurrency_limit=None)
+        timer.tick(run_status, None, run_components, api_name="run_status", concurrency_limit=None, show_progress="hidden")
+        stop_button.click(stop_run, None, run_components, api_name="stop_run", concurrency_limit=None)
+        pause_button.click(pause_run, None, run_components, api_name="pause_run", concurrency_limit=None)
+        resume_button.click(resume_run, None, run_components, api_name="resume_run", concurrency_limit=None)
+        walk_button.click(latent_walk, [seed_a, seed_b, frames, walk_student], [walk_teacher, walk_student_image, walk_info], api_name="latent_walk")
+        # a page (re)load shows samples at once and re-attaches to a run in progress
+        demo.load(generate, [seed, n, student_choice], compare_outputs, api_name="generate_on_load")
+        demo.load(run_status, None, run_components, api_name="attach", concurrency_limit=None, show_progress="hidden")
+    return demo
+
+
+def _visitor(request: gr.Request | None) -> str:
+    """A short, stable id of the browser session (shown as who holds the training slot)."""
+    session = getattr(request, "session_hash", None) or ""
+    return session[:6] or "api"
+
+
+def launch(demo: gr.Blocks, lab_dirs: list[str] | None = None, **kwargs):
+    return demo.queue(default_concurrency_limit=1).launch(css=CSS, allowed_paths=lab_dirs or [], **kwargs)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    lab = Lab()
+    launch(build_app(lab), [str(lab.runs_dir)], server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))

@@ -1,0 +1,133 @@
+"""The launched app driven through gradio_client, as a script or another Space would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+from PIL import Image
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from lab_fixtures import tiny_lab  # noqa: E402
+
+REQUIRED_API = {"generate", "new_seed", "start_run", "run_status", "stop_run", "pause_run", "resume_run", "latent_walk"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(client, lab): the app on a free localhost port, closed after the module."""
+    from gradio_client import Client
+
+    from app import build_app, launch
+
+    lab = tiny_lab(tmp_path_factory.mktemp("app"))
+    demo = build_app(lab)
+    port = free_port()
+    launch(demo, [str(lab.runs_dir)], server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False), lab
+    finally:
+        lab.slot.shutdown()
+        demo.close()
+
+
+def status(client) -> dict:
+    return client.predict(api_name="/run_status")[-2]
+
+
+def test_every_documented_endpoint_is_named(served):
+    client, _ = served
+    names = {name.lstrip("/") for name in client.view_api(return_format="dict")["named_endpoints"]}
+    assert REQUIRED_API <= names
+
+
+def test_generate_returns_two_png_grids_and_a_table(served):
+    client, lab = served
+    teacher, student, info = client.predict(5, 16, "bundled student", api_name="/generate")
+    for path in (teacher, student):
+        with Image.open(path) as image:
+            assert image.format == "PNG" and image.mode == "L"
+            assert image.size[0] == image.size[1] >= 4 * 30  # a 4x4 grid, upscaled
+    assert f"{lab.teacher.parameters:,}" in info and "generation time (16)" in info
+
+
+@pytest.mark.parametrize(
+    "endpoint, args, message",
+    [("/generate", (-5, 16, "bundled student"), "seed must be an integer"),
+     ("/generate", (0, 10_000, "bundled student"), "number of samples must be an integer in [1, 64]"),
+     ("/latent_walk", (0, 1, 500, "bundled student"), "frames must be")],
+)  # fmt: skip
+def test_bad_input_is_a_status_message_not_an_error(served, endpoint, args, message):
+    client, _ = served
+    result = client.predict(*args, api_name=endpoint)
+    assert message in result[-1] and result[-1].startswith("⚠️")
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [({"steps": -1}, "steps must be"), ({"lr_generator": 3.0}, "generator learning rate must be"),
+     ({"alpha": 2.0}, "α"), ({"seed": -1}, "seed must be"), ({"batch_size": 0}, "batch size must be")],
+)  # fmt: skip
+def test_bad_run_settings_are_refused_with_a_message(served, settings, message):
+    client, lab = served
+    result = client.predict(api_name="/start_run", **settings)
+    assert message in result[-1]
+    assert lab.slot.busy() is None
+
+
+def test_stop_when_nothing_runs_says_so(served):
+    client, _ = served
+    assert "nothing to stop" in client.predict(api_name="/stop_run")[-1]
+
+
+def test_a_run_starts_streams_and_stops_and_its_thread_ends(served):
+    client, lab = served
+    result = client.predict(api_name="/start_run", steps=3000, batch_size=32, baseline=True)
+    assert result[-2]["state"] == "running" and result[-2]["settings"]["alpha"] == 0.9  # the fast default recipe
+    deadline = time.monotonic() + 30
+    while (current := status(client))["step"] < 3:
+        assert time.monotonic() < deadline, current
+        time.sleep(0.3)
+    assert current["latest_losses"]["distillation"] > 0 and current["baseline_step"] >= 1
+
+    refused = client.predict(api_name="/start_run")[-1]
+    assert "already training" in refused and "step" in refused
+
+    stopped = client.predict(api_name="/stop_run")
+    assert stopped[-2]["state"] == "stopped" and not stopped[-2]["threads_alive"]
+    assert not [t for t in threading.enumerate() if t.name == "ganlab-trainer"]
+    assert stopped[6] is not None and stopped[6].endswith(".safetensors")  # the download
+    teacher, student, info = client.predict(0, 4, "last run's student", api_name="/generate")
+    assert "784,640" in info  # the run's (original-width) student now serves Compare
+
+
+def test_the_benchmark_script_measures_both_phases(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from lab_fixtures import tiny_checkpoints
+
+    teacher, student = tiny_checkpoints(tmp_path)
+    output = tmp_path / "bench.json"
+    env = {**os.environ, "GANLAB_TEACHER": str(teacher), "GANLAB_STUDENT": str(student)}
+    result = subprocess.run(
+        [sys.executable, "scripts/bench_app.py", str(output), "--quick", "--n", "16"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(output.read_text())
+    for phase in ("idle", "while_training"):
+        assert data[phase]["requests"] == 5 and 0 < data[phase]["median_ms"] <= data[phase]["p95_ms"]
+    assert data["run_stopped"] is True and "median ms" in result.stdout

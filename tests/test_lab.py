@@ -1,0 +1,261 @@
+"""The app's handlers as plain functions: ganlab.lab.Lab on tiny checkpoints and real MNIST slices."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from ganlab.errors import GanlabError
+from ganlab.lab import (
+    ORIGINAL,
+    RECIPES,
+    STUDENT_CHOICES,
+    Lab,
+    LabSettings,
+    TrainingSlot,
+    _thin,
+    load_model,
+    loss_figure,
+    metrics_markdown,
+)
+from ganlab.sampling import generate, interpolate, noise, to_uint8
+from lab_fixtures import tiny_lab
+
+
+@pytest.fixture
+def lab(tmp_path):
+    lab = tiny_lab(tmp_path)
+    yield lab
+    lab.slot.shutdown()
+
+
+def wait_for(condition, timeout=30.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def trainer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name in ("ganlab-trainer", "ganlab-watchdog")]
+
+
+# ---- settings ----------------------------------------------------------------------------------
+def test_settings_read_every_variable_from_the_environment():
+    settings = LabSettings.from_env(
+        {"GANLAB_MAX_SAMPLES": "16", "GANLAB_RUN_CAP_S": "30", "GANLAB_TRAIN_THREADS": "2", "GANLAB_TEACHER": "/x"}
+    )
+    assert (settings.max_samples, settings.run_cap_s, settings.train_threads, settings.teacher) == (16, 30.0, 2, "/x")
+    assert LabSettings.from_env({}).max_samples == LabSettings().max_samples
+
+
+def test_a_malformed_variable_is_named_in_the_error():
+    with pytest.raises(GanlabError, match="GANLAB_MAX_STEPS must be an integer"):
+        LabSettings.from_env({"GANLAB_MAX_STEPS": "lots"})
+
+
+def test_the_original_recipe_stays_selectable_and_labelled():
+    assert ORIGINAL.label == "original (α 0.5, 14x14, lr 2e-4)" and ORIGINAL.label in RECIPES
+    assert (ORIGINAL.alpha, ORIGINAL.layers, ORIGINAL.lr_generator) == (0.5, ("14x14",), 2e-4)
+
+
+# ---- models ------------------------------------------------------------------------------------
+def test_a_missing_checkpoint_gives_a_marked_untrained_model(tmp_path):
+    loaded = load_model("teacher", path=tmp_path / "nowhere")
+    assert not loaded.trained and loaded.label == "teacher (untrained)"
+    assert "does not exist" in loaded.note
+    assert loaded.parameters == 1_961_728  # the real teacher architecture, from the published table
+
+
+def test_the_lab_starts_without_checkpoints_and_says_so(tmp_path):
+    lab = Lab(
+        LabSettings(teacher=str(tmp_path / "t"), student=str(tmp_path / "s"), runs_dir=str(tmp_path / "runs")),
+        slot=TrainingSlot(),
+        classifier=None,
+    )
+    assert "teacher is untrained" in lab.model_notes() and "student is untrained" in lab.model_notes()
+    view = lab.generate(0, 4)
+    assert "(untrained)" in view.info
+    with pytest.raises(GanlabError, match="no trained teacher"):
+        lab.start_run(steps=5)
+    assert lab.slot.current() is None
+
+
+# ---- Compare -----------------------------------------------------------------------------------
+def test_generate_feeds_both_models_the_same_noise(lab):
+    view = lab.generate(seed=7, n=9)
+    z = noise(9, 7)
+    for image, model in ((view.teacher_image, lab.teacher.model), (view.student_image, lab.student.model)):
+        expected = to_uint8(generate(model, z))  # (9, 28, 28): the oracle, sampled directly
+        scale = image.shape[0] // (3 * 30 + 2)
+        first = image[2 * scale : 30 * scale : scale, 2 * scale : 30 * scale : scale]  # top-left digit, unscaled
+        np.testing.assert_array_equal(first, expected[0])
+    assert view.details["teacher"]["parameters"] == lab.teacher.parameters
+    assert view.details["student"]["size_bytes"] > 0 and view.details["teacher"]["generation_ms"] > 0
+    assert "size on disk" in view.info and "generation time (9)" in view.info
+
+
+def test_generate_is_a_function_of_the_seed(lab):
+    a, b, c = lab.generate(3, 4), lab.generate(3, 4), lab.generate(4, 4)
+    np.testing.assert_array_equal(a.teacher_image, b.teacher_image)
+    assert not np.array_equal(a.student_image, c.student_image)
+
+
+@pytest.mark.parametrize(
+    "seed, n, message",
+    [(-1, 4, "seed must be an integer"), (2**31, 4, "seed must be"), (1.5, 4, "seed must be"),
+     (0, 0, "number of samples must be an integer in \\[1, 64\\]"), (0, 65, "in \\[1, 64\\]"), (0, "many", "number of samples")],
+)  # fmt: skip
+def test_generate_refuses_bad_input_clearly(lab, seed, n, message):
+    with pytest.raises(GanlabError, match=message):
+        lab.generate(seed, n)
+
+
+def test_predictions_and_agreement_come_from_the_classifier(tmp_path):
+    class FirstPixelClassifier(torch.nn.Module):
+        """Predicts 1 when the top-left pixel is above the mean, else 0: a checkable oracle."""
+
+        def forward(self, images):
+            bright = (images[:, 0, 0, 0] > images.mean(dim=(1, 2, 3))).long()
+            return torch.nn.functional.one_hot(bright, 10).float()
+
+    lab = tiny_lab(tmp_path)
+    lab.classifier = FirstPixelClassifier()
+    view = lab.generate(1, 16)
+    teacher, student = np.array(view.details["teacher_digits"]), np.array(view.details["student_digits"])
+    assert len(teacher) == 16 and set(teacher) <= {0, 1}
+    assert view.details["agreement"] == pytest.approx((teacher == student).mean())
+    assert "agreement" in view.info
+
+
+def test_no_run_student_before_a_run(lab):
+    with pytest.raises(GanlabError, match="finish a run"):
+        lab.generate(0, 4, STUDENT_CHOICES[1])
+    with pytest.raises(GanlabError, match="student must be one of"):
+        lab.generate(0, 4, "someone else's")
+
+
+# ---- Latent walk -------------------------------------------------------------------------------
+def test_latent_walk_strips_follow_the_same_path(lab):
+    view = lab.latent_walk(seed_a=2, seed_b=5, frames=4)
+    scale = 3
+    assert view.teacher_image.shape == ((28 + 4) * scale, (4 * 30 + 2) * scale)
+    z = interpolate(2, 5, 4)
+    torch.testing.assert_close(z[0], noise(1, 2)[0])  # the walk starts at seed a's noise
+    last = to_uint8(generate(lab.student.model, z))[-1]
+    start = 2 * scale + 3 * 30 * scale
+    np.testing.assert_array_equal(view.student_image[2 * scale : 30 * scale : scale, start : start + 28 * scale : scale], last)
+    with pytest.raises(GanlabError, match="frames must be an integer in \\[2, 32\\]"):
+        lab.latent_walk(0, 1, 1)
+
+
+# ---- Distill from scratch -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "changes, message",
+    [({"steps": 0}, "steps must be an integer"), ({"steps": 10**9}, "steps must be"),
+     ({"lr_generator": 0}, "generator learning rate must be a number in \\(0"), ({"lr_discriminator": 5}, "discriminator learning rate"),
+     ({"alpha": 1.5}, "α"), ({"alpha": -0.1}, "α"), ({"batch_size": 100000}, "batch size"), ({"seed": -3}, "seed"),
+     ({"layers": ["9x9"]}, "unknown distilled layer"), ({"layers": []}, "needs at least one distilled layer"),
+     ({"time_budget_s": 10**6}, "time budget")],
+)  # fmt: skip
+def test_start_run_refuses_bad_settings_and_claims_nothing(lab, changes, message):
+    with pytest.raises(GanlabError, match=message):
+        lab.start_run(**changes)
+    assert lab.slot.current() is None
+
+
+def test_a_run_streams_pauses_resumes_and_stops_with_its_thread_gone(lab):
+    view = lab.start_run(steps=2000, batch_size=16, owner="me")
+    assert view.state == "running" and view.active
+    view = wait_for(lambda: (v := lab.run_status(viewer="me")).details["step"] >= 3 and v)
+    assert "started by you" in view.message and "ETA" in view.progress_text
+    assert {trace.name for trace in view.figure.data} >= {"adversarial", "distillation", "discriminator"}
+    assert view.figure.layout.uirevision == "losses"
+    assert view.student_image is not None and view.teacher_image is not None
+
+    # a second visitor sees the holder and the progress; starting again is refused clearly
+    other = lab.run_status(viewer="someone")
+    assert "visitor me" in other.message
+    with pytest.raises(GanlabError, match="already training \\(held by visitor me, step"):
+        lab.start_run(steps=5)
+
+    lab.pause_run()
+    paused_at = wait_for(lambda: (v := lab.run_status()).state == "paused" and v).details["step"]
+    time.sleep(0.8)
+    assert lab.run_status().details["step"] <= paused_at + 1  # at most the step in flight
+    lab.resume_run()
+    wait_for(lambda: lab.run_status().details["step"] > paused_at + 1)
+
+    view = lab.stop_run(viewer="me")
+    assert view.state == "stopped" and not view.active and "stopped by you" in view.message
+    wait_for(lambda: not trainer_threads())
+    with pytest.raises(GanlabError, match="nothing to stop"):
+        lab.stop_run()
+    with pytest.raises(GanlabError, match="nothing to pause"):
+        lab.pause_run()
+
+
+def test_a_finished_run_serves_its_student_and_baseline(lab):
+    lab.start_run(steps=6, batch_size=16, baseline=True)
+    view = wait_for(lambda: (v := lab.run_status()).state == "finished" and v)
+    assert view.checkpoint and view.checkpoint.endswith("student/model.safetensors")
+    assert view.details["baseline_step"] == 6 and view.baseline_image is not None
+    assert any(trace.name.startswith("baseline ") for trace in view.figure.data)
+    compare = lab.generate(0, 4, STUDENT_CHOICES[1])
+    assert compare.details["student"]["parameters"] == 784_640  # the original student width
+    assert lab.generate(0, 4, STUDENT_CHOICES[2]).details["student"]["trained"]
+    wait_for(lambda: not trainer_threads(), timeout=5)  # the watchdog notices within 0.25 s
+
+
+def test_the_watchdog_stops_a_run_nobody_watches(tmp_path):
+    lab = tiny_lab(tmp_path, idle_stop_s=0.6)
+    lab.start_run(steps=5000, batch_size=16)
+    run = lab.slot.current()
+    wait_for(lambda: not run.alive, timeout=15)
+    assert "nobody watched it" in run.stop_reason
+    assert lab.run_status().state == "stopped"
+
+
+def test_the_wall_clock_cap_ends_a_paused_run(tmp_path):
+    lab = tiny_lab(tmp_path, run_cap_s=1.0)
+    lab.start_run(steps=5000, batch_size=16, time_budget_s=0)
+    lab.pause_run()
+    run = lab.slot.current()
+    wait_for(lambda: not run.alive, timeout=15)
+    assert "wall-clock cap of 1 s" in run.stop_reason
+
+
+# ---- views --------------------------------------------------------------------------------------
+def test_thinning_keeps_bucket_means():
+    steps, values = list(range(1, 1001)), [float(i % 2) for i in range(1000)]
+    xs, ys = _thin(steps, values, max_points=100)
+    assert len(xs) == 100 and xs[-1] == 1000
+    assert ys == pytest.approx([0.5] * 100)  # each bucket of 10 alternating 0/1 has mean 0.5
+
+
+def test_loss_figure_keeps_the_users_zoom():
+    snapshot = {"steps": [1, 2], "history": {"adversarial": [0.7, 0.6], "discriminator": [1.3, 1.2]}}
+    figure = loss_figure(snapshot, snapshot)
+    assert figure.layout.uirevision == "losses"
+    assert [t.name for t in figure.data] == ["adversarial", "discriminator", "baseline adversarial", "baseline discriminator"]
+
+
+def test_metrics_table_from_json(tmp_path):
+    path = tmp_path / "metrics.json"
+    assert "No metrics yet" in metrics_markdown(path)
+    path.write_text(json.dumps({"teacher": {"fid": 12.345678, "recognizable": 0.9}, "student": {"fid": 20.0}}))
+    table = metrics_markdown(path)
+    assert "| model | fid | recognizable |" in table and "| teacher | 12.35 | 0.9 |" in table
+
+
+def test_about_lists_both_architectures(lab):
+    text = lab.about()
+    assert f"{lab.teacher.parameters:,} parameters" in text and "ConvTranspose 4×4 stride 1" in text
