@@ -76,6 +76,14 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 teacher_image = gr.Image(label="teacher", type="numpy", format="png", elem_id="teacher-image", elem_classes="pixelated", interactive=False)
                 student_image = gr.Image(label="student", type="numpy", format="png", elem_id="student-image", elem_classes="pixelated", interactive=False)
             compare_info = gr.Markdown(elem_id="compare-info")
+            with gr.Accordion("Load models from the Hugging Face Hub", open=False):
+                with gr.Row():
+                    hub_teacher = gr.Textbox(label="teacher repo id", placeholder="user/ganlab-teacher")
+                    hub_teacher_revision = gr.Textbox(label="teacher revision", placeholder="main")
+                    hub_student = gr.Textbox(label="student repo id", placeholder="user/ganlab-student")
+                    hub_student_revision = gr.Textbox(label="student revision", placeholder="main")
+                hub_button = gr.Button("Load from the Hub", elem_id="hub-load")
+                hub_message = gr.Markdown(elem_id="hub-message")
 
         with gr.Tab("Distill from scratch"):
             with gr.Row():
@@ -166,6 +174,12 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         def resume_run(request: gr.Request):
             return run_outputs(lab.resume_run(viewer=_visitor(request)))
 
+        @guarded
+        def load_hub(teacher_repo, teacher_revision, student_repo, student_revision, seed, n, student):
+            message = lab.load_hub(teacher_repo, teacher_revision, student_repo, student_revision)
+            view = lab.generate(seed, n, student)
+            return view.teacher_image, view.student_image, view.info, f"✅ {message}"
+
         def apply_recipe(label):
             chosen = RECIPES.get(label, FAST)
             return chosen.alpha, list(chosen.layers), chosen.lr_generator, chosen.lr_discriminator
@@ -175,7 +189,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             view = lab.latent_walk(seed_a, seed_b, frames, student)
             return view.teacher_image, view.student_image, view.info
 
-        generate.outputs, new_seed.outputs, latent_walk.outputs = 3, 4, 3
+        generate.outputs, new_seed.outputs, latent_walk.outputs, load_hub.outputs = 3, 4, 3, 4
         run_components = [timer, progress, loss_plot, run_student_image, run_baseline_image, run_teacher_image, download, run_details, run_message]
         for handler in (start_run, run_status, stop_run, pause_run, resume_run):
             handler.outputs = len(run_components)
@@ -184,6 +198,12 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         compare_outputs = [teacher_image, student_image, compare_info]
         generate_button.click(generate, [seed, n, student_choice], compare_outputs, api_name="generate")
         new_seed_button.click(new_seed, [n, student_choice], [seed, *compare_outputs], api_name="new_seed")
+        hub_button.click(
+            load_hub,
+            [hub_teacher, hub_teacher_revision, hub_student, hub_student_revision, seed, n, student_choice],
+            [*compare_outputs, hub_message],
+            api_name="load_hub",
+        )
         recipe.change(apply_recipe, recipe, [alpha, layers, lr_generator, lr_discriminator], api_name="apply_recipe")
         run_inputs = [steps, time_budget, batch_size, lr_generator, lr_discriminator, alpha, layers, run_seed, baseline]
         start_button.click(start_run, run_inputs, run_components, api_name="start_run", concurrency_limit=None)

@@ -68,8 +68,10 @@ class LabSettings:
     runs_dir: str = ""  # GANLAB_RUNS_DIR: where UI runs write checkpoints (default: a temp folder)
     teacher: str = ""  # GANLAB_TEACHER: teacher checkpoint folder (default checkpoints/teacher)
     student: str = ""  # GANLAB_STUDENT: student checkpoint folder (default checkpoints/student)
-    teacher_repo: str = ""  # GANLAB_TEACHER_REPO: Hub repo tried when no local teacher exists
-    student_repo: str = ""  # GANLAB_STUDENT_REPO: Hub repo tried when no local student exists
+    teacher_repo: str = ""  # GANLAB_TEACHER_REPO: Hub repo of the default teacher (bundled folder if unreachable)
+    student_repo: str = ""  # GANLAB_STUDENT_REPO: Hub repo of the default student (bundled folder if unreachable)
+    teacher_revision: str = ""  # GANLAB_TEACHER_REVISION: branch, tag or commit of that repo
+    student_revision: str = ""  # GANLAB_STUDENT_REVISION
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> LabSettings:
@@ -90,6 +92,8 @@ class LabSettings:
             "student": ("GANLAB_STUDENT", str),
             "teacher_repo": ("GANLAB_TEACHER_REPO", str),
             "student_repo": ("GANLAB_STUDENT_REPO", str),
+            "teacher_revision": ("GANLAB_TEACHER_REVISION", str),
+            "student_revision": ("GANLAB_STUDENT_REVISION", str),
         }
         values: dict[str, Any] = {}
         for attribute, (variable, kind) in names.items():
@@ -235,15 +239,18 @@ def _load_from_folder(role: str, folder: Path) -> LoadedModel:
     return LoadedModel(role, model, True, str(folder), size_bytes=weights.stat().st_size)
 
 
-def _load_from_hub(role: str, repo: str) -> LoadedModel:
-    from ganlab.hub import load_generator  # a sibling module; absent in older checkouts
+def _load_from_hub(role: str, repo: str, revision: str | None = None) -> LoadedModel:
+    from ganlab.hub import load_generator
 
-    model = load_generator(repo).eval()
-    return LoadedModel(role, model, True, f"hub:{repo}", size_bytes=_safetensors_size(model))
+    model = load_generator(repo, revision or None).eval()
+    where = f"hub:{repo}" + (f"@{revision}" if revision else "")
+    return LoadedModel(role, model, True, where, size_bytes=_safetensors_size(model))
 
 
-def load_model(role: str, *, path: str | os.PathLike | None = None, repo: str = "") -> LoadedModel:
-    """The teacher or student for Compare: an explicit folder, else the bundled one, else a Hub repo.
+def load_model(
+    role: str, *, path: str | os.PathLike | None = None, repo: str = "", revision: str = ""
+) -> LoadedModel:
+    """The teacher or student for Compare: an explicit folder, else the Hub repo, else the bundled one.
 
     Never raises: a missing or broken checkpoint gives an untrained model whose `note` says why,
     so the app still starts.
@@ -254,16 +261,19 @@ def load_model(role: str, *, path: str | os.PathLike | None = None, repo: str = 
     if path:
         sources.append((str(path), lambda: _load_from_folder(role, Path(path))))
     else:
+        # a Space points at newer weights through the environment; offline, the bundled ones serve
+        if repo:
+            sources.append((repo, lambda: _load_from_hub(role, repo, revision)))
         bundled = BUNDLED[role]
         if (bundled / WEIGHTS_NAME).is_file():
             sources.append((str(bundled), lambda: _load_from_folder(role, bundled)))
         else:
             attempts.append(f"{bundled.relative_to(REPO_ROOT)} has no {WEIGHTS_NAME}")
-        if repo:
-            sources.append((repo, lambda: _load_from_hub(role, repo)))
     for where, load in sources:
         try:
-            return load()
+            loaded = load()
+            loaded.note = "; ".join(attempts)  # why an earlier source was passed over, if one was
+            return loaded
         except Exception as error:  # a bad file, no network, no hub module: the app must still start
             attempts.append(f"{where}: {error}")
     model = Generator(fresh).eval()
@@ -276,8 +286,8 @@ def load_model(role: str, *, path: str | os.PathLike | None = None, repo: str = 
 
 def load_generators(settings: LabSettings) -> tuple[LoadedModel, LoadedModel]:
     """(teacher, student) for Compare, from the settings' paths, the bundled folders or the Hub."""
-    teacher = load_model("teacher", path=settings.teacher or None, repo=settings.teacher_repo)
-    student = load_model("student", path=settings.student or None, repo=settings.student_repo)
+    teacher = load_model("teacher", path=settings.teacher or None, repo=settings.teacher_repo, revision=settings.teacher_revision)
+    student = load_model("student", path=settings.student or None, repo=settings.student_repo, revision=settings.student_revision)
     return teacher, student
 
 
@@ -459,7 +469,37 @@ class Lab:
         for loaded in (self.teacher, self.student):
             if not loaded.trained:
                 lines.append(f"⚠️ **{loaded.role} is untrained**: {loaded.note}. Its samples are noise.")
+            elif loaded.note:
+                lines.append(f"ℹ️ {loaded.role} from {loaded.source} ({loaded.note})")
         return "\n\n".join(lines)
+
+    # ---- Hub ----
+    def load_hub(
+        self, teacher_repo: Any = "", teacher_revision: Any = "", student_repo: Any = "", student_revision: Any = ""
+    ) -> str:
+        """Swap Hub models into Compare; all requested models load before any is swapped in.
+
+        Any failure (invalid id, offline, 404, wrong kind, bad weights) raises GanlabError and
+        leaves the models the app had.
+        """
+        from ganlab.hub import validate_repo_id, validate_revision
+
+        requests = []
+        for role, repo, revision in (("teacher", teacher_repo, teacher_revision), ("student", student_repo, student_revision)):
+            if repo is None or (isinstance(repo, str) and not repo.strip()):
+                continue
+            if not isinstance(repo, str):
+                raise GanlabError(f"the {role} repo id must be text like 'user/name', got {type(repo).__name__}")
+            requests.append((role, validate_repo_id(repo), validate_revision(revision if isinstance(revision, str) else None)))
+        if not requests:
+            raise GanlabError("enter a Hub repo id ('user/name') for the teacher, the student, or both")
+        loaded = {role: _load_from_hub(role, repo, revision) for role, repo, revision in requests}
+        if "teacher" in loaded:
+            self.teacher = loaded["teacher"]
+            self._teacher_fixed = None  # the run view's teacher grid comes from the new teacher
+        if "student" in loaded:
+            self.student = loaded["student"]
+        return "Loaded " + ", ".join(f"{role} from {model.source}" for role, model in loaded.items())
 
     # ---- Compare ----
     @staticmethod
