@@ -54,6 +54,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=0)
     parser.add_argument("--threads", type=int_in(1, 1024), default=1, help="torch CPU threads (1 leaves a core free)")
     parser.add_argument("--limit", type=int_in(0, 60000), default=0, help="train on the first N images (0: all)")
+    parser.add_argument("--test-limit", type=int_in(0, 10000), default=0, help="score on the first N test images (0: all 10k)")
     parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
     parser.add_argument("--out", default="checkpoints/classifier", help="output checkpoint folder")
     parser.add_argument("--min-accuracy", type=float_in(0, 1), default=0.99, help="exit 1 below this test accuracy")
@@ -74,6 +75,8 @@ def main() -> int:
         train_images, train_labels = train_images[: args.limit], train_labels[: args.limit]
     train_images = to_unit_range(train_images)  # (N, 1, 28, 28) in [-1, 1]
     test_images, test_labels = load_mnist("test", args.data)
+    if args.test_limit:
+        test_images, test_labels = test_images[: args.test_limit], test_labels[: args.test_limit]
     test_images = to_unit_range(test_images)
 
     config = ClassifierConfig()
@@ -105,6 +108,7 @@ def main() -> int:
     train_accuracy = accuracy(model, train_images[:10000], train_labels[:10000])
     training = {
         "test_accuracy": round(test_accuracy, 5),
+        "test_images": len(test_images),
         "train_accuracy_first_10k": round(train_accuracy, 5),
         "steps": args.steps,
         "batch_size": batch_size,

@@ -1,0 +1,158 @@
+"""Score the bundled generators in the evaluation classifier's feature space.
+
+    python scripts/evaluate.py                       # teacher, student, baseline; 3 seeds x 10k samples (~3-5 min, 2 cores)
+    python scripts/evaluate.py --models teacher mine=runs/student --out runs/metrics.json
+    python scripts/evaluate.py --quick --out /tmp/metrics.json   # seconds: small n and reference
+
+Every model is compared with the 10k MNIST test images, next to the real-vs-real floor
+(n MNIST train images vs the same test images, the best any generator can do at this n).
+Each number is mean ± std over sampling seeds; students are also compared with the
+teacher on the same z (pixel MSE, label agreement). Writes JSON (default
+checkpoints/metrics.json) and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ganlab.cli import ArgumentParser, int_in, run_main  # noqa: E402
+
+DEFAULT_MODELS = ("teacher", "student", "baseline")
+LABELS = {"teacher": "teacher", "student": "student (distilled)", "baseline": "baseline student (α = 0)"}
+
+
+def parse_model(spec: str) -> tuple[str, Path]:
+    """'teacher' | 'LABEL=PATH' | 'PATH' -> (label, checkpoint path)."""
+    from ganlab.checkpoints import resolve_model_path
+
+    if "=" in spec:  # the last "=": labels such as "baseline (α = 0)" may hold one
+        label, _, path = spec.rpartition("=")
+        return label, resolve_model_path(path)
+    return LABELS.get(spec, Path(spec).name or spec), resolve_model_path(spec)
+
+
+def quality_checks(models: dict) -> dict:
+    """The issue's quality targets for the bundled trio, where present (reported, not asserted)."""
+    teacher, student, baseline = (models.get(LABELS[name]) for name in DEFAULT_MODELS)
+    found = {}
+    if student is not None:
+        summary = student["summary"]
+        if teacher is not None:
+            found["distilled FID <= 1.15x teacher's"] = (summary["fid"]["mean"] / teacher["summary"]["fid"]["mean"], 1.15, "<=")
+        if baseline is not None:
+            found["distilled FID <= 0.8x baseline's"] = (summary["fid"]["mean"] / baseline["summary"]["fid"]["mean"], 0.8, "<=")
+        found["student recognizable >= 0.9"] = (summary["recognizable"]["mean"], 0.9, ">=")
+        if "label_agreement" in summary:
+            found["teacher-student label agreement >= 0.9"] = (summary["label_agreement"]["mean"], 0.9, ">=")
+    return {
+        name: {"value": round(value, 4), "target": target, "met": value <= target if sense == "<=" else value >= target}
+        for name, (value, target, sense) in found.items()
+    }
+
+
+def main() -> None:
+    parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="MODEL", help="teacher, student, baseline, a checkpoint path, or LABEL=PATH")
+    parser.add_argument("--teacher", default="teacher", help="the teacher students are compared with on the same z (name or path)")
+    parser.add_argument("--classifier", default=None, help="evaluation classifier checkpoint (default checkpoints/classifier)")
+    parser.add_argument("--n", type=int_in(10, 60000), default=10000, help="samples per model and seed")
+    parser.add_argument("--seeds", type=int_in(0, 2**31 - 1), nargs="+", default=[0, 1, 2], help="sampling seeds (>= 3 for error bars)")
+    parser.add_argument("--reference-size", type=int_in(10, 10000), default=10000, help="MNIST test images compared against")
+    parser.add_argument("--threads", type=int_in(1, 1024), default=2, help="torch CPU threads")
+    parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
+    parser.add_argument("--out", default="checkpoints/metrics.json", help="JSON output")
+    parser.add_argument("--quick", action="store_true", help="n=300, 1000 reference images: a seconds-long smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.reference_size = min(args.n, 300), min(args.reference_size, 1000)
+
+    import torch
+
+    from ganlab.checkpoints import atomic_write_json, load_checkpoint, read_training_info, resolve_model_path
+    from ganlab.classifier import CLASSIFIER_PATH, load_classifier
+    from ganlab.data import load_mnist, to_unit_range
+    from ganlab.errors import GanlabError
+    from ganlab.metrics import evaluate_generator, evaluate_images, make_reference, summarize
+    from ganlab.models import count_parameters
+    from ganlab.report import metrics_table
+
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    classifier_path = Path(args.classifier) if args.classifier else CLASSIFIER_PATH
+    classifier = load_classifier(classifier_path)
+    test_images, _ = load_mnist("test", args.data)
+    reference = make_reference(classifier, to_unit_range(test_images[: args.reference_size]))
+    train_images, _ = load_mnist("train", args.data)
+    # load every model first: a wrong path fails in a second, not after the floor's minutes
+    generators = {}
+    for spec in args.models:
+        label, path = parse_model(spec)
+        if label in generators:
+            raise GanlabError(f"two models are labelled {label!r}: use LABEL=PATH")
+        generators[label] = (path, load_checkpoint(path, expect="generator"))
+
+    # 1. the floor: real train images vs the test reference, one random subset per seed
+    floor_runs = []
+    for seed in args.seeds:
+        order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed))
+        floor_runs.append(evaluate_images(to_unit_range(train_images[order[: args.n]]), classifier, reference, seed=seed))
+    print(f"floor: FID {summarize(floor_runs)['fid']['mean']:.2f}", file=sys.stderr)
+
+    # 2. the generators, with fidelity to the teacher on the same z
+    teacher_path = resolve_model_path(args.teacher)
+    teacher = load_checkpoint(teacher_path, expect="generator") if teacher_path.exists() else None
+    if teacher is None:
+        print(f"note: no teacher at {teacher_path}; fidelity columns are left out", file=sys.stderr)
+    models = {}
+    for label, (path, generator) in generators.items():
+        is_teacher = teacher is not None and path.resolve() == teacher_path.resolve()
+        runs = [
+            evaluate_generator(generator, classifier, reference, args.n, seed, teacher=None if is_teacher else teacher)
+            for seed in args.seeds
+        ]
+        training = read_training_info(path)
+        models[label] = {
+            "path": str(path),
+            "parameters": count_parameters(generator),
+            "training": {key: training[key] for key in ("mode", "steps", "wall_time_s", "status") if key in training},
+            "runs": runs,
+            "summary": summarize(runs),
+        }
+        print(f"{label}: FID {models[label]['summary']['fid']['mean']:.2f}", file=sys.stderr)
+
+    classifier_info = read_training_info(classifier_path)
+    checks = quality_checks(models)
+    metrics = {
+        "meta": {
+            "n": args.n,
+            "seeds": list(args.seeds),
+            "order": list(models),  # table order; the JSON's keys are sorted
+            "reference": f"MNIST test ({len(reference)} images)",
+            "classifier": (
+                f"evaluation classifier's {classifier.num_features}-d hidden layer"
+                + (f" (test accuracy {classifier_info['test_accuracy']:.4f})" if "test_accuracy" in classifier_info else "")
+            ),
+            "classifier_path": str(classifier_path),
+            "teacher": str(teacher_path) if teacher is not None else None,
+            "quick": args.quick,
+            "threads": args.threads,
+            "torch": torch.__version__,
+            "wall_time_s": round(time.perf_counter() - started, 1),
+        },
+        "floor": {"label": "real: MNIST train vs test (floor)", "runs": floor_runs, "summary": summarize(floor_runs)},
+        "models": models,
+        "checks": checks,
+    }
+    atomic_write_json(Path(args.out), metrics)
+    print(metrics_table(metrics))
+    for name, check in checks.items():
+        print(f"{'met   ' if check['met'] else 'MISSED'} {name}: {check['value']}")
+    print(f"\nwrote {args.out} in {metrics['meta']['wall_time_s']:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,189 @@
+"""Size / quality trade-off: students of several widths distilled with the same budget.
+
+    python scripts/sweep_width.py                       # widths 128 64 32 16, 1000 steps each: ~12-15 min on 2 cores
+    python scripts/sweep_width.py --widths 128 32 --steps 3000 --alpha 0.9 --layers 14x14 7x7 pixels --lr-g 1e-3
+    python scripts/sweep_width.py --quick --out /tmp/sweep.json --plot /tmp/sweep.png    # seconds
+
+A student of width W is 7x7xW -> 14x14x(W/2) -> 28x28x1; narrower students reach the
+teacher's features through learned 1x1 projections. Each is scored like the teacher
+(FID etc. over sampling seeds) and timed side by side with it (interleaved medians, fixed
+threads). Writes JSON (default checkpoints/sweep.json), a PNG plot (parameters vs FID vs
+latency; needs matplotlib) and names the smallest student within 1.5x the teacher's FID.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ganlab.cli import ArgumentParser, float_in, int_in, run_main  # noqa: E402
+
+FID_TOLERANCE = 1.5  # a student "keeps the quality" within this factor of the teacher's FID
+
+
+def smallest_within(points: list[dict], teacher: dict, tolerance: float = FID_TOLERANCE) -> dict | None:
+    """The student with the fewest parameters whose mean FID is within `tolerance` x the teacher's."""
+    limit = tolerance * teacher["summary"]["fid"]["mean"]
+    fits = [p for p in points if p is not teacher and p["summary"]["fid"]["mean"] <= limit]
+    if not fits:
+        return None
+    best = min(fits, key=lambda p: p["parameters"])
+    return {"label": best["label"], "width": best["width"], "parameters": best["parameters"], "size_ratio": teacher["parameters"] / best["parameters"], "fid": best["summary"]["fid"]["mean"], "fid_limit": limit}
+
+
+def plot(sweep: dict, path: Path) -> None:
+    """Two panels sharing the parameter axis: FID (± std) and batch-1 latency."""
+    from ganlab.errors import GanlabError
+
+    try:
+        import matplotlib
+    except ImportError:
+        raise GanlabError(
+            "the plot needs matplotlib: `pip install matplotlib`, or pass --plot '' to skip it"
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = sweep["points"]
+    figure, (quality, speed) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    for point in points:
+        is_teacher = point["width"] is None
+        colour = "tab:red" if is_teacher else "tab:blue"
+        fid = point["summary"]["fid"]
+        quality.errorbar(point["parameters"], fid["mean"], yerr=fid["std"], fmt="o", color=colour, capsize=3)
+        quality.annotate(point["label"], (point["parameters"], fid["mean"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
+        speed.plot(point["parameters"], point["latency_ms"], "o", color=colour)
+        speed.annotate(f"{point['label']}\nFID {fid['mean']:.0f}", (point["parameters"], point["latency_ms"]), textcoords="offset points", xytext=(5, 2), fontsize=8)
+    teacher = next(p for p in points if p["width"] is None)
+    quality.axhline(FID_TOLERANCE * teacher["summary"]["fid"]["mean"], color="tab:red", linestyle="--", linewidth=1, label=f"{FID_TOLERANCE}× teacher FID")
+    quality.legend(fontsize=8)
+    for axis in (quality, speed):
+        axis.set_xscale("log")
+        axis.set_xlabel("parameters (log scale)")
+        axis.grid(alpha=0.3)
+    quality.set_ylabel("FID ↓ (classifier features, vs MNIST test)")
+    speed.set_ylabel(f"latency at batch 1, ms ({sweep['meta']['threads']} threads)")
+    figure.suptitle(f"Students distilled for {sweep['meta']['steps']} steps vs the teacher")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main() -> None:
+    from ganlab.config import DISTILL_LAYERS, TrainConfig
+
+    defaults = TrainConfig()
+    parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    parser.add_argument("--teacher", default="teacher", help="teacher checkpoint (name or path)")
+    parser.add_argument("--widths", type=int_in(2, 1024), nargs="+", default=[128, 64, 32, 16], help="student widths at 7x7")
+    parser.add_argument("--steps", type=int_in(1, 1_000_000), default=1000, help="training steps of every student")
+    parser.add_argument("--batch-size", type=int_in(1, 4096), default=defaults.batch_size)
+    parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=0, help="training seed")
+    parser.add_argument("--sampling-seeds", type=int_in(0, 2**31 - 1), nargs="+", default=[0, 1, 2])
+    parser.add_argument("--alpha", type=float_in(0, 1), default=defaults.alpha)
+    parser.add_argument("--layers", nargs="+", choices=DISTILL_LAYERS, default=list(defaults.layers))
+    parser.add_argument("--lr-g", type=float_in(0, 1, open_low=True), default=defaults.lr_generator)
+    parser.add_argument("--lr-d", type=float_in(0, 1, open_low=True), default=defaults.lr_discriminator)
+    parser.add_argument("--ema", type=float_in(0, 0.99999), default=defaults.ema_decay)
+    parser.add_argument("--n", type=int_in(10, 60000), default=5000, help="samples per evaluation")
+    parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
+    parser.add_argument("--threads", type=int_in(1, 1024), default=2)
+    parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
+    parser.add_argument("--out", default="checkpoints/sweep.json")
+    parser.add_argument("--plot", default="checkpoints/sweep.png", help="PNG plot ('' to skip)")
+    parser.add_argument("--quick", action="store_true", help="3 steps of batch 16, n=64, short timings: a smoke run")
+    args = parser.parse_args()
+    limit, repeats, min_seconds = 0, 7, 0.25
+    if args.quick:
+        args.steps, args.batch_size, args.n, limit, repeats, min_seconds = min(args.steps, 3), min(args.batch_size, 16), min(args.n, 64), 512, 1, 0.01
+
+    import torch
+
+    from ganlab.checkpoints import atomic_write_json, load_checkpoint, resolve_model_path
+    from ganlab.classifier import load_classifier
+    from ganlab.data import load_mnist, to_unit_range, training_images
+    from ganlab.metrics import evaluate_generator, make_reference, summarize
+    from ganlab.models import count_parameters
+    from ganlab.report import sweep_table
+    from ganlab.sampling import noise
+    from ganlab.timing import interleaved_medians
+    from ganlab.trainer import new_trainer
+
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    teacher = load_checkpoint(resolve_model_path(args.teacher), expect="generator")
+    classifier = load_classifier(args.classifier)
+    test_images, _ = load_mnist("test", args.data)
+    reference = make_reference(classifier, to_unit_range(test_images[: 1000 if args.quick else None]))
+    images = training_images("mnist", root=args.data, limit=limit)
+    config = TrainConfig(
+        mode="distill", steps=args.steps, batch_size=args.batch_size, lr_generator=args.lr_g, lr_discriminator=args.lr_d,
+        alpha=args.alpha, layers=tuple(args.layers), ema_decay=args.ema, seed=args.seed, sample_every=0,
+    )
+
+    # 1. train every width with the same budget
+    generators = {"teacher": teacher}
+    train_times = {}
+    for width in args.widths:
+        trainer = new_trainer(config, images=images, teacher=teacher, student_width=width)
+        finished = trainer.run()
+        generators[f"student w{width}"] = trainer.sampling_generator.eval()
+        train_times[width] = round(finished.elapsed, 1)
+        print(f"width {width}: {finished.step} steps in {finished.elapsed:.0f} s", file=sys.stderr)
+
+    # 2. speed, all models interleaved in one measurement
+    timings = {}
+    for batch in (1, 256):
+        z = noise(batch, 0)
+        with torch.inference_mode():
+            timings[batch] = interleaved_medians({name: (lambda g=g: g(z)) for name, g in generators.items()}, repeats=repeats, min_seconds=min_seconds)
+
+    # 3. quality over sampling seeds
+    points = []
+    for (name, generator), width in zip(generators.items(), [None, *args.widths]):
+        runs = [evaluate_generator(generator, classifier, reference, args.n, seed, teacher=None if width is None else teacher) for seed in args.sampling_seeds]
+        points.append({
+            "label": name,
+            "width": width,
+            "parameters": count_parameters(generator)["keras"],
+            "latency_ms": timings[1][name]["median_s"] * 1e3,
+            "throughput_256": 256 / timings[256][name]["median_s"],
+            "train_time_s": train_times.get(width),
+            "runs": runs,
+            "summary": summarize(runs),
+        })
+        print(f"{name}: FID {points[-1]['summary']['fid']['mean']:.1f}", file=sys.stderr)
+
+    best = smallest_within(points, points[0])
+    sweep = {
+        "meta": {
+            "teacher": str(resolve_model_path(args.teacher)),
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "n": args.n,
+            "sampling_seeds": args.sampling_seeds,
+            "recipe": config.to_dict(),
+            "threads": args.threads,
+            "quick": args.quick,
+            "torch": torch.__version__,
+            "wall_time_s": round(time.perf_counter() - started, 1),
+        },
+        "points": points,
+        "smallest_within_1_5x_teacher_fid": best,
+        "checks": {
+            "a student >= 10x smaller within 1.5x teacher FID": {"value": round(best["size_ratio"], 2) if best else 0.0, "target": 10.0, "met": bool(best and best["size_ratio"] >= 10)},
+        },
+    }
+    if args.plot:
+        plot(sweep, Path(args.plot))
+        sweep["meta"]["plot"] = args.plot
+    atomic_write_json(Path(args.out), sweep)
+    print(sweep_table(sweep))
+    print(f"\nwrote {args.out}" + (f" and {args.plot}" if args.plot else "") + f" in {sweep['meta']['wall_time_s']:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,220 @@
+"""Evaluation scripts in --quick mode on tiny checkpoints: each writes the JSON it promises.
+
+The scripts run in this process (runpy, as `python scripts/x.py` would): a fresh
+interpreter per script would spend more time importing torch and torchmetrics than running.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO
+from ganlab.checkpoints import save_checkpoint
+from ganlab.classifier import Classifier, load_classifier
+from ganlab.config import ClassifierConfig, GeneratorConfig
+from ganlab.errors import GanlabError
+from ganlab.models import Generator, init_weights
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def need_mnist():
+    from ganlab.data import load_mnist
+
+    try:
+        load_mnist("test")
+    except GanlabError as error:
+        pytest.skip(f"MNIST is not available: {error}")
+
+
+def run(script: str, *args: str, capsys) -> tuple[int, str, str]:
+    """Run scripts/<script> in-process with argv; returns (exit status, stdout, stderr).
+
+    One torch thread: on a shared 2-core machine two threads next to another busy process
+    make each training step ~20x slower; these runs check outputs, not speed.
+    """
+    threads = torch.get_num_threads()
+    argv = sys.argv
+    sys.argv = [str(REPO / "scripts" / script), *args, "--threads", "1"]
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    finally:
+        sys.argv = argv
+        torch.set_num_threads(threads)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """Where each script test leaves its JSON for the results test."""
+    return tmp_path_factory.mktemp("shared")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Untrained teacher, student, narrow baseline and a tiny evaluation classifier, as checkpoints."""
+    folder = tmp_path_factory.mktemp("tiny")
+    for name, config in (("teacher", GeneratorConfig.teacher()), ("student", GeneratorConfig.student()), ("baseline", GeneratorConfig.student(16))):
+        generator = Generator(config)
+        init_weights(generator, torch.Generator().manual_seed(1))
+        save_checkpoint(generator, folder / name, training={"mode": "test", "steps": 0})
+    torch.manual_seed(0)
+    save_checkpoint(Classifier(ClassifierConfig(channels=(4, 8), hidden=16)), folder / "classifier", training={"test_accuracy": 0.5})
+    return folder
+
+
+def test_train_classifier_quick_run_saves_a_loadable_classifier(tmp_path, capsys):
+    out = tmp_path / "clf"
+    code, stdout, _ = run("train_classifier.py", "--steps", "4", "--limit", "256", "--test-limit", "500", "--batch-size", "32", "--min-accuracy", "0", "--out", str(out), capsys=capsys)
+    assert code == 0 and "test accuracy" in stdout
+    info = json.loads((out / "training.json").read_text())
+    assert info["steps"] == 4 and info["test_images"] == 500 and 0 <= info["test_accuracy"] <= 1 and info["wall_time_s"] >= 0
+    assert isinstance(load_classifier(out), Classifier)
+    code, _, stderr = run("train_classifier.py", "--steps", "1", "--limit", "64", "--test-limit", "100", "--min-accuracy", "1", "--out", str(out), capsys=capsys)
+    assert code == 1 and "below --min-accuracy" in stderr
+
+
+def test_evaluate_quick_writes_metrics_for_every_model_and_the_floor(tiny, shared, tmp_path, capsys):
+    out = tmp_path / "metrics.json"
+    code, stdout, stderr = run(
+        "evaluate.py", "--quick", "--n", "64", "--reference-size", "300", "--seeds", "0", "1", "2",
+        "--classifier", str(tiny / "classifier"), "--teacher", str(tiny / "teacher"),
+        "--models", f"teacher={tiny / 'teacher'}", f"student (distilled)={tiny / 'student'}", f"baseline student (α = 0)={tiny / 'baseline'}",
+        "--out", str(out), capsys=capsys,
+    )
+    assert code == 0, stderr
+    metrics = json.loads(out.read_text())
+    assert metrics["meta"]["n"] == 64 and metrics["meta"]["seeds"] == [0, 1, 2]
+    assert metrics["meta"]["order"] == ["teacher", "student (distilled)", "baseline student (α = 0)"]
+    assert metrics["floor"]["summary"]["fid"]["mean"] >= 0 and len(metrics["floor"]["runs"]) == 3
+    for name, entry in metrics["models"].items():
+        assert [run_["seed"] for run_ in entry["runs"]] == [0, 1, 2]
+        assert {"fid", "kid", "inception_score", "precision", "recall", "recognizable"} <= set(entry["summary"])
+        # an untrained classifier may never predict a class: KL is then infinite, stored as null
+        assert all(run_["class_kl"] is None or run_["class_kl"] >= 0 for run_ in entry["runs"])
+        assert ("label_agreement" in entry["summary"]) == (name != "teacher")  # fidelity is to the teacher
+    assert metrics["models"]["teacher"]["parameters"]["keras"] == 1_961_728
+    # real digits look more like the test set than untrained generators' output does
+    assert metrics["floor"]["summary"]["fid"]["mean"] < metrics["models"]["teacher"]["summary"]["fid"]["mean"]
+    assert set(metrics["checks"]) == {
+        "distilled FID <= 1.15x teacher's", "distilled FID <= 0.8x baseline's", "student recognizable >= 0.9", "teacher-student label agreement >= 0.9"
+    }
+    assert "| model | FID ↓" in stdout and stdout.index("| teacher |") < stdout.index("| student (distilled) |")
+    (shared / "metrics.json").write_text(out.read_text())  # for the results test
+
+
+def test_evaluate_refuses_a_missing_model(tiny, tmp_path, capsys):
+    code, _, stderr = run("evaluate.py", "--quick", "--classifier", str(tiny / "classifier"), "--models", str(tmp_path / "nothing"), "--out", str(tmp_path / "m.json"), capsys=capsys)
+    assert code == 2 and "does not exist" in stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_benchmark_quick_compares_teacher_and_student(tiny, shared, tmp_path, capsys):
+    out = tmp_path / "benchmark.json"
+    code, stdout, stderr = run("benchmark.py", "--quick", "--teacher", str(tiny / "teacher"), "--student", str(tiny / "student"), "--out", str(out), capsys=capsys)
+    assert code == 0, stderr
+    bench = json.loads(out.read_text())
+    teacher, student = bench["models"]["teacher"], bench["models"]["student"]
+    assert (teacher["parameters"]["keras"], student["parameters"]["keras"]) == (1_961_728, 784_640)
+    assert teacher["macs_per_image"] == pytest.approx(33.6e6, rel=0.01) and student["macs_per_image"] == pytest.approx(7.25e6, rel=0.01)
+    assert teacher["file_bytes"] > student["file_bytes"] > 0
+    assert set(bench["inference"]) == {"1", "64"}
+    for entry in bench["inference"].values():
+        assert entry["teacher"]["median_s"] > 0 and entry["speedup"] == pytest.approx(entry["teacher"]["median_s"] / entry["student"]["median_s"])
+    assert set(bench["training"]["modes"]) == {"GAN step (teacher)", "distillation step (student)"}
+    for entry in bench["training"]["modes"].values():
+        assert entry["project"]["images_per_s"] > 0 and entry["reference"]["images_per_s"] > 0
+    assert bench["meta"]["threads"] == 1 and bench["meta"]["order"] == ["teacher", "student"]
+    assert "student >= 2.5x teacher at batch 1" in bench["checks"]
+    assert "| MACs per image | 33.57 M | 7.25 M |" in stdout
+    (shared / "benchmark.json").write_text(out.read_text())
+
+
+def test_ablation_quick_shares_identical_runs_between_groups(tiny, shared, tmp_path, capsys):
+    out = tmp_path / "ablation.json"
+    code, stdout, stderr = run(
+        "ablation.py", "--quick", "--groups", "seeds", "alpha", "--seeds", "0", "--teacher", str(tiny / "teacher"),
+        "--classifier", str(tiny / "classifier"), "--out", str(out), capsys=capsys,
+    )
+    assert code == 0, stderr
+    ablation = json.loads(out.read_text())
+    seeds, alpha = ablation["groups"]
+    assert [v["label"] for v in seeds["variants"]] == ["distilled (α = 0.5, layers 14x14)", "baseline (α = 0)"]
+    assert [v["alpha"] for v in alpha["variants"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert ablation["meta"]["unique_runs"] == 5  # alpha 0 and 0.5 reuse the seeds group's students
+    assert alpha["variants"][2]["runs"] == seeds["variants"][0]["runs"]
+    assert all(run_["steps"] == 3 for v in alpha["variants"] for run_ in v["runs"])
+    assert "distilled FID <= 0.8x baseline at equal steps" in ablation["checks"]
+    assert "**Distillation weight α" in stdout
+    (shared / "ablation.json").write_text(out.read_text())
+
+
+def test_sweep_quick_writes_json_and_plot(tiny, shared, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out, plot = tmp_path / "sweep.json", tmp_path / "sweep.png"
+    code, _, stderr = run(
+        "sweep_width.py", "--quick", "--widths", "32", "16", "--sampling-seeds", "0", "1", "--teacher", str(tiny / "teacher"),
+        "--classifier", str(tiny / "classifier"), "--out", str(out), "--plot", str(plot), capsys=capsys,
+    )
+    assert code == 0, stderr
+    sweep = json.loads(out.read_text())
+    assert [p["width"] for p in sweep["points"]] == [None, 32, 16]
+    parameters = [p["parameters"] for p in sweep["points"]]
+    assert parameters[0] == 1_961_728 and parameters == sorted(parameters, reverse=True)
+    assert all(p["latency_ms"] > 0 and len(p["runs"]) == 2 for p in sweep["points"])
+    best = sweep["smallest_within_1_5x_teacher_fid"]
+    assert best is None or best["width"] in (32, 16)
+    assert plot.read_bytes()[:8] == PNG_MAGIC
+    (shared / "sweep.json").write_text(out.read_text())
+    (shared / "sweep.png").write_bytes(plot.read_bytes())
+
+
+def test_smallest_within_picks_the_fewest_parameters_under_the_limit():
+    sys.path.insert(0, str(REPO / "scripts"))
+    from sweep_width import smallest_within
+
+    def point(width, parameters, fid):
+        return {"label": f"w{width}", "width": width, "parameters": parameters, "summary": {"fid": {"mean": fid, "std": 0.0}}}
+
+    teacher = point(None, 1000, 10.0)
+    points = [teacher, point(64, 400, 12.0), point(32, 200, 14.9), point(16, 100, 15.1)]
+    best = smallest_within(points, teacher)
+    assert best["width"] == 32 and best["size_ratio"] == 5.0 and best["fid_limit"] == 15.0
+    assert smallest_within([teacher, point(16, 100, 99.0)], teacher) is None
+
+
+def test_results_rewrites_only_the_marked_region(tiny, shared, capsys):
+    if not all((shared / name).is_file() for name in ("metrics.json", "benchmark.json", "ablation.json")):
+        pytest.skip("needs the JSON files the other script tests write")
+    results = shared
+    readme = results / "README.md"
+    readme.write_text("# ganlab\n\nIntro.\n\n<!-- results:start -->\nold text\n<!-- results:end -->\n\n## Licence\n\nMIT\n")
+    models = ["--models", f"teacher={tiny / 'teacher'}", f"student={tiny / 'student'}"]
+    code, _, stderr = run("results.py", "--readme", str(readme), "--folder", str(results), *models, capsys=capsys)
+    assert code == 0, stderr
+    text = readme.read_text()
+    assert text.startswith("# ganlab\n\nIntro.\n\n<!-- results:start -->\n") and text.endswith("<!-- results:end -->\n\n## Licence\n\nMIT\n")
+    assert "old text" not in text
+    assert "![teacher](samples-teacher.png)" in text and (results / "samples-teacher.png").read_bytes()[:8] == PNG_MAGIC
+    assert "| model | FID ↓" in text and "| MACs per image |" in text and "**Distillation weight α" in text
+    assert "### Targets" in text and "student >= 2.5x teacher at batch 1" in text
+    code, stdout, _ = run("results.py", "--check", "--readme", str(readme), "--folder", str(results), *models, capsys=capsys)
+    assert code == 0 and "up to date" in stdout
+    readme.write_text(text.replace("| model | FID ↓", "| model | FID"))
+    code, _, stderr = run("results.py", "--check", "--readme", str(readme), "--folder", str(results), *models, capsys=capsys)
+    assert code == 1 and "out of date" in stderr
+    # a README without markers gets a Results section appended
+    plain = results / "PLAIN.md"
+    plain.write_text("# Title\n")
+    code, _, _ = run("results.py", "--readme", str(plain), "--folder", str(results), "--models", capsys=capsys)
+    assert code == 0 and plain.read_text().startswith("# Title\n\n## Results\n\n<!-- results:start -->\n")
