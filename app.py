@@ -66,8 +66,8 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
 
         with gr.Tab("Compare"):
             with gr.Row():
-                seed = gr.Number(value=0, precision=0, label="seed", elem_id="seed")
-                n = gr.Number(value=64, precision=0, label=f"samples per model (1–{lab.settings.max_samples})")
+                seed = gr.Number(value=0, label="seed", elem_id="seed")
+                n = gr.Number(value=64, label=f"samples per model (1–{lab.settings.max_samples})")
                 student_choice = gr.Radio(list(STUDENT_CHOICES), value=STUDENT_CHOICES[0], label="student")
             with gr.Row():
                 generate_button = gr.Button("Generate", variant="primary", elem_id="generate")
@@ -88,15 +88,15 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         with gr.Tab("Distill from scratch"):
             with gr.Row():
                 recipe = gr.Dropdown(list(RECIPES), value=FAST.label, label="recipe (fills α, layers, learning rates)")
-                steps = gr.Number(value=defaults.steps, precision=0, label="steps")
+                steps = gr.Number(value=defaults.steps, label="steps")
                 time_budget = gr.Number(value=defaults.time_budget_s, label=f"time budget (s, 0: up to the {lab.settings.run_cap_s:g} s cap)")
-                batch_size = gr.Number(value=defaults.batch_size, precision=0, label="batch size")
+                batch_size = gr.Number(value=defaults.batch_size, label="batch size")
             with gr.Row():
                 lr_generator = gr.Number(value=defaults.lr_generator, label="generator learning rate")
                 lr_discriminator = gr.Number(value=defaults.lr_discriminator, label="discriminator learning rate")
                 alpha = gr.Number(value=defaults.alpha, label="α, distillation weight (0–1; 0: no distillation)")
                 layers = gr.CheckboxGroup(list(DISTILL_LAYERS), value=list(defaults.layers), label="distilled layers")
-                run_seed = gr.Number(value=defaults.seed, precision=0, label="seed")
+                run_seed = gr.Number(value=defaults.seed, label="seed")
                 baseline = gr.Checkbox(value=defaults.baseline, label="also train a no-distillation baseline (α 0)")
             with gr.Row():
                 start_button = gr.Button("Start", variant="primary", elem_id="start")
@@ -117,9 +117,9 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
 
         with gr.Tab("Latent walk"):
             with gr.Row():
-                seed_a = gr.Number(value=0, precision=0, label="from seed")
-                seed_b = gr.Number(value=1, precision=0, label="to seed")
-                frames = gr.Number(value=10, precision=0, label=f"frames (2–{lab.settings.max_frames})")
+                seed_a = gr.Number(value=0, label="from seed")
+                seed_b = gr.Number(value=1, label="to seed")
+                frames = gr.Number(value=10, label=f"frames (2–{lab.settings.max_frames})")
                 walk_student = gr.Radio(list(STUDENT_CHOICES), value=STUDENT_CHOICES[0], label="student")
             walk_button = gr.Button("Walk", variant="primary", elem_id="walk")
             walk_teacher = gr.Image(label="teacher", type="numpy", format="png", elem_classes="pixelated", interactive=False)
@@ -225,10 +225,21 @@ def _visitor(request: gr.Request | None) -> str:
 
 
 def launch(demo: gr.Blocks, lab_dirs: list[str] | None = None, **kwargs):
+    # Numbers carry no `precision`, so every value reaches Lab's checks unrounded (precision=0 would
+    # crash on NaN, inf or text before any handler runs). show_error: what Gradio itself refuses
+    # (a missing input, a value outside a Radio's choices) reaches the client as its message
+    # instead of {"error": null}; our handlers never raise (see `guarded`).
+    kwargs.setdefault("show_error", True)
     return demo.queue(default_concurrency_limit=1).launch(css=CSS, allowed_paths=lab_dirs or [], **kwargs)
 
 
-if __name__ == "__main__":
+def main() -> None:
     logging.basicConfig(level=logging.INFO)
-    lab = Lab()
+    lab = Lab()  # a malformed GANLAB_* variable is one line and exit status 2 (run_main)
     launch(build_app(lab), [str(lab.runs_dir)], server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+
+
+if __name__ == "__main__":
+    from ganlab.cli import run_main
+
+    run_main(main)

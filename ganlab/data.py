@@ -167,6 +167,8 @@ class InMemoryBatches:
             raise GanlabError(f"images must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
         if len(images) < 1:
             raise GanlabError("the training set is empty")
+        if not images.is_floating_point():
+            raise GanlabError(f"images must be floats in [-1, 1] (to_unit_range converts uint8 MNIST), got {images.dtype}")
         self.images = images
         self.batch_size = min(batch_size, len(images))
         self._generator = torch.Generator().manual_seed(seed)

@@ -42,6 +42,7 @@ from ganlab.trainer import FIXED_NOISE_SEED, Trainer, new_trainer
 METRICS_PATH = REPO_ROOT / "checkpoints" / "metrics.json"
 STUDENT_CHOICES = ("bundled student", "last run's student", "last run's baseline")
 SAMPLE_EVERY = 20  # steps between the live sample grids of a UI run
+CHECKPOINT_EVERY = 500  # steps between a UI run's checkpoints: a diverged or crashed run keeps the last good one
 
 
 # ---- settings: every GANLAB_* variable the app reads, in one place ---------------------------
@@ -62,7 +63,7 @@ class LabSettings:
     run_cap_s: float = 600.0  # GANLAB_RUN_CAP_S: wall-clock cap of one run, pauses included
     idle_stop_s: float = 120.0  # GANLAB_RUN_IDLE_S: stop a run nobody has polled for this long
     train_threads: int = 1  # GANLAB_TRAIN_THREADS: torch threads of the trainer thread(s)
-    sample_threads: int = field(default_factory=_default_sample_threads)  # GANLAB_SAMPLE_THREADS
+    sample_threads: int = field(default_factory=_default_sample_threads)  # GANLAB_SAMPLE_THREADS: torch threads of each sampling request
     train_images: int = 0  # GANLAB_TRAIN_IMAGES: first N MNIST images for UI runs (0: all 60,000)
     data_source: str = "mnist"  # GANLAB_TRAIN_DATA: "mnist" or "synthetic"
     runs_dir: str = ""  # GANLAB_RUNS_DIR: where UI runs write checkpoints (default: a temp folder)
@@ -111,8 +112,11 @@ class LabSettings:
         for name in ("max_samples", "max_frames", "max_steps", "max_batch_size", "train_threads", "sample_threads"):
             if getattr(self, name) < 1:
                 raise GanlabError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.run_cap_s <= 0 or self.idle_stop_s <= 0:
-            raise GanlabError("GANLAB_RUN_CAP_S and GANLAB_RUN_IDLE_S must be positive")
+        # NaN compares false with everything: a NaN cap would never fire and would refuse every run
+        for name, variable in (("run_cap_s", "GANLAB_RUN_CAP_S"), ("idle_stop_s", "GANLAB_RUN_IDLE_S")):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise GanlabError(f"{variable} ({name}) must be a positive number of seconds, got {value!r}")
         if self.data_source not in ("mnist", "synthetic"):
             raise GanlabError(f"GANLAB_TRAIN_DATA must be 'mnist' or 'synthetic', got {self.data_source!r}")
 
@@ -153,16 +157,22 @@ RUN_DEFAULTS = RunDefaults()
 
 
 # ---- input checks: accept what a UI or an API client sends, refuse with a clear message ----
+def _shown(value: Any, limit: int = 60) -> str:
+    """repr(value), cut short: a 5,000-digit "number" must not become a 5,000-character message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _as_int(name: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, str):
         try:
             value = int(value.strip())
-        except ValueError:
+        except ValueError:  # also a string of more than 4,300 digits
             pass
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise GanlabError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+        raise GanlabError(f"{name} must be an integer in [{low}, {high}], got {_shown(value)}")
     return value
 
 
@@ -176,15 +186,19 @@ def _as_float(name: str, value: Any, low: float, high: float, *, open_low: bool 
     ok = ok and (low < value if open_low else low <= value) and value <= high
     if not ok:
         bracket = "(" if open_low else "["
-        raise GanlabError(f"{name} must be a number in {bracket}{low:g}, {high:g}], got {value!r}")
+        raise GanlabError(f"{name} must be a number in {bracket}{low:g}, {high:g}], got {_shown(value)}")
     return float(value)
 
 
 def _as_seed(name: str, value: Any) -> int:
-    try:
-        return check_seed(value)
-    except GanlabError:
-        raise GanlabError(f"{name} must be an integer in [0, {MAX_SEED}], got {value!r}") from None
+    return check_seed(_as_int(name, value, 0, MAX_SEED))
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    # a checkbox sends true/false; None is an unticked box from a client that left it out
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise GanlabError(f"{name} must be true or false, got {_shown(value)}")
 
 
 def _as_layers(value: Any) -> tuple[str, ...]:
@@ -192,10 +206,12 @@ def _as_layers(value: Any) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise GanlabError(f"layers must be a list of layer names ({', '.join(DISTILL_LAYERS)}), got {_shown(value)}")
     layers = tuple(value)
     for layer in layers:
         if layer not in DISTILL_LAYERS:
-            raise GanlabError(f"unknown distilled layer {layer!r}: choose from {', '.join(DISTILL_LAYERS)}")
+            raise GanlabError(f"unknown distilled layer {_shown(layer)}: choose from {', '.join(DISTILL_LAYERS)}")
     # keep the canonical order, so ("pixels", "14x14") and ("14x14", "pixels") are one run
     return tuple(layer for layer in DISTILL_LAYERS if layer in layers)
 
@@ -610,6 +626,7 @@ class Lab:
         alpha = _as_float("α (distillation weight)", alpha, 0.0, 1.0)
         layers = _as_layers(layers)
         seed = _as_seed("seed", seed)
+        baseline = _as_bool("baseline", baseline)
         if alpha > 0 and not layers:
             raise GanlabError("α > 0 needs at least one distilled layer (or set α to 0)")
         if alpha > 0 and not self.teacher.trained:
@@ -630,6 +647,7 @@ class Lab:
             layers=layers,
             seed=seed,
             sample_every=SAMPLE_EVERY,
+            checkpoint_every=CHECKPOINT_EVERY,
             time_budget_s=time_budget_s or limits.run_cap_s,
             num_threads=limits.train_threads,
         )
@@ -637,7 +655,7 @@ class Lab:
         settings = {
             "steps": steps, "time_budget_s": time_budget_s, "batch_size": batch_size, "lr_generator": lr_generator,
             "lr_discriminator": lr_discriminator, "alpha": alpha, "layers": list(layers), "seed": seed,
-            "baseline": bool(baseline),
+            "baseline": baseline,
         }  # fmt: skip
 
         def build() -> Run:
