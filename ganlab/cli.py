@@ -77,3 +77,31 @@ def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, see
     parser.add_argument("--limit", type=int_in(0, 60000), default=0, help="train on the first N images (0: all)")
     parser.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images, no MNIST needed")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def train_config_from_args(args: argparse.Namespace, mode: str, **extra):
+    """The TrainConfig a training script's shared options describe; --dry-run caps steps and batch."""
+    from ganlab.config import TrainConfig
+
+    return TrainConfig(
+        mode=mode,
+        steps=min(args.steps, 5) if args.dry_run else args.steps,
+        batch_size=min(args.batch_size, 32) if args.dry_run else args.batch_size,
+        lr_generator=args.lr_g,
+        lr_discriminator=args.lr_d,
+        ema_decay=args.ema,
+        seed=args.seed,
+        sample_every=args.sample_every,
+        checkpoint_every=args.checkpoint_every,
+        time_budget_s=args.time_budget,
+        num_threads=args.threads,
+        device=args.device,
+        **extra,
+    )
+
+
+def run_training(trainer, out) -> None:
+    """Run a trainer in the foreground and print how it ended."""
+    finished = trainer.run()
+    print(f"{finished.reason}: {finished.step} steps in {finished.elapsed:.1f} s -> {out}")
+    print("final losses: " + ", ".join(f"{k}={v:.4f}" for k, v in finished.losses.items()))

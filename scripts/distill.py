@@ -8,19 +8,28 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, add_training_arguments, float_in, int_in, run_main  # noqa: E402
+from ganlab.cli import (  # noqa: E402
+    ArgumentParser,
+    add_training_arguments,
+    float_in,
+    int_in,
+    run_main,
+    run_training,
+    train_config_from_args,
+)
 
 
 def main() -> None:
     from ganlab.config import DISTILL_LAYERS
 
-    parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_training_arguments(parser, steps=3000, lr=2e-4)
     parser.add_argument("--alpha", type=float_in(0, 1), default=0.5, help="distillation weight in [0, 1] (0: baseline)")
     parser.add_argument("--layers", nargs="+", default=["14x14"], metavar="LAYER", help=f"distilled layers: {', '.join(DISTILL_LAYERS)}")
@@ -30,28 +39,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from ganlab.checkpoints import load_checkpoint, resolve_model_path
-    from ganlab.config import GeneratorConfig, TrainConfig
+    from ganlab.config import GeneratorConfig
     from ganlab.data import training_images
     from ganlab.events import TqdmReporter
     from ganlab.models import Generator
     from ganlab.trainer import new_trainer
 
-    config = TrainConfig(
-        mode="distill",
-        steps=min(args.steps, 5) if args.dry_run else args.steps,
-        batch_size=min(args.batch_size, 32) if args.dry_run else args.batch_size,
-        lr_generator=args.lr_g,
-        lr_discriminator=args.lr_d,
-        alpha=args.alpha,
-        layers=tuple(args.layers),
-        ema_decay=args.ema,
-        seed=args.seed,
-        sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every,
-        time_budget_s=args.time_budget,
-        num_threads=args.threads,
-        device=args.device,
-    )
+    config = train_config_from_args(args, "distill", alpha=args.alpha, layers=tuple(args.layers))
     teacher_path = resolve_model_path(args.teacher)
     if args.dry_run and not teacher_path.exists():
         teacher = Generator(GeneratorConfig.teacher())  # an untrained stand-in keeps dry runs offline
@@ -68,9 +62,7 @@ def main() -> None:
         on_event=TqdmReporter("distill", disable=args.quiet),
         extra_info={"teacher": str(args.teacher), "student_width": args.width},
     )
-    finished = trainer.run()
-    print(f"{finished.reason}: {finished.step} steps in {finished.elapsed:.1f} s -> {out}")
-    print("final losses: " + ", ".join(f"{k}={v:.4f}" for k, v in finished.losses.items()))
+    run_training(trainer, out)
 
 
 if __name__ == "__main__":
