@@ -40,6 +40,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, 0o644)  # mkstemp makes owner-only files; these are shared artefacts
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
@@ -74,6 +75,7 @@ def save_checkpoint(
         # safetensors writes by path; write beside the target and rename over it
         staged = Path(scratch) / WEIGHTS_NAME
         save_file(tensors, str(staged), metadata=metadata)
+        os.chmod(staged, 0o644)  # readable by the app's user, like any other checkpoint file
         os.replace(staged, directory / WEIGHTS_NAME)
     atomic_write_json(directory / CONFIG_NAME, config)
     if training is not None:
