@@ -57,3 +57,21 @@ def test_student_width_scales_and_bad_widths_are_refused():
         GeneratorConfig.student(width=0)
     with pytest.raises(GanlabError, match="strides"):
         GeneratorConfig(channels=(64, 32), strides=(1, 1))
+
+
+def test_the_sub_pixel_output_stage_equals_the_transposed_convolution():
+    from ganlab.models import SubPixelConvTranspose2d
+
+    layer = SubPixelConvTranspose2d(16, 1, 4, stride=2, padding=1, bias=False)
+    reference = torch.nn.ConvTranspose2d(16, 1, 4, stride=2, padding=1, bias=False)
+    reference.weight.data.copy_(layer.weight.data)
+    x = torch.randn(3, 16, 14, 14)
+    with torch.inference_mode():
+        fast = layer(x)
+    assert fast.shape == (3, 1, 28, 28)
+    assert torch.allclose(fast, reference(x), atol=1e-5)
+    # with gradients on, the library path runs and gradients reach the weight
+    layer(x).sum().backward()
+    assert layer.weight.grad is not None
+    # the state dict is a plain ConvTranspose2d's, so checkpoints are unchanged
+    assert set(layer.state_dict()) == {"weight"}
