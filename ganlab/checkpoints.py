@@ -171,6 +171,15 @@ def read_training_info(path: str | os.PathLike) -> dict[str, Any]:
         return {}
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """A path as results files record it: relative to the repo when inside it (no machine paths)."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def resolve_model_path(name_or_path: str) -> Path:
     """'teacher' | 'student' | 'baseline' -> the bundled folder; anything else is a path."""
     if name_or_path in BUNDLED:

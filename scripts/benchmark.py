@@ -192,7 +192,7 @@ def main() -> None:
 
     import torch
 
-    from ganlab.checkpoints import atomic_write_json, load_checkpoint, resolve_model_path
+    from ganlab.checkpoints import atomic_write_json, display_path, load_checkpoint, resolve_model_path
     from ganlab.data import data_root, load_mnist, to_unit_range
     from ganlab.models import count_parameters
     from ganlab.report import benchmark_table
@@ -204,7 +204,7 @@ def main() -> None:
     models = {name: load_checkpoint(path, expect="generator") for name, path in paths.items()}
     sizes = {
         name: {
-            "path": str(paths[name]),
+            "path": display_path(paths[name]),
             "parameters": count_parameters(model),
             "macs_per_image": macs_per_image(model, torch.zeros(1, model.latent_dim)),
             "file_bytes": file_size(paths[name]),

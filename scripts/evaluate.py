@@ -72,7 +72,7 @@ def main() -> None:
 
     import torch
 
-    from ganlab.checkpoints import atomic_write_json, load_checkpoint, read_training_info, resolve_model_path
+    from ganlab.checkpoints import atomic_write_json, display_path, load_checkpoint, read_training_info, resolve_model_path
     from ganlab.classifier import CLASSIFIER_PATH, load_classifier
     from ganlab.data import load_mnist, to_unit_range
     from ganlab.errors import GanlabError
@@ -116,7 +116,7 @@ def main() -> None:
         ]
         training = read_training_info(path)
         models[label] = {
-            "path": str(path),
+            "path": display_path(path),
             "parameters": count_parameters(generator),
             "training": {key: training[key] for key in ("mode", "steps", "wall_time_s", "status") if key in training},
             "runs": runs,
@@ -136,8 +136,8 @@ def main() -> None:
                 f"evaluation classifier's {classifier.num_features}-d hidden layer"
                 + (f" (test accuracy {classifier_info['test_accuracy']:.4f})" if "test_accuracy" in classifier_info else "")
             ),
-            "classifier_path": str(classifier_path),
-            "teacher": str(teacher_path) if teacher is not None else None,
+            "classifier_path": display_path(classifier_path),
+            "teacher": display_path(teacher_path) if teacher is not None else None,
             "quick": args.quick,
             "threads": args.threads,
             "torch": torch.__version__,

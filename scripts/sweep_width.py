@@ -102,7 +102,7 @@ def main() -> None:
 
     import torch
 
-    from ganlab.checkpoints import atomic_write_json, load_checkpoint, resolve_model_path
+    from ganlab.checkpoints import atomic_write_json, display_path, load_checkpoint, resolve_model_path
     from ganlab.classifier import load_classifier
     from ganlab.data import load_mnist, to_unit_range, training_images
     from ganlab.metrics import evaluate_generator, make_reference, summarize
@@ -160,7 +160,7 @@ def main() -> None:
     best = smallest_within(points, points[0])
     sweep = {
         "meta": {
-            "teacher": str(resolve_model_path(args.teacher)),
+            "teacher": display_path(resolve_model_path(args.teacher)),
             "steps": args.steps,
             "batch_size": args.batch_size,
             "n": args.n,
