@@ -105,3 +105,19 @@ def run_training(trainer, out) -> None:
     finished = trainer.run()
     print(f"{finished.reason}: {finished.step} steps in {finished.elapsed:.1f} s -> {out}")
     print("final losses: " + ", ".join(f"{k}={v:.4f}" for k, v in finished.losses.items()))
+
+
+def add_recipe_arguments(parser: ArgumentParser) -> None:
+    """The distillation recipe and evaluation options shared by the ablation and the width sweep."""
+    from ganlab.config import DISTILL_LAYERS, TrainConfig
+
+    defaults = TrainConfig()
+    parser.add_argument("--alpha", type=float_in(0, 1), default=defaults.alpha, help="alpha of the distilled recipe")
+    parser.add_argument("--layers", nargs="+", choices=DISTILL_LAYERS, default=list(defaults.layers), help="layers of the distilled recipe")
+    parser.add_argument("--lr-g", type=float_in(0, 1, open_low=True), default=defaults.lr_generator)
+    parser.add_argument("--lr-d", type=float_in(0, 1, open_low=True), default=defaults.lr_discriminator)
+    parser.add_argument("--ema", type=float_in(0, 0.99999), default=defaults.ema_decay)
+    parser.add_argument("--n", type=int_in(10, 60000), default=5000, help="samples per evaluation")
+    parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
+    parser.add_argument("--threads", type=int_in(1, 1024), default=2)
+    parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, float_in, int_in, run_main  # noqa: E402
+from ganlab.cli import ArgumentParser, add_recipe_arguments, int_in, run_main  # noqa: E402
 
 GROUPS = ("seeds", "layers", "alpha")
 LAYER_CHOICES = (("14x14",), ("7x7",), ("7x7", "14x14"), ("pixels",))
@@ -31,7 +31,7 @@ def describe(alpha: float, layers: tuple[str, ...]) -> str:
 
 
 def main() -> None:
-    from ganlab.config import DISTILL_LAYERS, TrainConfig
+    from ganlab.config import TrainConfig
 
     defaults = TrainConfig()
     parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
@@ -40,15 +40,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int_in(1, 1_000_000), default=600, help="training steps of every student (equal budget)")
     parser.add_argument("--batch-size", type=int_in(1, 4096), default=defaults.batch_size)
     parser.add_argument("--seeds", type=int_in(0, 2**31 - 1), nargs="+", default=[0, 1, 2], help="training seeds of the seeds group")
-    parser.add_argument("--alpha", type=float_in(0, 1), default=defaults.alpha, help="alpha of the distilled recipe")
-    parser.add_argument("--layers", nargs="+", choices=DISTILL_LAYERS, default=list(defaults.layers), help="layers of the distilled recipe")
-    parser.add_argument("--lr-g", type=float_in(0, 1, open_low=True), default=defaults.lr_generator)
-    parser.add_argument("--lr-d", type=float_in(0, 1, open_low=True), default=defaults.lr_discriminator)
-    parser.add_argument("--ema", type=float_in(0, 0.99999), default=defaults.ema_decay)
-    parser.add_argument("--n", type=int_in(10, 60000), default=5000, help="samples per evaluation")
-    parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
-    parser.add_argument("--threads", type=int_in(1, 1024), default=2)
-    parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
+    add_recipe_arguments(parser)
     parser.add_argument("--out", default="checkpoints/ablation.json")
     parser.add_argument("--quick", action="store_true", help="3 steps of batch 16 per student, n=64: a smoke run")
     args = parser.parse_args()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, float_in, int_in, run_main  # noqa: E402
+from ganlab.cli import ArgumentParser, add_recipe_arguments, int_in, run_main  # noqa: E402
 
 FID_TOLERANCE = 1.5  # a student "keeps the quality" within this factor of the teacher's FID
 
@@ -73,7 +73,7 @@ def plot(sweep: dict, path: Path) -> None:
 
 
 def main() -> None:
-    from ganlab.config import DISTILL_LAYERS, TrainConfig
+    from ganlab.config import TrainConfig
 
     defaults = TrainConfig()
     parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
@@ -83,15 +83,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int_in(1, 4096), default=defaults.batch_size)
     parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=0, help="training seed")
     parser.add_argument("--sampling-seeds", type=int_in(0, 2**31 - 1), nargs="+", default=[0, 1, 2])
-    parser.add_argument("--alpha", type=float_in(0, 1), default=defaults.alpha)
-    parser.add_argument("--layers", nargs="+", choices=DISTILL_LAYERS, default=list(defaults.layers))
-    parser.add_argument("--lr-g", type=float_in(0, 1, open_low=True), default=defaults.lr_generator)
-    parser.add_argument("--lr-d", type=float_in(0, 1, open_low=True), default=defaults.lr_discriminator)
-    parser.add_argument("--ema", type=float_in(0, 0.99999), default=defaults.ema_decay)
-    parser.add_argument("--n", type=int_in(10, 60000), default=5000, help="samples per evaluation")
-    parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
-    parser.add_argument("--threads", type=int_in(1, 1024), default=2)
-    parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
+    add_recipe_arguments(parser)
     parser.add_argument("--out", default="checkpoints/sweep.json")
     parser.add_argument("--plot", default="checkpoints/sweep.png", help="PNG plot ('' to skip)")
     parser.add_argument("--quick", action="store_true", help="3 steps of batch 16, n=64, short timings: a smoke run")

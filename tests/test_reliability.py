@@ -30,7 +30,7 @@ import torch
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from conftest import REPO, run_script  # noqa: E402
+from conftest import REPO  # noqa: E402
 from lab_fixtures import TINY_TEACHER, tiny_lab  # noqa: E402
 
 from ganlab.checkpoints import atomic_write_json, load_checkpoint, save_checkpoint  # noqa: E402
