@@ -121,3 +121,22 @@ def add_recipe_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
     parser.add_argument("--threads", type=int_in(1, 1024), default=2)
     parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
+
+
+def distillation_bench(args: argparse.Namespace, *, limit: int = 0):
+    """(teacher, classifier, reference, training images) for scripts that distil and score students.
+
+    Reads --teacher, --classifier, --data and --quick; the reference is the MNIST test set's
+    classifier features (its first 1000 images with --quick).
+    """
+    from ganlab.checkpoints import load_checkpoint, resolve_model_path
+    from ganlab.classifier import load_classifier
+    from ganlab.data import load_mnist, to_unit_range, training_images
+    from ganlab.metrics import make_reference
+
+    teacher = load_checkpoint(resolve_model_path(args.teacher), expect="generator")
+    classifier = load_classifier(args.classifier)
+    test_images, _ = load_mnist("test", args.data)
+    reference = make_reference(classifier, to_unit_range(test_images[: 1000 if args.quick else None]))
+    images = training_images("mnist", root=args.data, limit=limit)
+    return teacher, classifier, reference, images

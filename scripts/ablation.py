@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, add_recipe_arguments, int_in, run_main  # noqa: E402
+from ganlab.cli import ArgumentParser, add_recipe_arguments, distillation_bench, int_in, run_main  # noqa: E402
 
 GROUPS = ("seeds", "layers", "alpha")
 LAYER_CHOICES = (("14x14",), ("7x7",), ("7x7", "14x14"), ("pixels",))
@@ -50,20 +50,14 @@ def main() -> None:
 
     import torch
 
-    from ganlab.checkpoints import atomic_write_json, display_path, load_checkpoint, resolve_model_path
-    from ganlab.classifier import load_classifier
-    from ganlab.data import load_mnist, to_unit_range, training_images
-    from ganlab.metrics import evaluate_generator, make_reference, summarize
+    from ganlab.checkpoints import atomic_write_json, display_path, resolve_model_path
+    from ganlab.metrics import evaluate_generator, summarize
     from ganlab.report import ablation_table
     from ganlab.trainer import new_trainer
 
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    teacher = load_checkpoint(resolve_model_path(args.teacher), expect="generator")
-    classifier = load_classifier(args.classifier)
-    test_images, _ = load_mnist("test", args.data)
-    reference = make_reference(classifier, to_unit_range(test_images[: 1000 if args.quick else None]))
-    images = training_images("mnist", root=args.data, limit=limit)
+    teacher, classifier, reference, images = distillation_bench(args, limit=limit)
     base = TrainConfig(
         mode="distill",
         steps=args.steps,

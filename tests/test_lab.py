@@ -24,6 +24,7 @@ from ganlab.lab import (
     metrics_markdown,
 )
 from ganlab.sampling import generate, interpolate, noise, to_uint8
+from conftest import wait_for
 from lab_fixtures import tiny_lab
 
 
@@ -33,15 +34,6 @@ def lab(tmp_path):
     yield lab
     lab.slot.shutdown()
 
-
-def wait_for(condition, timeout=30.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def trainer_threads() -> list[threading.Thread]:

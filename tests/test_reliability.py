@@ -30,7 +30,7 @@ import torch
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from conftest import REPO  # noqa: E402
+from conftest import REPO, wait_for  # noqa: E402
 from lab_fixtures import TINY_TEACHER, tiny_lab  # noqa: E402
 
 from ganlab.checkpoints import atomic_write_json, load_checkpoint, save_checkpoint  # noqa: E402
@@ -96,15 +96,6 @@ def client(served):
 
     return Client(served[0], verbose=False)
 
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 # ---- malformed input: one table across UI, API, CLI, environment and files -------------------------
