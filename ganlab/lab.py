@@ -562,6 +562,8 @@ class Lab:
         z = noise(n, seed)  # (n, latent): one batch, both models
         teacher_images, teacher_s = self._sample(self.teacher.model, z)
         student_images, student_s = self._sample(student_model.model, z)
+        # one classifier pass over both grids: (2n, 1, 28, 28) -> 2n labels
+        labels = self._predict(torch.cat([teacher_images, student_images]))
         columns = max(1, math.ceil(math.sqrt(n)))
         scale = _scale_for(columns)
         teacher_grid = grid(to_uint8(teacher_images), columns=columns, scale=scale)
@@ -572,8 +574,8 @@ class Lab:
             "teacher": _describe(self.teacher, teacher_s),
             "student": _describe(student_model, student_s),
         }
-        teacher_labels, student_labels = self._predict(teacher_images), self._predict(student_images)
-        if teacher_labels is not None and student_labels is not None:
+        if labels is not None:
+            teacher_labels, student_labels = labels[:n], labels[n:]
             details["teacher_digits"] = teacher_labels.tolist()
             details["student_digits"] = student_labels.tolist()
             details["agreement"] = float((teacher_labels == student_labels).mean())
