@@ -36,7 +36,7 @@ from ganlab.checkpoints import (
 )
 from ganlab.config import GeneratorConfig, config_from_dict
 from ganlab.errors import GanlabError
-from ganlab.models import count_parameters
+from ganlab.models import count_parameters, generator_stages
 
 CARD_NAME = "README.md"
 LICENSE = "mit"
@@ -407,13 +407,10 @@ _ROLES = {
 
 def _generator_stages(config: GeneratorConfig) -> str:
     """'z (100) -> 7x7x256 -> ...' for a generator config, mirroring models.Generator."""
-    size, stages = 7, [f"z ({config.latent_dim})", f"Dense + BN + LeakyReLU -> 7x7x{config.channels[0]}"]
-    widths = list(config.channels) + [1]
-    for index, stride in enumerate(config.strides):
-        size *= stride
-        last = index == len(config.strides) - 1
+    stages = [f"z ({config.latent_dim})", f"Dense + BN + LeakyReLU -> 7x7x{config.channels[0]}"]
+    for stride, last, size, channels in generator_stages(config):
         tail = "tanh" if last else "BN + LeakyReLU"
-        stages.append(f"ConvTranspose 4x4 stride {stride} + {tail} -> {size}x{size}x{widths[index + 1]}")
+        stages.append(f"ConvTranspose 4x4 stride {stride} + {tail} -> {size}x{size}x{channels}")
     return "\n".join(f"{number}. {stage}" for number, stage in enumerate(stages, 1))
 
 

@@ -35,7 +35,7 @@ from ganlab.checkpoints import BUNDLED, REPO_ROOT, WEIGHTS_NAME, load_checkpoint
 from ganlab.config import DISTILL_LAYERS, GeneratorConfig, TrainConfig
 from ganlab.errors import GanlabError
 from ganlab.events import RunLog
-from ganlab.models import Generator, count_parameters
+from ganlab.models import Generator, count_parameters, generator_stages
 from ganlab.sampling import MAX_SEED, check_seed, generate, grid, interpolate, noise, to_uint8
 from ganlab.trainer import FIXED_NOISE_SEED, Trainer, new_trainer
 
@@ -921,13 +921,10 @@ def loss_figure(student: dict[str, Any], baseline: dict[str, Any] | None = None)
 
 def architecture_markdown(config: GeneratorConfig) -> str:
     """The layer list of a generator config, one stage a line."""
-    size, lines = 7, [f"- Dense {config.latent_dim} → 7·7·{config.channels[0]}, BatchNorm, LeakyReLU → 7×7×{config.channels[0]}"]
-    widths = list(config.channels) + [1]
-    for index, stride in enumerate(config.strides):
-        size *= stride
-        last = index == len(config.strides) - 1
+    lines = [f"- Dense {config.latent_dim} → 7·7·{config.channels[0]}, BatchNorm, LeakyReLU → 7×7×{config.channels[0]}"]
+    for stride, last, size, channels in generator_stages(config):
         tail = "tanh" if last else "BatchNorm, LeakyReLU"
-        lines.append(f"- ConvTranspose 4×4 stride {stride}, {tail} → {size}×{size}×{widths[index + 1]}")
+        lines.append(f"- ConvTranspose 4×4 stride {stride}, {tail} → {size}×{size}×{channels}")
     return "\n".join(lines)
 
 

@@ -148,6 +148,18 @@ class Discriminator(nn.Module):
         return self.net(image).squeeze(1)
 
 
+def generator_stages(config: GeneratorConfig) -> list[tuple[int, bool, int, int]]:
+    """The ConvTranspose stages of a generator as (stride, is_last, output size, output channels).
+
+    The one walk over a config's stages that descriptions (About tab, model cards) render.
+    """
+    size, widths, stages = 7, list(config.channels) + [1], []
+    for index, stride in enumerate(config.strides):
+        size *= stride
+        stages.append((stride, index == len(config.strides) - 1, size, widths[index + 1]))
+    return stages
+
+
 def count_parameters(model: nn.Module) -> dict[str, int]:
     """Trainable parameters, and the Keras-style count that adds BatchNorm running statistics.
 
