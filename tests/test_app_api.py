@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 
@@ -13,15 +12,11 @@ from PIL import Image
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from conftest import free_port  # noqa: E402
 from lab_fixtures import tiny_lab  # noqa: E402
 
 REQUIRED_API = {"generate", "new_seed", "start_run", "run_status", "stop_run", "pause_run", "resume_run", "latent_walk"}
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from conftest import free_port  # noqa: E402
 from lab_fixtures import tiny_lab  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -22,12 +22,6 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networkin
 pytestmark = pytest.mark.skipif(
     not (os.path.exists(CHROMIUM) or shutil.which("chromium")), reason="Debian's chromium is not installed"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ import torch
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from conftest import REPO, wait_for  # noqa: E402
+from conftest import REPO, free_port, wait_for  # noqa: E402
 from lab_fixtures import TINY_TEACHER, tiny_lab  # noqa: E402
 
 from ganlab.checkpoints import atomic_write_json, load_checkpoint, save_checkpoint  # noqa: E402
@@ -66,12 +66,6 @@ def cases_markdown(cases: list[dict[str, str]]) -> str:
 
 
 # ---- the app, served on a free port ------------------------------------------------------------------
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
