@@ -272,7 +272,7 @@ CASES = [
     Case("CLI sample.py", "--scale 99999999999999999999 (huge)", "--scale: expected an integer in [1, 16]", cli("scripts/sample.py", "--scale", "99999999999999999999")),
     Case("CLI sample.py", "--model a pickled .pt file", "pickled .pt/.pth files are refused", cli("scripts/sample.py", "--model", "{pickle}")),
     Case("CLI sample.py", "--model a truncated model.safetensors", "not a readable safetensors file", cli("scripts/sample.py", "--model", "{truncated}", "--out", "{out}")),
-    Case("CLI sample.py", "--model ../../etc/passwd (path traversal)", "not a .safetensors file or a checkpoint folder", cli("scripts/sample.py", "--model", "../../etc/passwd")),
+    Case("CLI sample.py", "--model ../../etc/passwd (path traversal)", "not a .safetensors file or a checkpoint folder", cli("scripts/sample.py", "--model", "{traversal}")),
     Case("CLI distill.py", "--lr-g inf", "--lr-g: expected a number in (0, 1]", cli("scripts/distill.py", "--lr-g", "inf")),
     Case("CLI distill.py", "--alpha -0.5 (negative)", "--alpha: expected a number in [0, 1]", cli("scripts/distill.py", "--alpha", "-0.5")),
     Case("CLI distill.py", "--device ☃", "device must be 'cpu', 'cuda', 'cuda:N' or 'auto'", cli("scripts/distill.py", "--device", "☃", "--dry-run", "--quiet")),
@@ -310,6 +310,8 @@ def damaged(tmp_path_factory) -> dict[str, str]:
 
     root = tmp_path_factory.mktemp("damaged")
     paths: dict[str, str] = {"root": str(root), "runs": str(root / "runs"), "out": str(root / "grid.png")}
+    # A relative path that climbs from the repo to /etc/passwd, however deep the clone sits.
+    paths["traversal"] = os.path.relpath("/etc/passwd", REPO)
 
     def student(name: str) -> Path:
         model = Generator(GeneratorConfig.student(width=8))
