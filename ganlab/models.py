@@ -44,6 +44,8 @@ class Generator(nn.Module):
         return self.config.latent_dim
 
     def forward(self, z: torch.Tensor, return_features: bool = False):
+        if not self.training and not torch.is_grad_enabled():
+            return self._infer(z, return_features)  # same maths, fewer passes over memory
         # 1. project: z (B, latent) -> (B, C0, 7, 7)
         x = self.project(z).view(z.shape[0], self.config.channels[0], 7, 7)
         features: dict[str, torch.Tensor] = {"7x7": x}
@@ -58,49 +60,81 @@ class Generator(nn.Module):
         features["pixels"] = image
         return image, features
 
+    # ---- inference: BatchNorm folded into the weights, cached until any weight changes ----------
+    def _infer(self, z: torch.Tensor, return_features: bool):
+        """The eval-mode forward with each BatchNorm folded into the linear map before it.
+
+        Why: in eval mode BN is a per-channel affine map, so `scale * (W x) + shift` is one
+        layer with weight `scale * W` and bias `shift`; that drops a full pass over every
+        activation (and its kernel launch), which matters most for the student, whose layers
+        are cheap. The output stage runs as one matrix product plus `fold` (col2im): on a CPU,
+        torch's transposed convolution to a single channel is ~10x slower than that.
+        Equal to the module path within float rounding (tests/test_models.py).
+        """
+        (w_project, b_project), hidden, w_out = self._folded()
+        channels, strides = self.config.channels, self.config.strides
+        # 1. project: (B, latent) -> (B, C0*49) -> (B, C0, 7, 7)
+        x = nn.functional.leaky_relu(nn.functional.linear(z, w_project, b_project), LEAK, inplace=True)
+        x = x.view(z.shape[0], channels[0], 7, 7)
+        features: dict[str, torch.Tensor] = {"7x7": x}
+        # 2. up-sample: (B, C, n, n) -> (B, C', n*stride, n*stride)
+        for (weight, bias), stride in zip(hidden, strides[:-1]):
+            x = nn.functional.conv_transpose2d(x, weight, bias, stride=stride, padding=1)
+            if stride == 1:
+                x = x[..., :-1, :-1]  # (B, C', 8, 8) -> (B, C', 7, 7), as _CropLast
+            x = nn.functional.leaky_relu(x, LEAK, inplace=True)
+            features[f"{x.shape[-1]}x{x.shape[-1]}"] = x
+        # 3. output: (C_out*16, C) @ (B, C, n*n) = (B, C_out*16, n*n) columns -> fold -> (B, C_out, 2n, 2n)
+        size = x.shape[-1] * strides[-1] + (1 if strides[-1] == 1 else 0)
+        columns = torch.matmul(w_out, x.flatten(2))
+        image = nn.functional.fold(columns, (size, size), 4, stride=strides[-1], padding=1)
+        if strides[-1] == 1:
+            image = image[..., :-1, :-1]
+        image = torch.tanh_(image)
+        if not return_features:
+            return image
+        features["pixels"] = image
+        return image, features
+
+    def _folded(self):
+        """(project weight, bias), [(hidden weight, bias)...], output columns weight; rebuilt
+        whenever a parameter or BN statistic has changed (an optimizer step, an EMA update,
+        load_state_dict all bump the tensors' version counters)."""
+        tensors = [*self.parameters(), *self.buffers()]
+        key = tuple((tensor.data_ptr(), tensor._version) for tensor in tensors)
+        cached = getattr(self, "_folded_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with torch.no_grad():
+            linear, norm = self.project[0], self.project[1]
+            scale, shift = _bn_affine(norm)
+            project = (linear.weight * scale[:, None], shift)  # (C0*49, latent), (C0*49,)
+            hidden = []
+            for block in self.blocks[:-1]:
+                conv = block[0][0] if isinstance(block[0], nn.Sequential) else block[0]
+                scale, shift = _bn_affine(block[1])
+                hidden.append((conv.weight * scale[None, :, None, None], shift))  # (C, C', 4, 4), (C',)
+            out = self.blocks[-1][0]
+            c_in, c_out = out.weight.shape[:2]
+            columns = out.weight.reshape(c_in, c_out * 16).t().contiguous()  # (C_out*16, C)
+        folded = (project, hidden, columns)
+        self._folded_cache = (key, folded)
+        return folded
+
+
+def _bn_affine(norm: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode BatchNorm as y = scale * x + shift."""
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    return scale, norm.bias - norm.running_mean * scale
+
 
 def _upsample(c_in: int, c_out: int, stride: int) -> nn.Module:
     """ConvTranspose k4 that maps 7->7 (stride 1) or n->2n (stride 2)."""
-    if stride == 2 and c_out == 1:
-        return SubPixelConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
     if stride == 2:
         return nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
     # k4 s1 cannot keep the size with symmetric padding in PyTorch (padding 1 gives 8x8), so
     # crop the last row and column, the same as Keras' 'same' padding that pads (1, 2).
     return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, stride=1, padding=1, bias=False), _CropLast())
-
-
-# For ConvTranspose k4 s2 p1, output row 2m + r takes input rows m + d through kernel row k:
-# phase r = 0 uses (d = -1, k = 3) and (d = 0, k = 1); r = 1 uses (d = 0, k = 2) and (d = 1, k = 0).
-# Keyed by phase, then by the 3x3 tap e = d + 1 of the equivalent convolution.
-_SUBPIXEL_TAPS = {0: {0: 3, 1: 1}, 1: {1: 2, 2: 0}}
-
-
-class SubPixelConvTranspose2d(nn.ConvTranspose2d):
-    """A k4 s2 p1 ConvTranspose (same weight, same state dict) run at inference as a 3x3
-    convolution to 4 phases + pixel shuffle.
-
-    Why: on a CPU, oneDNN's transposed convolution to one output channel is slow; at batch 256
-    (64 -> 1 channels, 14 -> 28) it took 34 ms against 11 ms for this exact equivalent (1 thread,
-    max difference 4e-6). Training keeps the library path, so gradients are torch's own.
-    """
-
-    def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
-        if torch.is_grad_enabled() or output_size is not None:
-            return super().forward(x, output_size)
-        # x: (B, C_in, H, W) -> (B, 4*C_out, H, W) -> (B, C_out, 2H, 2W)
-        return nn.functional.pixel_shuffle(nn.functional.conv2d(x, self._phase_weight(), padding=1), 2)
-
-    def _phase_weight(self) -> torch.Tensor:
-        """(C_in, C_out, 4, 4) -> (4*C_out, C_in, 3, 3), channels ordered as pixel_shuffle reads them."""
-        c_in, c_out = self.weight.shape[:2]
-        phases = self.weight.new_zeros(c_out, 2, 2, c_in, 3, 3)
-        for row_phase, row_taps in _SUBPIXEL_TAPS.items():
-            for col_phase, col_taps in _SUBPIXEL_TAPS.items():
-                for row_tap, kernel_row in row_taps.items():
-                    for col_tap, kernel_col in col_taps.items():
-                        phases[:, row_phase, col_phase, :, row_tap, col_tap] = self.weight[:, :, kernel_row, kernel_col].t()
-        return phases.reshape(c_out * 4, c_in, 3, 3)
 
 
 class _CropLast(nn.Module):

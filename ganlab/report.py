@@ -90,6 +90,12 @@ def benchmark_table(benchmark: dict[str, Any]) -> str:
             for mode, entry in training["modes"].items()
         ]
         text += "\n\n" + table(["training step", "project trainer", "reference loop", "speed-up"], train_rows)
+        data = training.get("data")
+        if data:  # the data path alone: how much of a step the reference's DataLoader can explain
+            text += (
+                f"\n\nData path alone, batch {training['batch_size']}: reference DataLoader "
+                f"{data['reference_dataloader_s'] * 1e3:.1f} ms per batch, in-memory batches {data['in_memory_s'] * 1e3:.2f} ms."
+            )
     meta = benchmark["meta"]
     text += f"\n\n{meta['threads']} CPU threads, torch {meta['torch']}, medians of interleaved repeats; {meta['machine']}."
     return text

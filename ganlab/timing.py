@@ -63,9 +63,9 @@ def macs_per_image(model: nn.Module, example: torch.Tensor) -> float:
     was_training = model.training
     model.eval()
     counter = FlopCounterMode(display=False)
-    # Gradients on: count the architecture's own layers. At inference the generators run their
-    # 1-channel output stage as an equivalent sub-pixel convolution, which multiplies by more
-    # zeros but runs faster; the MACs reported are the design's, not that implementation's.
+    # Gradients on: count the architecture's own layers. Without gradients the generators run
+    # a folded form (BN merged into weights, the output stage as matmul + fold) whose flop count
+    # torch attributes differently; the MACs reported are the design's, not that implementation's.
     with torch.enable_grad(), counter:
         model(example)
     model.train(was_training)

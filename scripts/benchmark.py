@@ -130,6 +130,31 @@ def reference_steps(config, dataset, teacher, steps: int, warmup: int = TRAIN_WA
     return (time.perf_counter() - start) / steps
 
 
+def data_benchmark(images, dataset, batch_size: int, batches: int) -> dict:
+    """Seconds per batch of the data path alone: how much of a step the reference's DataLoader costs."""
+    import statistics
+
+    import torch
+
+    from ganlab.data import InMemoryBatches
+
+    def per_batch(iterator) -> float:
+        next(iterator)  # first batch: worker and shuffle set-up, not timed
+        times = []
+        for _ in range(batches):
+            start = time.perf_counter()
+            next(iterator)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
+    return {
+        "batches": batches,
+        "reference_dataloader_s": per_batch(iter(loader)),
+        "in_memory_s": per_batch(iter(InMemoryBatches(images, batch_size))),
+    }
+
+
 def training_benchmark(teacher, images, data_root: str, *, steps: int, repeats: int, batch_size: int, warmup: int = TRAIN_WARMUP_STEPS) -> dict:
     """Project trainer vs reference loop for a GAN (teacher) step and a distillation step."""
     import statistics
@@ -154,7 +179,8 @@ def training_benchmark(teacher, images, data_root: str, *, steps: int, repeats: 
             entry[name] = {"median_step_s": median, "images_per_s": batch_size / median, "step_s": values}
         entry["speedup"] = entry["reference"]["median_step_s"] / entry["project"]["median_step_s"]
         modes["GAN step (teacher)" if mode == "teacher" else "distillation step (student)"] = entry
-    return {"batch_size": batch_size, "steps_per_repeat": steps, "warmup_steps": warmup, "repeats": repeats, "modes": modes}
+    data = data_benchmark(images, dataset, batch_size, batches=max(steps, 5))
+    return {"batch_size": batch_size, "steps_per_repeat": steps, "warmup_steps": warmup, "repeats": repeats, "modes": modes, "data": data}
 
 
 def checks(result: dict) -> dict:

@@ -3,7 +3,7 @@ import torch
 
 from ganlab.config import GeneratorConfig
 from ganlab.errors import GanlabError
-from ganlab.models import Discriminator, Generator, count_parameters
+from ganlab.models import Discriminator, Generator, count_parameters, init_weights
 
 
 def test_teacher_and_student_match_the_original_parameter_table():
@@ -59,19 +59,51 @@ def test_student_width_scales_and_bad_widths_are_refused():
         GeneratorConfig(channels=(64, 32), strides=(1, 1))
 
 
-def test_the_sub_pixel_output_stage_equals_the_transposed_convolution():
-    from ganlab.models import SubPixelConvTranspose2d
-
-    layer = SubPixelConvTranspose2d(16, 1, 4, stride=2, padding=1, bias=False)
-    reference = torch.nn.ConvTranspose2d(16, 1, 4, stride=2, padding=1, bias=False)
-    reference.weight.data.copy_(layer.weight.data)
-    x = torch.randn(3, 16, 14, 14)
+@pytest.mark.parametrize("config", [GeneratorConfig.teacher(), GeneratorConfig.student(), GeneratorConfig.student(width=16)], ids=["teacher", "student", "student-w16"])
+def test_the_folded_inference_path_equals_the_module_path(config):
+    torch.manual_seed(0)
+    model = Generator(config)
+    init_weights(model)
+    with torch.no_grad():  # BN statistics that are not the identity, so folding has work to do
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.running_mean.normal_(0, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.bias.normal_(0, 0.1)
+    model.eval()
+    z = torch.randn(5, config.latent_dim)
+    with torch.enable_grad():  # gradients on: the layer-by-layer module path
+        image, features = model(z, return_features=True)
+    with torch.no_grad():
+        fast_image, fast_features = model(z, return_features=True)
     with torch.inference_mode():
-        fast = layer(x)
-    assert fast.shape == (3, 1, 28, 28)
-    assert torch.allclose(fast, reference(x), atol=1e-5)
-    # with gradients on, the library path runs and gradients reach the weight
-    layer(x).sum().backward()
-    assert layer.weight.grad is not None
-    # the state dict is a plain ConvTranspose2d's, so checkpoints are unchanged
-    assert set(layer.state_dict()) == {"weight"}
+        assert torch.allclose(model(z), image, atol=1e-5)
+    assert torch.allclose(fast_image, image, atol=1e-5)
+    assert fast_features.keys() == features.keys()
+    for name in features:
+        assert fast_features[name].shape == features[name].shape
+        assert torch.allclose(fast_features[name], features[name], atol=1e-5), name
+
+
+def test_the_folded_weights_follow_every_change_to_the_model():
+    model = Generator(GeneratorConfig.student(width=8)).eval()
+    z = torch.randn(3, 100)
+    with torch.no_grad():
+        before = model(z)
+        model.project[1].running_mean.add_(1.0)  # a BN statistic
+        after_stats = model(z)
+        model.blocks[-1][0].weight.mul_(2.0)  # the output stage
+        after_weight = model(z)
+        other = Generator(GeneratorConfig.student(width=8))
+        model.load_state_dict(other.state_dict())
+        loaded = model(z)
+        reference = other.eval()(z)
+    assert not torch.allclose(before, after_stats)
+    assert not torch.allclose(after_stats, after_weight)
+    assert torch.allclose(loaded, reference, atol=1e-6)
+    with torch.enable_grad():
+        assert torch.allclose(model(z), loaded, atol=1e-5)
+        model.train()
+        model(z).sum().backward()  # training uses the library layers: gradients reach every weight
+    assert all(parameter.grad is not None for parameter in model.parameters())
+    assert model.state_dict().keys() == other.state_dict().keys()  # the cache is never saved
