@@ -47,6 +47,10 @@ class Classifier(nn.Module):
         return self.config.hidden
 
     def forward(self, images: torch.Tensor, return_features: bool = False):
+        if not torch.is_grad_enabled():
+            # Why: on a CPU, oneDNN's convolutions and max-pooling are ~2.5x faster in channels-last
+            # layout (128 images: 42 -> 16 ms, 1 thread); the maths is unchanged.
+            images = images.contiguous(memory_format=torch.channels_last)
         # 1. convolutions: (B, 1, 28, 28) -> (B, c2*49)
         x = self.convolutions(images)
         # 2. hidden layer: the feature space of FID / KID / precision-recall, (B, hidden)
@@ -69,4 +73,4 @@ def load_classifier(path: str | os.PathLike | None = None, *, device: str = "cpu
     model = load_checkpoint(path, expect="classifier", device=device)
     if not isinstance(model, Classifier):
         raise GanlabError(f"{path} does not hold an evaluation classifier")
-    return model
+    return model.to(memory_format=torch.channels_last)  # see Classifier.forward

@@ -73,6 +73,7 @@ def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, see
     parser.add_argument("--checkpoint-every", type=int_in(0, MAX_STEPS), default=0)
     parser.add_argument("--threads", type=int_in(0, 1024), default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: forward passes under bfloat16 autocast (fast on CPUs with AMX)")
     parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
     parser.add_argument("--limit", type=int_in(0, 60000), default=0, help="train on the first N images (0: all)")
     parser.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images, no MNIST needed")
@@ -96,6 +97,7 @@ def train_config_from_args(args: argparse.Namespace, mode: str, **extra):
         time_budget_s=args.time_budget,
         num_threads=args.threads,
         device=args.device,
+        precision=args.precision,
         **extra,
     )
 

@@ -139,6 +139,9 @@ MAX_STEPS = 1_000_000
 MAX_BATCH_SIZE = 4096
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run: a teacher GAN (alpha unused) or a student distillation.
@@ -166,9 +169,12 @@ class TrainConfig:
     time_budget_s: float = 0.0  # > 0 stops the run after this many seconds of wall time
     num_threads: int = 0  # 0 leaves torch's setting alone
     device: str = "cpu"
+    precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights, optimiser, losses stay fp32)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
+        if self.precision not in PRECISIONS:
+            raise GanlabError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.mode not in ("teacher", "distill"):
             raise GanlabError(f"mode must be 'teacher' or 'distill', got {self.mode!r}")
         _check_int("steps", self.steps, 1, MAX_STEPS)

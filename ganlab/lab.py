@@ -46,12 +46,6 @@ CHECKPOINT_EVERY = 500  # steps between a UI run's checkpoints: a diverged or cr
 
 
 # ---- settings: every GANLAB_* variable the app reads, in one place ---------------------------
-def _default_sample_threads() -> int:
-    # leave one core to a training run; measured: on 2 vCPUs with a run going, 1 sampling
-    # thread is faster than 2 (OpenMP teams that share a busy core spin and stall)
-    return max(1, (os.cpu_count() or 2) - 1)
-
-
 @dataclass(frozen=True)
 class LabSettings:
     """Caps and locations; `from_env` documents each GANLAB_* variable and its default."""
@@ -63,7 +57,7 @@ class LabSettings:
     run_cap_s: float = 600.0  # GANLAB_RUN_CAP_S: wall-clock cap of one run, pauses included
     idle_stop_s: float = 120.0  # GANLAB_RUN_IDLE_S: stop a run nobody has polled for this long
     train_threads: int = 1  # GANLAB_TRAIN_THREADS: torch threads of the trainer thread(s)
-    sample_threads: int = field(default_factory=_default_sample_threads)  # GANLAB_SAMPLE_THREADS: torch threads of each sampling request
+    sample_threads: int = 0  # GANLAB_SAMPLE_THREADS: torch threads of each sampling request (0: every core, one fewer while a run trains)
     train_images: int = 0  # GANLAB_TRAIN_IMAGES: first N MNIST images for UI runs (0: all 60,000)
     data_source: str = "mnist"  # GANLAB_TRAIN_DATA: "mnist" or "synthetic"
     runs_dir: str = ""  # GANLAB_RUNS_DIR: where UI runs write checkpoints (default: a temp folder)
@@ -109,9 +103,11 @@ class LabSettings:
         return cls(**values)
 
     def __post_init__(self) -> None:
-        for name in ("max_samples", "max_frames", "max_steps", "max_batch_size", "train_threads", "sample_threads"):
+        for name in ("max_samples", "max_frames", "max_steps", "max_batch_size", "train_threads"):
             if getattr(self, name) < 1:
                 raise GanlabError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.sample_threads < 0:
+            raise GanlabError(f"sample_threads must be 0 (automatic) or more, got {self.sample_threads}")
         # NaN compares false with everything: a NaN cap would never fire and would refuse every run
         for name, variable in (("run_cap_s", "GANLAB_RUN_CAP_S"), ("idle_stop_s", "GANLAB_RUN_IDLE_S")):
             value = getattr(self, name)
@@ -542,8 +538,17 @@ class Lab:
             self._run_models[which] = (mtime, loaded)
         return self._run_models[which][1]
 
+    def _sampling_threads(self) -> int:
+        """GANLAB_SAMPLE_THREADS, or every core while idle and one fewer while a run trains:
+        measured on 2 vCPUs with a run going, 1 sampling thread is faster than 2 (OpenMP teams
+        that share a busy core spin and stall), and idle, 2 are faster than 1."""
+        if self.settings.sample_threads:
+            return self.settings.sample_threads
+        cores = os.cpu_count() or 1
+        return max(1, cores - 1) if self.slot.busy() is not None else cores
+
     def _sample(self, model: Generator, z: torch.Tensor) -> tuple[torch.Tensor, float]:
-        _use_threads(self.settings.sample_threads)
+        _use_threads(self._sampling_threads())
         start = time.perf_counter()
         images = generate(model, z)
         return images, time.perf_counter() - start

@@ -77,6 +77,11 @@ class Failed:
 Event = Started | Step | Samples | CheckpointWritten | Finished | Failed
 
 
+def _as_float(features: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor] | None:
+    """Feature maps in fp32 for the distillation MSE (a no-op unless autocast made them bf16)."""
+    return None if features is None else {name: value.float() for name, value in features.items()}
+
+
 def resolve_device(name: str) -> torch.device:
     """'auto' picks CUDA when present; asking for CUDA without it is a clear error."""
     if name == "auto":
@@ -306,17 +311,23 @@ class Trainer:
         batch = real.shape[0]
         z = torch.randn(batch, self.generator.latent_dim, generator=noise_generator).to(self.device)
 
+        # bf16: convolutions and matmuls run in bfloat16 (oneDNN uses AMX / AVX512-BF16 where the
+        # CPU has them); parameters, gradients, optimiser state and the losses stay fp32.
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+
         # 1. generate; the teacher sees the same z, without gradients
-        fake, student_features = self.generator(z, return_features=True)  # (B, 1, 28, 28)
+        with autocast:
+            fake, student_features = self.generator(z, return_features=True)  # (B, 1, 28, 28)
         teacher_features = None
         if self.teacher is not None:
-            with torch.no_grad():
+            with torch.no_grad(), autocast:
                 _, teacher_features = self.teacher(z, return_features=True)
 
         # 2. discriminator: real -> 1, fake -> 0, one forward over both halves (no BN in D,
         #    so concatenating changes nothing but halves the number of kernel launches)
         self.discriminator.requires_grad_(True)
-        logits = self.discriminator(torch.cat([real, fake.detach()]))  # (2B,)
+        with autocast:
+            logits = self.discriminator(torch.cat([real, fake.detach().to(real.dtype)])).float()  # (2B,)
         loss_d, parts_d = discriminator_loss(logits[:batch], logits[batch:], real_label=config.real_label)
         self.optimizer_d.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -324,12 +335,13 @@ class Trainer:
 
         # 3. generator: fool the updated D, and match the teacher's features
         self.discriminator.requires_grad_(False)  # gradients flow through D to G only
-        fake_logits = self.discriminator(fake)  # (B,)
+        with autocast:
+            fake_logits = self.discriminator(fake).float()  # (B,)
         loss_g, parts_g = generator_loss(
             fake_logits,
             alpha=config.alpha if self.teacher is not None else 0.0,
-            student_features=student_features,
-            teacher_features=teacher_features,
+            student_features=_as_float(student_features),
+            teacher_features=_as_float(teacher_features),
             layers=config.layers if self.teacher is not None else (),
             projections=self.projections,
         )

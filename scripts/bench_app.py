@@ -1,5 +1,8 @@
 """Measure `generate` latency through gradio_client: idle, then while a distillation run trains.
 
+Also, idle: the same call over plain HTTP (Gradio's REST API), and gradio_client's floor
+(`new_seed`, which does no work), so the client's own overhead can be told apart.
+
     python scripts/bench_app.py bench.json                    # 64 + 64 samples, 40 requests per phase
     python scripts/bench_app.py bench.json --quick            # a few requests, a small data subset (tests)
     GANLAB_TEACHER=runs/teacher python scripts/bench_app.py bench.json
@@ -74,6 +77,43 @@ def time_requests(client, count: int, n: int) -> list[float]:
     return latencies
 
 
+def time_new_seed(client, count: int) -> list[float]:
+    """The client's floor: `new_seed` does no work, so this is gradio_client + queue overhead alone."""
+    latencies = []
+    for _ in range(count):
+        start = time.perf_counter()
+        client.predict(api_name="/new_seed")
+        latencies.append((time.perf_counter() - start) * 1000)
+    return latencies
+
+
+def time_http_requests(url: str, count: int, n: int) -> list[float]:
+    """`generate` through Gradio's REST API with plain HTTP (as curl would): POST the call, read
+    the result event, download both PNGs. The same server work as gradio_client without the
+    client's own polling (it checks for messages every 50 ms)."""
+    import urllib.request
+
+    def fetch(target: str, data: bytes | None = None) -> bytes:
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        with urllib.request.urlopen(urllib.request.Request(target, data=data, headers=headers), timeout=60) as response:
+            return response.read()
+
+    latencies = []
+    for index in range(count):
+        start = time.perf_counter()
+        body = json.dumps({"data": [index, n, "bundled student"]}).encode()
+        event = json.loads(fetch(f"{url}gradio_api/call/generate", body))["event_id"]
+        stream = fetch(f"{url}gradio_api/call/generate/{event}").decode()
+        if "event: complete" not in stream:
+            raise GanlabError(f"generate over HTTP did not complete: {stream[:300]}")
+        outputs = json.loads(stream.split("event: complete", 1)[1].split("data:", 1)[1].strip().splitlines()[0])
+        images = [fetch(output["url"]) for output in outputs if isinstance(output, dict) and output.get("url")]
+        latencies.append((time.perf_counter() - start) * 1000)
+        if len(images) != 2 or not all(image.startswith(b"\x89PNG") for image in images):
+            raise GanlabError("generate over HTTP did not return two PNG images")
+    return latencies
+
+
 def summary(latencies: list[float]) -> dict[str, float]:
     ordered = sorted(latencies)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -115,6 +155,8 @@ def main() -> None:
         client = wait_for_server(f"http://127.0.0.1:{port}/", process)
         time_requests(client, 3, args.n)  # warm-up: first calls load kernels and fill caches
         idle = time_requests(client, requests, args.n)
+        idle_http = time_http_requests(f"http://127.0.0.1:{port}/", requests, args.n)
+        client_floor = time_new_seed(client, requests)
         started = client.predict(api_name="/start_run")
         if started[-2].get("state") != "running":
             raise GanlabError(f"could not start a run: {started[-1]}")
@@ -132,11 +174,13 @@ def main() -> None:
 
     results = {
         "n_per_model": args.n,
-        "sample_threads": args.sample_threads or "app default (cpu_count - 1)",
+        "sample_threads": args.sample_threads or "app default (every core; one fewer while a run trains)",
         "train_threads": args.train_threads,
         "cpu_count": os.cpu_count(),
         "stand_in_checkpoints": stand_in,
         "idle": summary(idle),
+        "idle_http": summary(idle_http),
+        "client_floor": summary(client_floor),
         "while_training": summary(training),
         "run_steps_during_bench": status.get("step"),
         "run_stopped": stopped.get("state") == "stopped",
@@ -146,9 +190,11 @@ def main() -> None:
     print(f"generate, {args.n} + {args.n} samples, round trip through gradio_client "
           f"(sample threads {args.sample_threads or 'default'}, trainer threads {args.train_threads}):")
     print(f"{'phase':<16}{'requests':>9}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}")
-    for phase in ("idle", "while_training"):
+    for phase in ("idle", "while_training", "idle_http", "client_floor"):
         row = results[phase]
         print(f"{phase:<16}{row['requests']:>9}{row['median_ms']:>11}{row['p95_ms']:>9}{row['max_ms']:>9}")
+    print("idle_http: the same call over plain HTTP (REST API, both PNGs downloaded); "
+          "client_floor: gradio_client calling `new_seed`, which does no work")
     if stand_in:
         print("(no trained teacher: untrained stand-ins of the same architectures were timed)")
     print(f"the run made {status.get('step')} steps during the second phase; stopped cleanly: {results['run_stopped']}")

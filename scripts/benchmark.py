@@ -7,8 +7,9 @@
 Fairness: both models run in the same process with the same thread count, timed in
 alternating order (teacher, student, student, teacher, ...) and summarised by medians.
 Training: the project's trainer (in-memory batches, one discriminator pass over real and
-fake together) against a straightforward loop of the same models (torchvision MNIST +
-DataLoader + ToTensor/Normalize, separate discriminator passes), as a ratio.
+fake together), in fp32 and with bf16 autocast, against a straightforward fp32 loop of the
+same models (torchvision MNIST + DataLoader + ToTensor/Normalize, separate discriminator
+passes), as a ratio; and the data path alone, to show what it can explain.
 """
 
 from __future__ import annotations
@@ -163,8 +164,9 @@ def training_benchmark(teacher, images, data_root: str, *, steps: int, repeats: 
 
     dataset = reference_dataset(data_root)
     modes = {}
-    for mode in ("teacher", "distill"):
-        config = TrainConfig(mode=mode, steps=steps, batch_size=batch_size, sample_every=0, checkpoint_every=0, seed=0)
+    # the project trainer in its default fp32 and with bf16 autocast; the reference loop is fp32
+    for mode, precision in (("teacher", "fp32"), ("distill", "fp32"), ("teacher", "bf16"), ("distill", "bf16")):
+        config = TrainConfig(mode=mode, steps=steps, batch_size=batch_size, sample_every=0, checkpoint_every=0, seed=0, precision=precision)
         samples: dict[str, list[float]] = {"project": [], "reference": []}
         for repeat in range(repeats):  # alternate which loop goes first
             order = ("project", "reference") if repeat % 2 == 0 else ("reference", "project")
@@ -173,12 +175,13 @@ def training_benchmark(teacher, images, data_root: str, *, steps: int, repeats: 
                     samples[name].append(project_steps(config, images, teacher, steps, warmup))
                 else:
                     samples[name].append(reference_steps(config, dataset, teacher, steps, warmup))
-        entry = {}
+        entry = {"precision": precision}
         for name, values in samples.items():
             median = statistics.median(values)
             entry[name] = {"median_step_s": median, "images_per_s": batch_size / median, "step_s": values}
         entry["speedup"] = entry["reference"]["median_step_s"] / entry["project"]["median_step_s"]
-        modes["GAN step (teacher)" if mode == "teacher" else "distillation step (student)"] = entry
+        label = "GAN step (teacher)" if mode == "teacher" else "distillation step (student)"
+        modes[label if precision == "fp32" else f"{label}, bf16 autocast"] = entry
     data = data_benchmark(images, dataset, batch_size, batches=max(steps, 5))
     return {"batch_size": batch_size, "steps_per_repeat": steps, "warmup_steps": warmup, "repeats": repeats, "modes": modes, "data": data}
 

@@ -131,9 +131,12 @@ def test_benchmark_quick_compares_teacher_and_student(tiny, shared, tmp_path, ca
     assert set(bench["inference"]) == {"1", "64"}
     for entry in bench["inference"].values():
         assert entry["teacher"]["median_s"] > 0 and entry["speedup"] == pytest.approx(entry["teacher"]["median_s"] / entry["student"]["median_s"])
-    assert set(bench["training"]["modes"]) == {"GAN step (teacher)", "distillation step (student)"}
+    modes = {"GAN step (teacher)", "distillation step (student)"}
+    assert set(bench["training"]["modes"]) == modes | {f"{mode}, bf16 autocast" for mode in modes}
     for entry in bench["training"]["modes"].values():
         assert entry["project"]["images_per_s"] > 0 and entry["reference"]["images_per_s"] > 0
+    data = bench["training"]["data"]
+    assert data["reference_dataloader_s"] > 0 and data["in_memory_s"] > 0
     assert bench["meta"]["threads"] == 1 and bench["meta"]["order"] == ["teacher", "student"]
     assert "student >= 2.5x teacher at batch 1" in bench["checks"]
     assert "| MACs per image | 33.57 M | 7.25 M |" in stdout

@@ -160,3 +160,27 @@ def test_a_trainer_starts_once():
     trainer.join(30)
     with pytest.raises(GanlabError, match="already"):
         trainer.start()
+
+
+def test_bf16_autocast_trains_in_fp32_weights_and_stays_close_to_fp32():
+    """precision="bf16" runs the forward passes in bfloat16; weights, optimiser and losses stay fp32."""
+    results = {}
+    for precision in ("fp32", "bf16"):
+        events = []
+        trainer = new_trainer(
+            config(steps=3, sample_every=0, precision=precision, layers=("7x7", "14x14", "pixels")),
+            images=synthetic_images(64), teacher=small_teacher(), on_event=events.append,
+        )
+        before = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
+        trainer.run()
+        assert all(p.dtype == torch.float32 for p in trainer.generator.parameters())
+        assert any(not torch.equal(before[k], v) for k, v in trainer.generator.state_dict().items())
+        first = next(event for event in events if isinstance(event, Step))
+        assert all(torch.isfinite(torch.tensor(value)) for value in first.losses.values())
+        assert next(event for event in events if isinstance(event, Started)).config["precision"] == precision
+        results[precision] = first.losses
+    # the first step sees the same weights, batch and noise: bf16 rounding moves the losses a little
+    for name in ("adversarial", "distillation", "discriminator"):
+        assert results["bf16"][name] == pytest.approx(results["fp32"][name], rel=0.05, abs=0.02), name
+    with pytest.raises(GanlabError, match="precision"):
+        TrainConfig(precision="fp16")
