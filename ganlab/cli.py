@@ -68,6 +68,7 @@ def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, see
     parser.add_argument("--lr-d", type=float_in(0, 1, open_low=True), default=2e-4, help="discriminator learning rate")
     parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=seed)
     parser.add_argument("--ema", type=float_in(0, 0.99999), default=0.0, help="EMA decay of G's weights (0: off)")
+    parser.add_argument("--lr-decay", action="store_true", help="linear decay to 0 over the second half")
     parser.add_argument("--time-budget", type=float_in(0, 7 * 24 * 3600), default=0.0, help="stop after this many seconds (0: no limit)")
     parser.add_argument("--sample-every", type=int_in(0, MAX_STEPS), default=500)
     parser.add_argument("--checkpoint-every", type=int_in(0, MAX_STEPS), default=0)
@@ -91,6 +92,7 @@ def train_config_from_args(args: argparse.Namespace, mode: str, **extra):
         lr_generator=args.lr_g,
         lr_discriminator=args.lr_d,
         ema_decay=args.ema,
+        lr_decay=args.lr_decay,
         seed=args.seed,
         sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every,

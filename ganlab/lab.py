@@ -37,7 +37,7 @@ from ganlab.errors import GanlabError
 from ganlab.events import RunLog
 from ganlab.models import Generator, count_parameters, generator_stages
 from ganlab.sampling import MAX_SEED, check_seed, generate, grid, interpolate, noise, to_uint8
-from ganlab.trainer import FIXED_NOISE_SEED, Trainer, new_trainer
+from ganlab.trainer import FIXED_NOISE_SEED, Trainer, new_trainer, resolve_precision
 
 METRICS_PATH = REPO_ROOT / "checkpoints" / "metrics.json"
 STUDENT_CHOICES = ("bundled student", "last run's student", "last run's baseline")
@@ -57,6 +57,7 @@ class LabSettings:
     run_cap_s: float = 600.0  # GANLAB_RUN_CAP_S: wall-clock cap of one run, pauses included
     idle_stop_s: float = 120.0  # GANLAB_RUN_IDLE_S: stop a run nobody has polled for this long
     train_threads: int = 1  # GANLAB_TRAIN_THREADS: torch threads of the trainer thread(s)
+    train_precision: str = "auto"  # GANLAB_TRAIN_PRECISION: fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16)
     sample_threads: int = 0  # GANLAB_SAMPLE_THREADS: torch threads of each sampling request (0: every core, one fewer while a run trains)
     train_images: int = 0  # GANLAB_TRAIN_IMAGES: first N MNIST images for UI runs (0: all 60,000)
     data_source: str = "mnist"  # GANLAB_TRAIN_DATA: "mnist" or "synthetic"
@@ -79,6 +80,7 @@ class LabSettings:
             "run_cap_s": ("GANLAB_RUN_CAP_S", float),
             "idle_stop_s": ("GANLAB_RUN_IDLE_S", float),
             "train_threads": ("GANLAB_TRAIN_THREADS", int),
+            "train_precision": ("GANLAB_TRAIN_PRECISION", str),
             "sample_threads": ("GANLAB_SAMPLE_THREADS", int),
             "train_images": ("GANLAB_TRAIN_IMAGES", int),
             "data_source": ("GANLAB_TRAIN_DATA", str),
@@ -115,6 +117,8 @@ class LabSettings:
                 raise GanlabError(f"{variable} ({name}) must be a positive number of seconds, got {value!r}")
         if self.data_source not in ("mnist", "synthetic"):
             raise GanlabError(f"GANLAB_TRAIN_DATA must be 'mnist' or 'synthetic', got {self.data_source!r}")
+        if self.train_precision not in ("auto", "fp32", "bf16"):
+            raise GanlabError(f"GANLAB_TRAIN_PRECISION must be 'fp32', 'bf16' or 'auto', got {self.train_precision!r}")
 
 
 # ---- training recipes --------------------------------------------------------------------------
@@ -657,12 +661,13 @@ class Lab:
             checkpoint_every=CHECKPOINT_EVERY,
             time_budget_s=time_budget_s or limits.run_cap_s,
             num_threads=limits.train_threads,
+            precision=resolve_precision(limits.train_precision),
         )
         images = self._training_images()  # loaded outside the slot lock (a second or two, once)
         settings = {
             "steps": steps, "time_budget_s": time_budget_s, "batch_size": batch_size, "lr_generator": lr_generator,
             "lr_discriminator": lr_discriminator, "alpha": alpha, "layers": list(layers), "seed": seed,
-            "baseline": baseline,
+            "baseline": baseline, "precision": config.precision,
         }  # fmt: skip
 
         def build() -> Run:
@@ -867,6 +872,8 @@ def _progress(run: Run, snapshot: dict[str, Any]) -> tuple[float, str]:
     text = f"step {step:,} / {total:,} · {elapsed:.0f} s elapsed"
     if step:
         text += f" · {step / max(elapsed, 1e-9):.1f} steps/s"
+    if run.settings.get("precision") == "bf16":
+        text += " · bf16 autocast"
     if run.alive and math.isfinite(eta):
         text += f" · ETA {eta:.0f} s"
     if not run.alive:

@@ -91,6 +91,27 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AMX or AVX512-BF16), read from /proc/cpuinfo.
+
+    Without them oneDNN emulates bf16 and autocast is slower than fp32, so "auto" stays fp32.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace").split()
+    except OSError:  # not Linux: stay on the safe side
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(name: str) -> str:
+    """'auto' -> 'bf16' on a CPU with native bf16 arithmetic, else 'fp32'; others pass through."""
+    if name == "auto":
+        return "bf16" if cpu_has_fast_bf16() else "fp32"
+    if name not in ("fp32", "bf16"):
+        raise GanlabError(f"precision must be fp32, bf16 or auto, got {name!r}")
+    return name
+
+
 @dataclass
 class _Averages:
     """Running means of the loss parts over the last `window` steps, for the final report."""

@@ -27,7 +27,6 @@ def main() -> None:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_training_arguments(parser, steps=12000, lr=2e-4)
     parser.add_argument("--real-label", type=float_in(0.5, 1.0), default=1.0, help="< 1: one-sided label smoothing")
-    parser.add_argument("--lr-decay", action="store_true", help="linear decay to 0 over the second half")
     parser.add_argument("--out", default=None, help="output folder (default checkpoints/teacher; a temp folder for --dry-run)")
     args = parser.parse_args()
 
@@ -35,7 +34,7 @@ def main() -> None:
     from ganlab.events import TqdmReporter
     from ganlab.trainer import new_trainer
 
-    config = train_config_from_args(args, "teacher", real_label=args.real_label, lr_decay=args.lr_decay)
+    config = train_config_from_args(args, "teacher", real_label=args.real_label)
     images = training_images("synthetic" if args.dry_run else "mnist", root=args.data, limit=args.limit, seed=args.seed)
     out = Path(args.out) if args.out else (Path(tempfile.mkdtemp(prefix="ganlab-dry-")) if args.dry_run else Path("checkpoints/teacher"))
     trainer = new_trainer(config, images=images, output_dir=out, on_event=TqdmReporter("teacher", disable=args.quiet))

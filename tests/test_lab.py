@@ -54,6 +54,27 @@ def test_a_malformed_variable_is_named_in_the_error():
         LabSettings.from_env({"GANLAB_MAX_STEPS": "lots"})
 
 
+def test_training_precision_is_a_setting_and_auto_follows_the_cpu(monkeypatch):
+    from ganlab import trainer
+
+    assert LabSettings.from_env({"GANLAB_TRAIN_PRECISION": "fp32"}).train_precision == "fp32"
+    with pytest.raises(GanlabError, match="GANLAB_TRAIN_PRECISION must be"):
+        LabSettings.from_env({"GANLAB_TRAIN_PRECISION": "fp8"})
+    monkeypatch.setattr(trainer, "cpu_has_fast_bf16", lambda: True)
+    assert trainer.resolve_precision("auto") == "bf16"
+    monkeypatch.setattr(trainer, "cpu_has_fast_bf16", lambda: False)
+    assert trainer.resolve_precision("auto") == "fp32" and trainer.resolve_precision("bf16") == "bf16"
+
+
+def test_sampling_uses_every_core_while_idle_and_one_fewer_while_a_run_trains(monkeypatch):
+    lab = Lab(LabSettings(sample_threads=0), slot=TrainingSlot(), classifier=None)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert lab._sampling_threads() == 4
+    monkeypatch.setattr(lab.slot, "busy", lambda: object())
+    assert lab._sampling_threads() == 3
+    assert Lab(LabSettings(sample_threads=2), slot=TrainingSlot(), classifier=None)._sampling_threads() == 2
+
+
 def test_the_original_recipe_stays_selectable_and_labelled():
     assert ORIGINAL.label == "original (α 0.5, 14x14, lr 2e-4)" and ORIGINAL.label in RECIPES
     assert (ORIGINAL.alpha, ORIGINAL.layers, ORIGINAL.lr_generator) == (0.5, ("14x14",), 2e-4)
