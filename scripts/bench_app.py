@@ -1,7 +1,7 @@
 """Measure `generate` latency through gradio_client: idle, then while a distillation run trains.
 
-Also, idle: the same call over plain HTTP (Gradio's REST API), and gradio_client's floor
-(`new_seed`, which does no work), so the client's own overhead can be told apart.
+Also, idle: the same call over plain HTTP (Gradio's REST API), so the client's own overhead
+(it polls for messages every 50 ms) can be told apart from the server's.
 
     python scripts/bench_app.py bench.json                    # 64 + 64 samples, 40 requests per phase
     python scripts/bench_app.py bench.json --quick            # a few requests, a small data subset (tests)
@@ -77,16 +77,6 @@ def time_requests(client, count: int, n: int) -> list[float]:
     return latencies
 
 
-def time_new_seed(client, count: int) -> list[float]:
-    """The client's floor: `new_seed` does no work, so this is gradio_client + queue overhead alone."""
-    latencies = []
-    for _ in range(count):
-        start = time.perf_counter()
-        client.predict(api_name="/new_seed")
-        latencies.append((time.perf_counter() - start) * 1000)
-    return latencies
-
-
 def time_http_requests(url: str, count: int, n: int) -> list[float]:
     """`generate` through Gradio's REST API with plain HTTP (as curl would): POST the call, read
     the result event, download both PNGs. The same server work as gradio_client without the
@@ -156,7 +146,6 @@ def main() -> None:
         time_requests(client, 3, args.n)  # warm-up: first calls load kernels and fill caches
         idle = time_requests(client, requests, args.n)
         idle_http = time_http_requests(f"http://127.0.0.1:{port}/", requests, args.n)
-        client_floor = time_new_seed(client, requests)
         started = client.predict(api_name="/start_run")
         if started[-2].get("state") != "running":
             raise GanlabError(f"could not start a run: {started[-1]}")
@@ -180,7 +169,6 @@ def main() -> None:
         "stand_in_checkpoints": stand_in,
         "idle": summary(idle),
         "idle_http": summary(idle_http),
-        "client_floor": summary(client_floor),
         "while_training": summary(training),
         "run_steps_during_bench": status.get("step"),
         "run_stopped": stopped.get("state") == "stopped",
@@ -190,11 +178,10 @@ def main() -> None:
     print(f"generate, {args.n} + {args.n} samples, round trip through gradio_client "
           f"(sample threads {args.sample_threads or 'default'}, trainer threads {args.train_threads}):")
     print(f"{'phase':<16}{'requests':>9}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}")
-    for phase in ("idle", "while_training", "idle_http", "client_floor"):
+    for phase in ("idle", "while_training", "idle_http"):
         row = results[phase]
         print(f"{phase:<16}{row['requests']:>9}{row['median_ms']:>11}{row['p95_ms']:>9}{row['max_ms']:>9}")
-    print("idle_http: the same call over plain HTTP (REST API, both PNGs downloaded); "
-          "client_floor: gradio_client calling `new_seed`, which does no work")
+    print("idle_http: the same call over plain HTTP (Gradio's REST API, both PNGs downloaded)")
     if stand_in:
         print("(no trained teacher: untrained stand-ins of the same architectures were timed)")
     print(f"the run made {status.get('step')} steps during the second phase; stopped cleanly: {results['run_stopped']}")
