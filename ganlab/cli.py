@@ -60,7 +60,7 @@ def float_in(low: float, high: float, *, open_low: bool = False) -> Callable[[st
 
 def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, seed: int = 0) -> None:
     """Options every training script shares."""
-    from ganlab.config import MAX_BATCH_SIZE, MAX_STEPS
+    from ganlab.config import MAX_BATCH_SIZE, MAX_STEPS, PRECISIONS
 
     parser.add_argument("--steps", type=int_in(1, MAX_STEPS), default=steps, help="optimisation steps")
     parser.add_argument("--batch-size", type=int_in(1, MAX_BATCH_SIZE), default=128)
@@ -74,7 +74,7 @@ def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, see
     parser.add_argument("--checkpoint-every", type=int_in(0, MAX_STEPS), default=0)
     parser.add_argument("--threads", type=int_in(0, 1024), default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: forward passes under bfloat16 autocast (fast on CPUs with AMX)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: forward passes under bfloat16 autocast (fast on CPUs with AMX)")
     parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
     parser.add_argument("--limit", type=int_in(0, 60000), default=0, help="train on the first N images (0: all)")
     parser.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images, no MNIST needed")

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ganlab.checkpoints import BUNDLED, REPO_ROOT, WEIGHTS_NAME, load_checkpoint, read_training_info
-from ganlab.config import DISTILL_LAYERS, GeneratorConfig, TrainConfig
+from ganlab.config import DISTILL_LAYERS, PRECISIONS, GeneratorConfig, TrainConfig
 from ganlab.errors import GanlabError
 from ganlab.events import RunLog
 from ganlab.models import Generator, count_parameters, generator_stages
@@ -117,7 +117,7 @@ class LabSettings:
                 raise GanlabError(f"{variable} ({name}) must be a positive number of seconds, got {value!r}")
         if self.data_source not in ("mnist", "synthetic"):
             raise GanlabError(f"GANLAB_TRAIN_DATA must be 'mnist' or 'synthetic', got {self.data_source!r}")
-        if self.train_precision not in ("auto", "fp32", "bf16"):
+        if self.train_precision not in ("auto", *PRECISIONS):
             raise GanlabError(f"GANLAB_TRAIN_PRECISION must be 'fp32', 'bf16' or 'auto', got {self.train_precision!r}")
 
 

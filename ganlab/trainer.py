@@ -23,7 +23,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from ganlab.checkpoints import save_checkpoint
-from ganlab.config import TrainConfig
+from ganlab.config import PRECISIONS, TrainConfig
 from ganlab.data import InMemoryBatches
 from ganlab.errors import GanlabError
 from ganlab.losses import discriminator_loss, generator_loss
@@ -107,7 +107,7 @@ def resolve_precision(name: str) -> str:
     """'auto' -> 'bf16' on a CPU with native bf16 arithmetic, else 'fp32'; others pass through."""
     if name == "auto":
         return "bf16" if cpu_has_fast_bf16() else "fp32"
-    if name not in ("fp32", "bf16"):
+    if name not in PRECISIONS:
         raise GanlabError(f"precision must be fp32, bf16 or auto, got {name!r}")
     return name
 
