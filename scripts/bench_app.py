@@ -142,10 +142,11 @@ def main() -> None:
     log = open(Path(scratch) / "app.log", "w")
     process = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        client = wait_for_server(f"http://127.0.0.1:{port}/", process)
+        url = f"http://127.0.0.1:{port}/"
+        client = wait_for_server(url, process)
         time_requests(client, 3, args.n)  # warm-up: first calls load kernels and fill caches
         idle = time_requests(client, requests, args.n)
-        idle_http = time_http_requests(f"http://127.0.0.1:{port}/", requests, args.n)
+        idle_http = time_http_requests(url, requests, args.n)
         started = client.predict(api_name="/start_run")
         if started[-2].get("state") != "running":
             raise GanlabError(f"could not start a run: {started[-1]}")
