@@ -20,7 +20,7 @@ import gradio as gr  # noqa: E402
 
 from ganlab.config import DISTILL_LAYERS  # noqa: E402
 from ganlab.errors import GanlabError  # noqa: E402
-from ganlab.lab import RECIPES, RUN_DEFAULTS, STUDENT_CHOICES, FAST, Lab, RunView  # noqa: E402
+from ganlab.lab import DEFAULT_SAMPLES, FAST, RECIPES, RUN_DEFAULTS, STUDENT_CHOICES, Lab, RunView  # noqa: E402
 
 log = logging.getLogger("ganlab.app")
 
@@ -67,7 +67,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         with gr.Tab("Compare"):
             with gr.Row():
                 seed = gr.Number(value=0, label="seed", elem_id="seed")
-                n = gr.Number(value=64, label=f"samples per model (1–{lab.settings.max_samples})")
+                n = gr.Number(value=DEFAULT_SAMPLES, label=f"samples per model (1–{lab.settings.max_samples})")
                 student_choice = gr.Radio(list(STUDENT_CHOICES), value=STUDENT_CHOICES[0], label="student")
             with gr.Row():
                 generate_button = gr.Button("Generate", variant="primary", elem_id="generate")

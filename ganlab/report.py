@@ -51,6 +51,15 @@ def metrics_table(metrics: dict[str, Any]) -> str:
     return quality_table(rows) + "\n\n" + note
 
 
+def checks_list(*documents: dict[str, Any] | None) -> str:
+    """The targets each JSON file checked, one '✅/❌ name: measured … (target …)' line each."""
+    lines = []
+    for document in documents:
+        for name, check in (document or {}).get("checks", {}).items():
+            lines.append(f"- {'✅' if check['met'] else '❌'} {name}: measured **{check['value']}** (target {check['target']})")
+    return "\n".join(lines)
+
+
 def benchmark_table(benchmark: dict[str, Any]) -> str:
     """The benchmark.py tables: model size and speed, then training-step throughput."""
     models = benchmark["models"]

@@ -54,17 +54,9 @@ def write_grids(folder: Path, models: dict[str, Path], seed: int) -> dict[str, P
     return written
 
 
-def checks_list(*documents: dict | None) -> str:
-    lines = []
-    for document in documents:
-        for name, check in (document or {}).get("checks", {}).items():
-            lines.append(f"- {'✅' if check['met'] else '❌'} {name}: measured **{check['value']}** (target {check['target']})")
-    return "\n".join(lines)
-
-
 def render(folder: Path, readme: Path, grids: dict[str, Path], seed: int) -> str:
     """The markdown between the markers."""
-    from ganlab.report import ablation_table, benchmark_table, metrics_table, sweep_table
+    from ganlab.report import ablation_table, benchmark_table, checks_list, metrics_table, sweep_table
 
     def link(path: Path) -> str:
         return Path(os.path.relpath(path, readme.parent)).as_posix()

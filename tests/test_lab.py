@@ -116,6 +116,15 @@ def test_generate_feeds_both_models_the_same_noise(lab):
     assert "size on disk" in view.info and "generation time (9)" in view.info
 
 
+def test_a_new_lab_has_warmed_its_models_before_the_first_visitor(lab):
+    # the first generate's timing must be the model's, not the set-up's: the folded inference
+    # weights are built when the Lab starts, and the first generate reuses them
+    caches = [model._folded_cache for model in (lab.teacher.model, lab.student.model)]
+    assert all(cache is not None for cache in caches)
+    lab.generate(0, 4)
+    assert all(model._folded_cache is cache for model, cache in zip((lab.teacher.model, lab.student.model), caches))
+
+
 def test_generate_is_a_function_of_the_seed(lab):
     a, b, c = lab.generate(3, 4), lab.generate(3, 4), lab.generate(4, 4)
     np.testing.assert_array_equal(a.teacher_image, b.teacher_image)
@@ -267,6 +276,25 @@ def test_metrics_table_from_json(tmp_path):
     path.write_text(json.dumps({"teacher": {"fid": 12.345678, "recognizable": 0.9}, "student": {"fid": 20.0}}))
     table = metrics_markdown(path)
     assert "| model | fid | recognizable |" in table and "| teacher | 12.35 | 0.9 |" in table
+
+
+def test_metrics_table_shows_the_evaluation_files_values_and_targets(tmp_path):
+    # the shape scripts/evaluate.py writes: per-model summaries of mean and std, a floor, checks
+    summary = {"fid": {"mean": 91.07, "std": 0.47}, "recognizable": {"mean": 0.722, "std": 0.004}}
+    metrics = {
+        "meta": {"n": 100, "seeds": [0], "reference": "MNIST test", "classifier": "test classifier", "order": ["teacher"]},
+        "floor": {"label": "real", "summary": {"fid": {"mean": 3.9, "std": 0.3}}},
+        "models": {"teacher": {"path": "checkpoints/teacher", "summary": summary}},
+        "checks": {"student recognizable >= 0.9": {"met": False, "target": 0.9, "value": 0.7038}},
+    }
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps(metrics))
+    table = metrics_markdown(path)
+    assert "| teacher | 91.07 ± 0.47 |" in table and "0.722 ± 0.004" in table and "| real | 3.90 ± 0.30 |" in table
+    assert "❌ student recognizable >= 0.9: measured **0.7038** (target 0.9)" in table
+    del metrics["floor"]["summary"]  # damaged: the generic table, not an error
+    path.write_text(json.dumps(metrics))
+    assert "| model |" in metrics_markdown(path)
 
 
 def test_about_lists_both_architectures(lab):

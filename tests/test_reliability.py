@@ -15,6 +15,7 @@ import math
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -490,6 +491,7 @@ def test_twenty_stops_and_restarts_leave_no_thread_or_memory_behind(served, clie
     wait_for(lambda: not trainer_threads(), timeout=5)
     gc.collect()
     threads_before, names_before, rss_before = threading.active_count(), thread_names(), rss_mb()
+    alive_before = set(threading.enumerate())
     rss_samples = []
     for _ in range(20):
         cycle()
@@ -502,12 +504,15 @@ def test_twenty_stops_and_restarts_leave_no_thread_or_memory_behind(served, clie
     # AnyIO's worker threads are Gradio's pool for handlers (at most 40, idle ones retire); every other
     # thread, the trainer's and the watchdog's included, must be exactly as before
     pool = "AnyIO worker thread"
-    assert [n for n in names_after if n != pool] == [n for n in names_before if n != pool]
+    # compare thread objects, not names: generic names ("Thread-12 (...)") are numbered per process
+    left_behind = sorted(t.name for t in set(threading.enumerate()) - alive_before if t.name != pool)
+    assert not left_behind, f"threads started during the cycles and still alive: {left_behind}"
     assert names_after.count(pool) <= 40
     growth = max(rss_samples) - rss_before
     assert growth < 150, f"RSS grew by {growth:.0f} MB over 20 runs"
-    # a leak grows with every run; allocator warm-up levels off: the last 10 runs add (almost) nothing
-    late_growth = max(rss_samples[10:]) - max(rss_samples[:10])
+    # a leak grows with every run; allocator warm-up levels off: the last 10 runs add (almost) nothing.
+    # Medians, so one late allocator arena (a one-off step of ~20 MB seen here) is not read as a trend
+    late_growth = statistics.median(rss_samples[15:]) - statistics.median(rss_samples[5:10])
     assert late_growth < 50, rss_samples
     RECORDS["figures"]["stop_restart"] = {
         "cycles": 20, "threads_before": threads_before, "threads_after": threads_after,
