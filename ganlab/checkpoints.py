@@ -184,4 +184,8 @@ def resolve_model_path(name_or_path: str) -> Path:
     """'teacher' | 'student' | 'baseline' -> the bundled folder; anything else is a path."""
     if name_or_path in BUNDLED:
         return BUNDLED[name_or_path]
-    return Path(name_or_path)
+    path = Path(name_or_path)
+    if not path.exists() and os.sep not in name_or_path and "/" not in name_or_path:
+        # a bare word that is neither a bundled name nor a file: most likely a typo of a name
+        raise GanlabError(f"no checkpoint named {name_or_path!r}: use {' | '.join(BUNDLED)} or a checkpoint path")
+    return path

@@ -496,6 +496,9 @@ def model_card(
         if training
         else "No training.json was saved with this checkpoint, so the recipe is not recorded."
     )
+    if not metrics and is_classifier and "test_accuracy" in training:
+        # a classifier is measured where it is trained: its held-out accuracy is its metric
+        metrics = {"MNIST test accuracy (10,000 images)": training["test_accuracy"]}
     metric_text = (
         _table(metrics, ("metric", "value"))
         if metrics

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganlab.checkpoints import BUNDLED, REPO_ROOT, WEIGHTS_NAME, load_checkpoint, read_training_info
+from ganlab.checkpoints import BUNDLED, REPO_ROOT, WEIGHTS_NAME, display_path, load_checkpoint, read_training_info
 from ganlab.config import DISTILL_LAYERS, PRECISIONS, GeneratorConfig, TrainConfig
 from ganlab.errors import GanlabError
 from ganlab.events import RunLog
@@ -250,18 +250,10 @@ def _safetensors_size(model: Generator) -> int:
     return len(save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}))
 
 
-def _shown_path(folder: Path) -> str:
-    """The bundled folders as 'checkpoints/…': a public Space should not show its server's paths."""
-    try:
-        return Path(folder).resolve().relative_to(REPO_ROOT.resolve()).as_posix()
-    except ValueError:
-        return str(folder)
-
-
 def _load_from_folder(role: str, folder: Path) -> LoadedModel:
     model = load_checkpoint(folder, expect="generator")
     weights = folder / WEIGHTS_NAME if folder.is_dir() else folder
-    return LoadedModel(role, model, True, _shown_path(folder), size_bytes=weights.stat().st_size)
+    return LoadedModel(role, model, True, display_path(folder), size_bytes=weights.stat().st_size)
 
 
 def _load_from_hub(role: str, repo: str, revision: str | None = None) -> LoadedModel:

@@ -40,6 +40,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from ganlab.errors import GanlabError
+    from ganlab.checkpoints import display_path
     from ganlab.hub import model_card, push_to_hub, stage_upload, validate_repo_id
 
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -59,7 +60,8 @@ def main() -> int:
         if not (folder / "model.safetensors").is_file():
             print(f"skip {name}: no checkpoint at {folder}")
             continue
-        card = model_card(name, folder, metrics.get(name), repo_id=repos[name])
+        # evaluate.py labels its rows ("student (distilled)") and records each row's folder
+        card = model_card(name, folder, metrics.get(display_path(folder), metrics.get(name)), repo_id=repos[name])
         if args.dry_run:
             staged = stage_upload(folder, Path(args.out) / name, card=card)
             print(f"{name}: would push {staged} to https://huggingface.co/{repos[name]}")
@@ -73,11 +75,13 @@ def main() -> int:
 
 
 def read_metrics(path: Path) -> dict:
-    """{model name: metrics for its card} from metrics.json (scripts/evaluate.py's format), or {}.
+    """{model name or checkpoint folder: metrics for its card} from metrics.json, or {}.
 
-    evaluate.py writes {"meta": ..., "models": {name: {"summary": {metric: {"mean", "std"}}, ...}}};
-    a card gets a model's summary plus the evaluation setup. A plain {name: {metric: value}} works too.
+    evaluate.py writes {"meta": ..., "models": {label: {"path": folder, "summary": {metric: {"mean", "std"}}}}};
+    a card gets a model's summary plus the evaluation setup, found by its folder (as display_path
+    writes it) or by its name. A plain {name: {metric: value}} works too.
     """
+    from ganlab.checkpoints import display_path
     from ganlab.errors import GanlabError
 
     if not path.is_file():
@@ -102,6 +106,8 @@ def read_metrics(path: Path) -> dict:
         if setup:
             metrics["evaluation"] = setup
         cards[name] = metrics
+        if isinstance(entry.get("path"), str):
+            cards[display_path(REPO_ROOT / entry["path"])] = metrics
     return cards
 
 

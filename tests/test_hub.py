@@ -470,12 +470,23 @@ def test_model_card_describes_the_checkpoint(folders):
         hub.model_card("generator", folders.student_v1)
 
 
+def test_a_classifier_card_reports_its_test_accuracy(tmp_path):
+    from ganlab.classifier import Classifier
+    from ganlab.config import ClassifierConfig
+
+    folder = save_checkpoint(Classifier(ClassifierConfig(channels=(2, 4), hidden=8)), tmp_path / "classifier",
+                             training={"steps": 5, "test_accuracy": 0.9925})  # fmt: skip
+    card = hub.model_card("classifier", folder)
+    assert "| `MNIST test accuracy (10,000 images)` | 0.9925 |" in card and "image-classification" in card
+
+
 def test_push_script_dry_run_writes_what_it_would_upload(folders, tmp_path):
     metrics = tmp_path / "metrics.json"
     metrics.write_text(json.dumps({  # scripts/evaluate.py's format
         "meta": {"n": 1000, "seeds": [0, 1], "reference": "MNIST test", "wall_time_s": 3.0},
-        "models": {"student": {"path": "/local/only", "runs": [{"fid": 7.4}, {"fid": 7.6}],
-                               "summary": {"fid": {"mean": 7.5, "std": 0.141}}}},
+        # evaluate.py labels its rows; the card is found through the row's checkpoint folder
+        "models": {"student (distilled)": {"path": str(folders.student_v1), "runs": [{"fid": 7.4}, {"fid": 7.6}],
+                                           "summary": {"fid": {"mean": 7.5, "std": 0.141}}}},
     }))
     command = [
         sys.executable, str(REPO_ROOT / "scripts" / "push_to_hub.py"), "--namespace", "alice", "--dry-run",
@@ -491,7 +502,7 @@ def test_push_script_dry_run_writes_what_it_would_upload(folders, tmp_path):
     assert sorted(path.name for path in student.iterdir()) == ["README.md", "config.json", "model.safetensors", "training.json"]
     card = (student / "README.md").read_text()
     assert "| `fid` | 7.5 ± 0.14 |" in card and "| `evaluation.n` | 1000 |" in card and "| `evaluation.seeds` | 0, 1 |" in card
-    assert "/local/only" not in card and "wall_time_s` | 3" not in card
+    assert str(folders.student_v1) not in card and "wall_time_s` | 3" not in card
     assert "No evaluation metrics were recorded" in (tmp_path / "out" / "teacher" / "README.md").read_text()
     assert_same_weights(load_checkpoint(student), folders.models["v1"])
 

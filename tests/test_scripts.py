@@ -40,6 +40,7 @@ def test_sample_writes_a_png_grid_and_an_npz(tiny_checkpoint, tmp_path):
         (["scripts/distill.py", "--teacher", "no/such/teacher"], "does not exist"),
         (["scripts/train_teacher.py", "--batch-size", "abc"], "--batch-size"),
         (["scripts/sample.py", "--model", "no/such/checkpoint"], "does not exist"),
+        (["scripts/sample.py", "--model", "studnet"], "no checkpoint named 'studnet': use teacher | student | baseline"),
         (["scripts/sample.py", "--n", "0"], "--n"),
         (["scripts/sample.py", "--seed", "-1"], "--seed"),
         (["scripts/sample.py", "--out", "grid.jpg"], ".png or .npz"),
