@@ -32,6 +32,8 @@ BUNDLED = {
     "teacher": REPO_ROOT / "checkpoints" / "teacher",
     "student": REPO_ROOT / "checkpoints" / "student",
     "baseline": REPO_ROOT / "checkpoints" / "student-baseline",
+    # the original design's loss: 0.5 adversarial + 0.5 MSE on the 14x14x64 features only
+    "original": REPO_ROOT / "checkpoints" / "student-original",
 }
 
 

@@ -40,7 +40,7 @@ from ganlab.sampling import MAX_SEED, check_seed, generate, grid, interpolate, n
 from ganlab.trainer import FIXED_NOISE_SEED, Trainer, new_trainer, resolve_precision
 
 METRICS_PATH = REPO_ROOT / "checkpoints" / "metrics.json"
-STUDENT_CHOICES = ("bundled student", "last run's student", "last run's baseline")
+STUDENT_CHOICES = ("bundled student", "last run's student", "last run's baseline", "bundled student, original loss (α 0.5)")
 DEFAULT_SAMPLES = 64  # the Compare grid's default size (8 x 8)
 SAMPLE_EVERY = 20  # steps between the live sample grids of a UI run
 CHECKPOINT_EVERY = 500  # steps between a UI run's checkpoints: a diverged or crashed run keeps the last good one
@@ -476,6 +476,7 @@ class Lab:
         self._images_lock = threading.Lock()
         self._run_models: dict[str, tuple[float, LoadedModel]] = {}
         self._teacher_fixed: np.ndarray | None = None
+        self._original: LoadedModel | None = None
         runs_dir = self.settings.runs_dir or os.path.join(tempfile.gettempdir(), "ganlab-runs")
         self.runs_dir = Path(runs_dir)
         self._warm_up(self.teacher, self.student)
@@ -539,6 +540,8 @@ class Lab:
             return self.student
         if student not in STUDENT_CHOICES:
             raise GanlabError(f"student must be one of {', '.join(STUDENT_CHOICES)}, got {student!r}")
+        if student == STUDENT_CHOICES[3]:
+            return self._original_student()
         which = "baseline" if student == STUDENT_CHOICES[2] else "student"
         run = self.slot.current()
         folder = None if run is None else run.output_dir / which
@@ -554,6 +557,18 @@ class Lab:
             self._warm_up(loaded)
             self._run_models[which] = (mtime, loaded)
         return self._run_models[which][1]
+
+    def _original_student(self) -> LoadedModel:
+        """The bundled student trained with the original design's loss, loaded on first use."""
+        if self._original is None:
+            folder = BUNDLED["original"]
+            if not (folder / WEIGHTS_NAME).is_file():
+                raise GanlabError(f"{display_path(folder)} has no {WEIGHTS_NAME}: this copy of ganlab lacks that checkpoint")
+            loaded = _load_from_folder("student", folder)
+            loaded.note = "original loss: 0.5·adversarial + 0.5·MSE on the 14×14×64 features"
+            self._warm_up(loaded)
+            self._original = loaded
+        return self._original
 
     def _sampling_threads(self) -> int:
         """GANLAB_SAMPLE_THREADS, or every core while idle and one fewer while a run trains:

@@ -1,6 +1,6 @@
 """Score the bundled generators in the evaluation classifier's feature space.
 
-    python scripts/evaluate.py                       # teacher, student, baseline; 3 seeds x 10k samples (~3-5 min, 2 cores)
+    python scripts/evaluate.py                       # every bundled generator; 3 seeds x 10k samples (~5 min, 2 cores)
     python scripts/evaluate.py --models teacher mine=runs/student --out runs/metrics.json
     python scripts/evaluate.py --quick --out /tmp/metrics.json   # seconds: small n and reference
 
@@ -21,7 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ganlab.cli import ArgumentParser, int_in, run_main  # noqa: E402
 
-LABELS = {"teacher": "teacher", "student": "student (distilled)", "baseline": "baseline student (α = 0)"}
+LABELS = {
+    "teacher": "teacher",
+    "student": "student (distilled)",
+    "baseline": "baseline student (α = 0)",
+    # the original design's loss (0.5/0.5, 14x14 only) with the committed pair's optimiser and steps
+    "original": "student, original loss (α = 0.5, 14x14)",
+}
 # The same pair trained twice as long with a decaying learning rate (bf16 autocast): does
 # distillation still beat the baseline when the baseline has time to learn on its own?
 LONG = {
@@ -29,7 +35,7 @@ LONG = {
     "baseline student (α = 0), 6000 steps": "student-baseline-6k",
 }
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-DEFAULT_MODELS = ("teacher", "student", "baseline", *(f"{label}={CHECKPOINTS / folder}" for label, folder in LONG.items()))
+DEFAULT_MODELS = ("teacher", "student", "baseline", "original", *(f"{label}={CHECKPOINTS / folder}" for label, folder in LONG.items()))
 
 
 def parse_model(spec: str) -> tuple[str, Path]:

@@ -165,6 +165,21 @@ def test_no_run_student_before_a_run(lab):
         lab.generate(0, 4, "someone else's")
 
 
+def test_the_original_loss_student_is_the_committed_one_and_its_absence_is_explained(lab, tmp_path, monkeypatch):
+    import ganlab.checkpoints
+    from ganlab.checkpoints import load_checkpoint
+
+    original = ganlab.checkpoints.BUNDLED["original"]
+    view = lab.generate(3, 4, STUDENT_CHOICES[3])
+    expected = to_uint8(generate(load_checkpoint(original), noise(4, 3)))  # the committed checkpoint, sampled directly
+    scale = view.student_image.shape[0] // (2 * 30 + 2)
+    np.testing.assert_array_equal(view.student_image[2 * scale : 30 * scale : scale, 2 * scale : 30 * scale : scale], expected[0])
+    assert view.details["student"]["parameters"] == 784_640
+    monkeypatch.setitem(ganlab.checkpoints.BUNDLED, "original", tmp_path / "gone")
+    with pytest.raises(GanlabError, match="has no model.safetensors"):
+        tiny_lab(tmp_path / "other").generate(0, 4, STUDENT_CHOICES[3])
+
+
 # ---- Latent walk -------------------------------------------------------------------------------
 def test_latent_walk_strips_follow_the_same_path(lab):
     view = lab.latent_walk(seed_a=2, seed_b=5, frames=4)
