@@ -87,7 +87,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
 
         with gr.Tab("Distill from scratch"):
             with gr.Row():
-                recipe = gr.Dropdown(list(RECIPES), value=FAST.label, label="recipe (fills α, layers, learning rates)")
+                recipe = gr.Dropdown(list(RECIPES), value=FAST.label, label="recipe (fills α, layers, learning rates, EMA)")
                 steps = gr.Number(value=defaults.steps, label="steps")
                 time_budget = gr.Number(value=defaults.time_budget_s, label=f"time budget (s, 0: up to the {lab.settings.run_cap_s:g} s cap)")
                 batch_size = gr.Number(value=defaults.batch_size, label="batch size")
@@ -96,6 +96,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 lr_discriminator = gr.Number(value=defaults.lr_discriminator, label="discriminator learning rate")
                 alpha = gr.Number(value=defaults.alpha, label="α, distillation weight (0–1; 0: no distillation)")
                 layers = gr.CheckboxGroup(list(DISTILL_LAYERS), value=list(defaults.layers), label="distilled layers")
+                ema_decay = gr.Number(value=defaults.ema_decay, label="EMA of the generator's weights (decay; 0: off)")
                 run_seed = gr.Number(value=defaults.seed, label="seed")
                 baseline = gr.Checkbox(value=defaults.baseline, label="also train a no-distillation baseline (α 0)")
             with gr.Row():
@@ -155,8 +156,8 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             )
 
         @guarded
-        def start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, request: gr.Request):
-            return run_outputs(lab.start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, owner=_visitor(request)))
+        def start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, request: gr.Request):
+            return run_outputs(lab.start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, owner=_visitor(request)))
 
         @guarded
         def run_status(request: gr.Request):
@@ -182,7 +183,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
 
         def apply_recipe(label):
             chosen = RECIPES.get(label, FAST)
-            return chosen.alpha, list(chosen.layers), chosen.lr_generator, chosen.lr_discriminator
+            return chosen.alpha, list(chosen.layers), chosen.lr_generator, chosen.lr_discriminator, chosen.ema_decay
 
         @guarded
         def latent_walk(seed_a, seed_b, frames, student):
@@ -204,8 +205,8 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             [*compare_outputs, hub_message],
             api_name="load_hub",
         )
-        recipe.change(apply_recipe, recipe, [alpha, layers, lr_generator, lr_discriminator], api_name="apply_recipe")
-        run_inputs = [steps, time_budget, batch_size, lr_generator, lr_discriminator, alpha, layers, run_seed, baseline]
+        recipe.change(apply_recipe, recipe, [alpha, layers, lr_generator, lr_discriminator, ema_decay], api_name="apply_recipe")
+        run_inputs = [steps, time_budget, batch_size, lr_generator, lr_discriminator, alpha, layers, run_seed, baseline, ema_decay]
         start_button.click(start_run, run_inputs, run_components, api_name="start_run", concurrency_limit=None)
         timer.tick(run_status, None, run_components, api_name="run_status", concurrency_limit=None, show_progress="hidden")
         stop_button.click(stop_run, None, run_components, api_name="stop_run", concurrency_limit=None)

@@ -130,11 +130,13 @@ class Recipe:
     layers: tuple[str, ...]
     lr_generator: float
     lr_discriminator: float
+    ema_decay: float = 0.0  # sample and save an exponential moving average of G's weights; 0: off
 
 
-# A prototype measured these on 2 CPU threads: the fast recipe turned a 2-minute run from
-# noise-like (original: FID 560, 29% recognizable) into teacher-like (FID 156, 64%).
-FAST = Recipe("fast (α 0.9, 14x14 + pixels, lr 1e-3)", 0.9, ("14x14", "pixels"), 1e-3, 2e-4)
+# Measured at the default 120 s (one training thread, bf16, ~510 steps; FID over 2 x 10k samples):
+# α 0.9 on 14x14 + pixels gave FID 131; adding the 7x7 pair 121; sampling an EMA of the weights
+# (decay 0.99, ~100 steps of memory: short enough for a 500-step run) 114, label agreement 0.84.
+FAST = Recipe("fast (α 0.9, 7x7 + 14x14 + pixels, lr 1e-3, EMA 0.99)", 0.9, ("7x7", "14x14", "pixels"), 1e-3, 2e-4, 0.99)
 ORIGINAL = Recipe("original (α 0.5, 14x14, lr 2e-4)", 0.5, ("14x14",), 2e-4, 2e-4)
 RECIPES = {recipe.label: recipe for recipe in (FAST, ORIGINAL)}
 
@@ -152,6 +154,7 @@ class RunDefaults:
     layers: tuple[str, ...] = FAST.layers
     seed: int = 0
     baseline: bool = False
+    ema_decay: float = FAST.ema_decay
 
 
 RUN_DEFAULTS = RunDefaults()
@@ -652,6 +655,7 @@ class Lab:
         layers: Any = RUN_DEFAULTS.layers,
         seed: Any = RUN_DEFAULTS.seed,
         baseline: Any = RUN_DEFAULTS.baseline,
+        ema_decay: Any = RUN_DEFAULTS.ema_decay,
         *,
         owner: str = "",
     ) -> RunView:
@@ -666,6 +670,7 @@ class Lab:
         layers = _as_layers(layers)
         seed = _as_seed("seed", seed)
         baseline = _as_bool("baseline", baseline)
+        ema_decay = _as_float("EMA decay", ema_decay, 0.0, 0.9999)
         if alpha > 0 and not layers:
             raise GanlabError("α > 0 needs at least one distilled layer (or set α to 0)")
         if alpha > 0 and not self.teacher.trained:
@@ -685,6 +690,7 @@ class Lab:
             alpha=alpha,
             layers=layers,
             seed=seed,
+            ema_decay=ema_decay,
             sample_every=SAMPLE_EVERY,
             checkpoint_every=CHECKPOINT_EVERY,
             time_budget_s=time_budget_s or limits.run_cap_s,
@@ -695,7 +701,7 @@ class Lab:
         settings = {
             "steps": steps, "time_budget_s": time_budget_s, "batch_size": batch_size, "lr_generator": lr_generator,
             "lr_discriminator": lr_discriminator, "alpha": alpha, "layers": list(layers), "seed": seed,
-            "baseline": baseline, "precision": config.precision,
+            "baseline": baseline, "ema_decay": ema_decay, "precision": config.precision,
         }  # fmt: skip
 
         def build() -> Run:

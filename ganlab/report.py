@@ -60,6 +60,25 @@ def checks_list(*documents: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def default_run_table(run: dict[str, Any]) -> str:
+    """scripts/default_run.py: what one press of Start with every default produces."""
+    settings = run["settings"]
+    recipe = (
+        f"α {settings['alpha']}, layers {' + '.join(settings['layers'])}, lr {settings['lr_generator']:g} / "
+        f"{settings['lr_discriminator']:g}, EMA {settings.get('ema_decay', 0):g}, batch {settings['batch_size']}, "
+        f"{settings['precision']}"
+    )
+    summary = run["summary"]
+    row = [f"{run['steps']} steps in {run['elapsed_s']:.0f} s ({run['steps_per_s']:.1f}/s)"]
+    row += [mean_std(summary.get(key), decimals) for key, decimals in (("fid", 1), ("recognizable", 3), ("precision", 3), ("label_agreement", 3))]
+    body = table(["run", "FID ↓", "recognizable ↑", "precision ↑", "label agreement ↑"], [row])
+    note = (
+        f"Recipe: {recipe}; {run['cpu_count']} CPU cores, the trainer on one thread; scored on n = {run['n']} "
+        f"samples per seed, seeds {run['seeds']}, as the quality table."
+    )
+    return body + "\n\n" + note
+
+
 def benchmark_table(benchmark: dict[str, Any]) -> str:
     """The benchmark.py tables: model size and speed, then training-step throughput."""
     models = benchmark["models"]

@@ -56,7 +56,7 @@ def write_grids(folder: Path, models: dict[str, Path], seed: int) -> dict[str, P
 
 def render(folder: Path, readme: Path, grids: dict[str, Path], seed: int) -> str:
     """The markdown between the markers."""
-    from ganlab.report import ablation_table, benchmark_table, checks_list, metrics_table, sweep_table
+    from ganlab.report import ablation_table, benchmark_table, checks_list, default_run_table, metrics_table, sweep_table
 
     def link(path: Path) -> str:
         return Path(os.path.relpath(path, readme.parent)).as_posix()
@@ -75,6 +75,11 @@ def render(folder: Path, readme: Path, grids: dict[str, Path], seed: int) -> str
             + "| " + " | ".join(f"![{name}]({link(path)})" for name, path in grids.items()) + " |"
         )
     parts.append("### Quality (evaluation-classifier feature space)\n\n" + (metrics_table(metrics) if metrics else missing("evaluate.py")))
+    default_run = load_json(folder / "default-run.json")
+    parts.append(
+        "### The app's default run (Distill tab, Start with every default)\n\n"
+        + (default_run_table(default_run) if default_run else missing("default_run.py"))
+    )
     parts.append("### Speed, side by side\n\n" + (benchmark_table(benchmark) if benchmark else missing("benchmark.py")))
     parts.append("### Distillation ablation\n\n" + (ablation_table(ablation) if ablation else missing("ablation.py")))
     sweep_text = missing("sweep_width.py")

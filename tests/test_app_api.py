@@ -81,6 +81,14 @@ def test_bad_run_settings_are_refused_with_a_message(served, settings, message):
     assert lab.slot.busy() is None
 
 
+def test_a_recipe_fills_every_setting_it_names(served):
+    from ganlab.lab import FAST, ORIGINAL
+
+    client, _ = served
+    assert client.predict(ORIGINAL.label, api_name="/apply_recipe") == (0.5, ["14x14"], 2e-4, 2e-4, 0.0)
+    assert client.predict(FAST.label, api_name="/apply_recipe") == (0.9, ["7x7", "14x14", "pixels"], 1e-3, 2e-4, 0.99)
+
+
 def test_stop_when_nothing_runs_says_so(served):
     client, _ = served
     assert "nothing to stop" in client.predict(api_name="/stop_run")[-1]
@@ -90,6 +98,7 @@ def test_a_run_starts_streams_and_stops_and_its_thread_ends(served):
     client, lab = served
     result = client.predict(api_name="/start_run", steps=3000, batch_size=32, baseline=True)
     assert result[-2]["state"] == "running" and result[-2]["settings"]["alpha"] == 0.9  # the fast default recipe
+    assert result[-2]["settings"]["layers"] == ["7x7", "14x14", "pixels"] and result[-2]["settings"]["ema_decay"] == 0.99
     deadline = time.monotonic() + 30
     while (current := status(client))["step"] < 3:
         assert time.monotonic() < deadline, current

@@ -113,6 +113,22 @@ def test_evaluate_quick_writes_metrics_for_every_model_and_the_floor(tiny, share
     (shared / "metrics.json").write_text(out.read_text())  # for the results test
 
 
+def test_default_run_presses_start_with_the_uis_defaults_and_scores_the_student(tmp_path, capsys, monkeypatch):
+    from ganlab.lab import RUN_DEFAULTS
+
+    monkeypatch.setenv("GANLAB_TRAIN_DATA", "synthetic")  # the run's data; scoring still uses MNIST test
+    monkeypatch.setenv("GANLAB_RUNS_DIR", str(tmp_path / "runs"))
+    out = tmp_path / "default-run.json"
+    code, stdout, stderr = run("default_run.py", "--time-budget", "2", "--n", "50", "--seeds", "0", "--out", str(out), capsys=capsys)
+    assert code == 0, stderr
+    result = json.loads(out.read_text())
+    settings = result["settings"]
+    assert settings["time_budget_s"] == 2 and settings["alpha"] == RUN_DEFAULTS.alpha and settings["ema_decay"] == RUN_DEFAULTS.ema_decay
+    assert settings["layers"] == list(RUN_DEFAULTS.layers) and result["state"] == "finished" and result["steps"] >= 1
+    assert 0 <= result["summary"]["recognizable"]["mean"] <= 1 and result["summary"]["fid"]["mean"] > 0
+    assert "fid:" in stdout and "label_agreement:" in stdout
+
+
 def test_evaluate_refuses_a_missing_model(tiny, tmp_path, capsys):
     code, _, stderr = run("evaluate.py", "--quick", "--classifier", str(tiny / "classifier"), "--models", str(tmp_path / "nothing"), "--out", str(tmp_path / "m.json"), capsys=capsys)
     assert code == 2 and "does not exist" in stderr
