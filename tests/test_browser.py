@@ -81,6 +81,14 @@ def test_generate_then_run_watch_and_stop(app_url, page):
     page.wait_for_function(f"({PLOT_POINTS})() > {seen}")  # the timer keeps redrawing it
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser_run.png"), full_page=True)
+
+    # a refreshed page re-attaches: the run's plot is back and still growing, without pressing Start
+    page.reload()
+    page.get_by_role("tab", name="Distill from scratch").click()
+    page.wait_for_function(f"({PLOT_POINTS})() >= 2")
+    seen = page.evaluate(f"({PLOT_POINTS})()")
+    page.wait_for_function(f"({PLOT_POINTS})() > {seen}")
+    assert len([t for t in threading.enumerate() if t.name == "ganlab-trainer"]) == 1  # the same run, not a second
     page.locator("#stop").click()
     page.wait_for_function("() => document.querySelector('#run-message').innerText.includes('Done')")
     assert "stopped by" in page.locator("#run-message").inner_text()
