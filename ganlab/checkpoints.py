@@ -183,7 +183,7 @@ def display_path(path: str | os.PathLike) -> str:
 
 
 def resolve_model_path(name_or_path: str) -> Path:
-    """'teacher' | 'student' | 'baseline' -> the bundled folder; anything else is a path."""
+    """A name in BUNDLED ('teacher', 'student', 'baseline', 'original') -> its folder; else a path."""
     if name_or_path in BUNDLED:
         return BUNDLED[name_or_path]
     path = Path(name_or_path)

@@ -12,6 +12,7 @@ Run it on a quiet machine: the trainer's thread count and precision are the app'
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -67,7 +68,8 @@ def main() -> int:
         "steps": details["step"],
         "elapsed_s": details["elapsed_s"],
         "steps_per_s": round(details["step"] / max(details["elapsed_s"], 1e-9), 2),
-        "cpu_count": __import__("os").cpu_count(),
+        "cpu_count": os.cpu_count(),
+        "train_threads": lab.settings.train_threads,
         "torch": torch.__version__,
         "n": args.n,
         "seeds": list(args.seeds),
