@@ -73,7 +73,7 @@ def default_run_table(run: dict[str, Any]) -> str:
     row += [mean_std(summary.get(key), decimals) for key, decimals in (("fid", 1), ("recognizable", 3), ("precision", 3), ("label_agreement", 3))]
     body = table(["run", "FID ↓", "recognizable ↑", "precision ↑", "label agreement ↑"], [row])
     note = (
-        f"Recipe: {recipe}; {run['cpu_count']} CPU cores, the trainer on {run.get('train_threads', 1)} thread(s); scored on n = {run['n']} "
+        f"Recipe: {recipe}; {run['cpu_count']} CPU cores, trainer threads {run.get('train_threads', 1)}; scored on n = {run['n']} "
         f"samples per seed, seeds {run['seeds']}, as the quality table."
     )
     return body + "\n\n" + note
