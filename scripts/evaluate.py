@@ -34,8 +34,14 @@ LONG = {
     "student (distilled), 6000 steps": "student-6k",
     "baseline student (α = 0), 6000 steps": "student-baseline-6k",
 }
+# The same teacher recipe trained 12000 steps (26 epochs) instead of 8000: the next teacher,
+# committed but not yet distilled from (every student above learned from the 8000-step one)
+NEXT_TEACHER = {"teacher, 12000 steps (not yet distilled from)": "teacher-12k"}
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-DEFAULT_MODELS = ("teacher", "student", "baseline", "original", *(f"{label}={CHECKPOINTS / folder}" for label, folder in LONG.items()))
+DEFAULT_MODELS = (
+    "teacher", "student", "baseline", "original",
+    *(f"{label}={CHECKPOINTS / folder}" for label, folder in {**LONG, **NEXT_TEACHER}.items()),
+)  # fmt: skip
 
 
 def parse_model(spec: str) -> tuple[str, Path]:
@@ -128,7 +134,10 @@ def main() -> None:
         print(f"note: no teacher at {teacher_path}; fidelity columns are left out", file=sys.stderr)
     models = {}
     for label, (path, generator) in generators.items():
-        is_teacher = teacher is not None and path.resolve() == teacher_path.resolve()
+        # fidelity (pixel MSE, label agreement) compares a student with its teacher; a teacher has none
+        is_teacher = read_training_info(path).get("mode") == "teacher" or (
+            teacher is not None and path.resolve() == teacher_path.resolve()
+        )
         runs = [
             evaluate_generator(generator, classifier, reference, args.n, seed, teacher=None if is_teacher else teacher)
             for seed in args.seeds

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ganlab.cli import ArgumentParser, int_in, run_main  # noqa: E402
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-GRID_MODELS = ("teacher", "student", "baseline", "original")
+GRID_MODELS = ("teacher", "student", "baseline", "original", "teacher-12k=checkpoints/teacher-12k")
 GRID_SIZE = 64  # an 8 x 8 grid
 
 
