@@ -134,15 +134,13 @@ def main() -> None:
         print(f"note: no teacher at {teacher_path}; fidelity columns are left out", file=sys.stderr)
     models = {}
     for label, (path, generator) in generators.items():
+        training = read_training_info(path)
         # fidelity (pixel MSE, label agreement) compares a student with its teacher; a teacher has none
-        is_teacher = read_training_info(path).get("mode") == "teacher" or (
-            teacher is not None and path.resolve() == teacher_path.resolve()
-        )
+        is_teacher = training.get("mode") == "teacher" or (teacher is not None and path.resolve() == teacher_path.resolve())
         runs = [
             evaluate_generator(generator, classifier, reference, args.n, seed, teacher=None if is_teacher else teacher)
             for seed in args.seeds
         ]
-        training = read_training_info(path)
         models[label] = {
             "path": display_path(path),
             "parameters": count_parameters(generator),
