@@ -464,7 +464,25 @@ def thread_names() -> list[str]:
     return sorted(t.name for t in threading.enumerate())
 
 
+def release_freed_heap() -> None:
+    """glibc's malloc_trim(0): hand freed heap pages of every malloc arena back to the OS.
+
+    Each run's trainer is a new thread, and glibc may give a new thread its own arena (up to
+    8 per core); freed pages stay resident in it. Measured in a full CI run without this, RSS
+    rose in ~26 MB steps that levelled off ([1726, 1737, … 1799, 1825, 1799, 1825]): allocator
+    caching that can fail a leak bound without any object being kept alive. Trimmed, RSS
+    counts what the process still holds.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: measure as is
+        pass
+
+
 def rss_mb() -> float:
+    release_freed_heap()
     try:
         import psutil
 
