@@ -71,7 +71,7 @@ def figures_markdown(figures: dict) -> str:
             f"- **Stop and restart {cycles['cycles']}× in a row** (through the API): threads "
             f"{cycles['threads_before']} before → {cycles['threads_after']} after, of which ganlab's trainer/watchdog "
             f"threads after: {cycles['ganlab_threads_after']} (the rest is Gradio's AnyIO worker pool, "
-            f"{cycles['pool_threads_before']} → {cycles['pool_threads_after']}, capped at 40); RSS {cycles['rss_before_mb']:.0f} MB "
+            f"{cycles['pool_threads_before']} → {cycles['pool_threads_after']}, capped at 40); RSS after glibc's malloc_trim {cycles['rss_before_mb']:.0f} MB "
             f"before → {cycles['rss_after_mb']:.0f} MB after, largest growth {cycles['rss_max_growth_mb']:.0f} MB, "
             f"median of cycles 16–20 minus median of cycles 6–10 {cycles['rss_growth_last_10_mb']:.0f} MB."
         )
