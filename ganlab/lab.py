@@ -119,7 +119,8 @@ class LabSettings:
         if self.data_source not in ("mnist", "synthetic"):
             raise GanlabError(f"GANLAB_TRAIN_DATA must be 'mnist' or 'synthetic', got {self.data_source!r}")
         if self.train_precision not in ("auto", *PRECISIONS):
-            raise GanlabError(f"GANLAB_TRAIN_PRECISION must be 'fp32', 'bf16' or 'auto', got {self.train_precision!r}")
+            choices = ", ".join(repr(name) for name in PRECISIONS)
+            raise GanlabError(f"GANLAB_TRAIN_PRECISION must be {choices} or 'auto', got {self.train_precision!r}")
 
 
 # ---- training recipes --------------------------------------------------------------------------
