@@ -69,9 +69,12 @@ def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, see
     parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=seed)
     parser.add_argument("--ema", type=float_in(0, 0.99999), default=0.0, help="EMA decay of G's weights (0: off)")
     parser.add_argument("--lr-decay", action="store_true", help="linear decay to 0 over the second half")
+    parser.add_argument("--r1", type=float_in(0, 1000), default=0.0, help="R1 penalty gamma on real images (0: off)")
+    parser.add_argument("--d-dropout", type=float_in(0, 0.95), default=0.3, help="discriminator dropout (original 0.3)")
     parser.add_argument("--time-budget", type=float_in(0, 7 * 24 * 3600), default=0.0, help="stop after this many seconds (0: no limit)")
     parser.add_argument("--sample-every", type=int_in(0, MAX_STEPS), default=500)
-    parser.add_argument("--checkpoint-every", type=int_in(0, MAX_STEPS), default=0)
+    parser.add_argument("--checkpoint-every", type=int_in(0, MAX_STEPS), default=0, help="also write a training state every N steps (0: model only, at the end)")
+    parser.add_argument("--resume", default=None, metavar="DIR", help="continue from DIR's training state (same flags; DIR is also the default --out)")
     parser.add_argument("--threads", type=int_in(0, 1024), default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: forward passes under bfloat16 autocast (fast on CPUs with AMX)")
@@ -93,6 +96,8 @@ def train_config_from_args(args: argparse.Namespace, mode: str, **extra):
         lr_discriminator=args.lr_d,
         ema_decay=args.ema,
         lr_decay=args.lr_decay,
+        r1_gamma=args.r1,
+        discriminator_dropout=args.d_dropout,
         seed=args.seed,
         sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every,
@@ -104,8 +109,11 @@ def train_config_from_args(args: argparse.Namespace, mode: str, **extra):
     )
 
 
-def run_training(trainer, out) -> None:
-    """Run a trainer in the foreground and print how it ended."""
+def run_training(trainer, out, resume: str | None = None) -> None:
+    """Run a trainer in the foreground (first continuing from `resume`'s state) and print how it ended."""
+    if resume:
+        step = trainer.load_training_state(resume)
+        print(f"resuming at step {step} from {resume}")
     finished = trainer.run()
     print(f"{finished.reason}: {finished.step} steps in {finished.elapsed:.1f} s -> {out}")
     print("final losses: " + ", ".join(f"{k}={v:.4f}" for k, v in finished.losses.items()))

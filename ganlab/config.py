@@ -163,6 +163,8 @@ class TrainConfig:
     real_label: float = 1.0  # < 1 is one-sided label smoothing for the discriminator
     ema_decay: float = 0.0  # > 0 samples and saves an exponential moving average of G
     lr_decay: bool = False  # linear decay to 0 over the second half of the run
+    r1_gamma: float = 0.0  # > 0: R1 gradient penalty (gamma / 2) * E|grad_x D(x)|^2 on real images
+    discriminator_dropout: float = 0.3  # the original discriminator's dropout; R1 runs use 0
     seed: int = 0
     sample_every: int = 100
     checkpoint_every: int = 0  # 0: only at the end
@@ -186,6 +188,8 @@ class TrainConfig:
         _check_float("alpha", self.alpha, 0.0, 1.0)
         _check_float("real label", self.real_label, 0.5, 1.0)
         _check_float("EMA decay", self.ema_decay, 0.0, 0.99999)
+        _check_float("R1 gamma", self.r1_gamma, 0.0, 1000.0)
+        _check_float("discriminator dropout", self.discriminator_dropout, 0.0, 0.95)
         _check_int("seed", self.seed, 0, 2**31 - 1)
         _check_int("sample_every", self.sample_every, 0, MAX_STEPS)
         _check_int("checkpoint_every", self.checkpoint_every, 0, MAX_STEPS)

@@ -172,13 +172,39 @@ class InMemoryBatches:
         self.images = images
         self.batch_size = min(batch_size, len(images))
         self._generator = torch.Generator().manual_seed(seed)
+        # Where the stream stands, so a resumed run sees exactly the batches it would have:
+        # the shuffling generator's state before this epoch's permutation, and the offset in it.
+        self._epoch_state: torch.Tensor | None = None
+        self._order: torch.Tensor | None = None
+        self._position = 0
+
+    def _new_epoch(self) -> None:
+        self._epoch_state = self._generator.get_state()
+        self._order = torch.randperm(len(self.images), generator=self._generator)
+        self._position = 0
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         while True:
-            order = torch.randperm(len(self.images), generator=self._generator)
             # drop the ragged tail so every step sees a full batch
-            for start in range(0, len(order) - self.batch_size + 1, self.batch_size):
-                yield self.images[order[start : start + self.batch_size]]  # (B, 1, 28, 28)
+            if self._order is None or self._position + self.batch_size > len(self._order):
+                self._new_epoch()
+            start = self._position
+            self._position += self.batch_size
+            yield self.images[self._order[start : start + self.batch_size]]  # (B, 1, 28, 28)
+
+    def state(self) -> tuple[torch.Tensor | None, int]:
+        """(generator state before this epoch's shuffle, batches' offset in it) for a resume."""
+        return self._epoch_state, self._position
+
+    def load_state(self, epoch_state: torch.Tensor | None, position: int) -> None:
+        """Continue the stream where `state()` was taken."""
+        if epoch_state is None:
+            return
+        self._generator.set_state(epoch_state)
+        self._new_epoch()
+        if not 0 <= position <= len(self._order):
+            raise GanlabError(f"the saved batch offset {position} is outside this data set of {len(self._order)} images")
+        self._position = position
 
 
 def training_images(

@@ -30,6 +30,17 @@ def discriminator_loss(
     return total, parts
 
 
+def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor, gamma: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """(gamma / 2) * E ||grad_x D(x)||^2 on real images (Mescheder et al. 2018).
+
+    It keeps D flat around the data, so G's gradients stay informative. `real` must require
+    grad and `real_logits` must come from it; the graph is kept so the penalty can be trained.
+    """
+    (gradient,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    penalty = 0.5 * gamma * gradient.float().pow(2).flatten(1).sum(1).mean()
+    return penalty, {"r1": penalty.item()}
+
+
 def adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """The generator's non-saturating loss: its fakes labelled real."""
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))

@@ -24,12 +24,13 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from ganlab.checkpoints import save_checkpoint
-from ganlab.config import TrainConfig
+from ganlab.config import MAX_STEPS, TrainConfig
 from ganlab.data import InMemoryBatches
 from ganlab.errors import GanlabError
-from ganlab.losses import discriminator_loss, generator_loss
+from ganlab.losses import discriminator_loss, generator_loss, r1_penalty
 from ganlab.models import Discriminator, Generator
 from ganlab.sampling import noise, to_uint8
+from ganlab.training_state import check_resumable, read_state, restore_modules, restore_optimizers, save_state
 
 FIXED_NOISE_SEED = 1234  # the fixed sample batch, the same for every run and every model
 
@@ -163,6 +164,12 @@ class Trainer:
         self.fixed_noise = noise(num_samples, FIXED_NOISE_SEED, generator.latent_dim)
         self.extra_info = dict(extra_info or {})
         self.step = 0
+        self.elapsed_before = 0.0  # seconds trained before a resume
+        # every random stream a step draws from, owned here so a training state can hold them
+        self.noise_generator = torch.Generator().manual_seed(config.seed)
+        self.batches = InMemoryBatches(self.images, config.batch_size, seed=config.seed)
+        self.averages = _Averages()
+        self._torch_rng: torch.Tensor | None = None  # set by a resume; else seeded at the start
         self._stop = threading.Event()
         self._resume = threading.Event()
         self._resume.set()
@@ -278,14 +285,16 @@ class Trainer:
         config = self.config
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
-        torch.manual_seed(config.seed)  # dropout; noise and batch order have their own generators
-        noise_generator = torch.Generator().manual_seed(config.seed)
-        batches: Iterator[torch.Tensor] = iter(InMemoryBatches(self.images, config.batch_size, seed=config.seed))
-        averages = _Averages()
+        if self._torch_rng is not None:
+            torch.set_rng_state(self._torch_rng)
+        else:
+            torch.manual_seed(config.seed)  # dropout; noise and batch order have their own generators
+        batches: Iterator[torch.Tensor] = iter(self.batches)
+        averages = self.averages
         self._emit(Started(total_steps=config.steps, config=config.to_dict()))
         if config.sample_every:
             self._emit_samples()
-        elapsed, last_resume = 0.0, time.perf_counter()
+        elapsed, last_resume = 0.0, time.perf_counter()  # this invocation's time; the budget counts it
         reason = "completed"
         while self.step < config.steps:
             if self._stop.is_set():
@@ -297,7 +306,7 @@ class Trainer:
                     pass
                 last_resume = time.perf_counter()
                 continue
-            parts = self._train_step(next(batches), noise_generator)
+            parts = self._train_step(next(batches), self.noise_generator)
             if not all(math.isfinite(value) for value in parts.values()):
                 bad = ", ".join(k for k, v in parts.items() if not math.isfinite(v))
                 raise GanlabError(
@@ -309,23 +318,85 @@ class Trainer:
             for scheduler in self.schedulers:
                 scheduler.step()
             now = elapsed + time.perf_counter() - last_resume
-            self._emit(Step(self.step, parts, now, self.optimizer_g.param_groups[0]["lr"]))
+            self._emit(Step(self.step, parts, self.elapsed_before + now, self.optimizer_g.param_groups[0]["lr"]))
             if config.sample_every and self.step % config.sample_every == 0:
                 self._emit_samples()
             if config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < config.steps:
-                self._save(now, averages.mean(), "running")
+                self._save(self.elapsed_before + now, averages.mean(), "running")
             if config.time_budget_s and now >= config.time_budget_s:
                 reason = "time budget"
                 break
         elapsed += time.perf_counter() - last_resume
+        total = self.elapsed_before + elapsed
         final = averages.mean()
         if config.sample_every and self.step % config.sample_every:
             self._emit_samples()
         if self.step > 0:
-            self._save(elapsed, final, reason)
-        finished = Finished(step=self.step, reason=reason, elapsed=elapsed, losses=final)
+            self._save(total, final, reason)
+        finished = Finished(step=self.step, reason=reason, elapsed=total, losses=final)
         self._emit(finished)
         return finished
+
+    # ---- training state (resume) ----------------------------------------------------------------
+    def _state_parts(self) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer], dict[str, Any]]:
+        modules: dict[str, nn.Module] = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.ema is not None:
+            modules["ema"] = self.ema
+        if len(self.projections):
+            modules["projections"] = self.projections
+        optimizers = {"optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
+        schedulers = {"scheduler_g": self.schedulers[0], "scheduler_d": self.schedulers[1]}
+        return modules, optimizers, schedulers
+
+    def save_training_state(self, elapsed: float) -> Path:
+        """Write everything the next step depends on beside the model (see training_state.py)."""
+        modules, optimizers, schedulers = self._state_parts()
+        epoch_state, position = self.batches.state()
+        random = {"torch": torch.get_rng_state(), "noise": self.noise_generator.get_state()}
+        if epoch_state is not None:
+            random["batches"] = epoch_state
+        if self.device.type == "cuda":
+            random["cuda"] = torch.cuda.get_rng_state(self.device)
+        header = {
+            "step": self.step,
+            "elapsed_s": elapsed,
+            "train_config": self.config.to_dict(),
+            "batch_position": position,
+            "loss_history": self.averages.history,
+        }
+        return save_state(self.output_dir, modules=modules, optimizers=optimizers, schedulers=schedulers, random=random, header=header)
+
+    def load_training_state(self, path: str | Path) -> int:
+        """Continue from a state written by `save_training_state`; returns the step it resumes at.
+
+        Everything is checked before anything changes: a corrupt or mismatched state is one
+        GanlabError, and this trainer (and its output folder) are left as they were.
+        """
+        if self._thread is not None or self.step:
+            raise GanlabError("a training state can only be loaded before the run starts")
+        header, tensors = read_state(path)
+        check_resumable(header.get("train_config", {}), self.config.to_dict())
+        step = header.get("step")
+        if not isinstance(step, int) or not 0 < step <= MAX_STEPS:
+            raise GanlabError(f"the training state at {path} records no valid step ({step!r})")
+        if step >= self.config.steps:
+            raise GanlabError(f"the training state is already at step {step}; ask for more --steps than that to continue")
+        modules, optimizers, schedulers = self._state_parts()
+        if any(key.startswith("ema.") for key in tensors) != ("ema" in modules):
+            raise GanlabError("the training state and this run disagree on the EMA; resume with the same --ema")
+        restore_modules(tensors, modules)
+        restore_optimizers(header, tensors, optimizers)
+        for name, scheduler in schedulers.items():
+            scheduler.load_state_dict(header["schedulers"][name])
+        self.noise_generator.set_state(tensors["random.noise"])
+        self.batches.load_state(tensors.get("random.batches"), int(header.get("batch_position", 0)))
+        self._torch_rng = tensors["random.torch"]
+        if "random.cuda" in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["random.cuda"], self.device)
+        self.averages.history = list(header.get("loss_history", []))
+        self.elapsed_before = float(header.get("elapsed_s", 0.0))
+        self.step = step
+        return step
 
     def _train_step(self, real: torch.Tensor, noise_generator: torch.Generator) -> dict[str, float]:
         config = self.config
@@ -348,9 +419,15 @@ class Trainer:
         # 2. discriminator: real -> 1, fake -> 0, one forward over both halves (no BN in D,
         #    so concatenating changes nothing but halves the number of kernel launches)
         self.discriminator.requires_grad_(True)
+        if config.r1_gamma:
+            real.requires_grad_(True)  # R1 differentiates D(x) with respect to the real images
         with autocast:
             logits = self.discriminator(torch.cat([real, fake.detach().to(real.dtype)])).float()  # (2B,)
         loss_d, parts_d = discriminator_loss(logits[:batch], logits[batch:], real_label=config.real_label)
+        if config.r1_gamma:
+            penalty, parts_r1 = r1_penalty(logits[:batch], real, config.r1_gamma)
+            loss_d = loss_d + penalty
+            parts_d.update(parts_r1)
         self.optimizer_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.optimizer_d.step()
@@ -402,6 +479,8 @@ class Trainer:
             path = save_checkpoint(model, self.output_dir, training=training)
         finally:
             model.to(self.device)
+        if self.config.checkpoint_every:
+            self.save_training_state(elapsed)
         self._emit(CheckpointWritten(step=self.step, path=str(path)))
 
 
@@ -422,7 +501,7 @@ def new_trainer(
     init_generator = torch.Generator().manual_seed(config.seed)
     generator_config = GeneratorConfig.teacher() if config.mode == "teacher" else GeneratorConfig.student(student_width)
     generator = Generator(generator_config)
-    discriminator = Discriminator(DiscriminatorConfig())
+    discriminator = Discriminator(DiscriminatorConfig(dropout=config.discriminator_dropout))
     init_weights(generator, init_generator)
     init_weights(discriminator, init_generator)
     return Trainer(

@@ -52,7 +52,7 @@ def main() -> None:
     else:
         teacher = load_checkpoint(teacher_path, expect="generator")
     images = training_images("synthetic" if args.dry_run else "mnist", root=args.data, limit=args.limit, seed=args.seed)
-    out = Path(args.out) if args.out else (Path(tempfile.mkdtemp(prefix="ganlab-dry-")) if args.dry_run else Path("runs/student"))
+    out = Path(args.out) if args.out else Path(args.resume) if args.resume else (Path(tempfile.mkdtemp(prefix="ganlab-dry-")) if args.dry_run else Path("runs/student"))
     trainer = new_trainer(
         config,
         images=images,
@@ -62,7 +62,7 @@ def main() -> None:
         on_event=TqdmReporter("distill", disable=args.quiet),
         extra_info={"teacher": str(args.teacher), "student_width": args.width},
     )
-    run_training(trainer, out)
+    run_training(trainer, out, args.resume)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,9 @@ def main() -> None:
 
     config = train_config_from_args(args, "teacher", real_label=args.real_label)
     images = training_images("synthetic" if args.dry_run else "mnist", root=args.data, limit=args.limit, seed=args.seed)
-    out = Path(args.out) if args.out else (Path(tempfile.mkdtemp(prefix="ganlab-dry-")) if args.dry_run else Path("checkpoints/teacher"))
+    out = Path(args.out) if args.out else Path(args.resume) if args.resume else (Path(tempfile.mkdtemp(prefix="ganlab-dry-")) if args.dry_run else Path("checkpoints/teacher"))
     trainer = new_trainer(config, images=images, output_dir=out, on_event=TqdmReporter("teacher", disable=args.quiet))
-    run_training(trainer, out)
+    run_training(trainer, out, args.resume)
 
 
 if __name__ == "__main__":

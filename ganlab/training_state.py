@@ -1,0 +1,131 @@
+"""The state a run resumes from: one safetensors file, tensors plus a JSON header, never a pickle.
+
+It holds what the next step depends on: G, D, the EMA copy, any feature projections, both Adam
+optimisers, both LR schedules, the step, the elapsed time, and every random stream (torch's
+global one for dropout, the noise generator, the batch shuffler and its offset). Restoring it
+makes `4 steps + resume + 4 steps` equal to 8 uninterrupted steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ganlab.errors import GanlabError
+
+STATE_NAME = "training-state.safetensors"
+STATE_VERSION = 1
+
+# TrainConfig fields a resumed run may change: how long and where it runs, not what it learns.
+RESUMABLE_CHANGES = frozenset({"steps", "time_budget_s", "num_threads", "device", "sample_every", "checkpoint_every"})
+
+
+def state_path(directory: str | os.PathLike) -> Path:
+    return Path(directory) / STATE_NAME
+
+
+def _flatten_optimizer(prefix: str, state_dict: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Optimizer tensors into `tensors` under prefix.index.name; the rest (param groups) as JSON."""
+    for index, values in state_dict["state"].items():
+        for name, value in values.items():
+            tensors[f"{prefix}.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    return {"param_groups": state_dict["param_groups"]}
+
+
+def _unflatten_optimizer(prefix: str, header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix + "."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    groups = [dict(group, betas=tuple(group["betas"])) if "betas" in group else group for group in header["param_groups"]]
+    return {"state": state, "param_groups": groups}
+
+
+def _module_tensors(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    for name, value in module.state_dict().items():
+        tensors[f"{prefix}.{name}"] = value.detach().cpu().contiguous()
+
+
+def _module_state(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {key[len(prefix) + 1 :]: value for key, value in tensors.items() if key.startswith(prefix + ".")}
+
+
+def save_state(directory: str | os.PathLike, *, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+               schedulers: dict[str, Any], random: dict[str, torch.Tensor], header: dict[str, Any]) -> Path:
+    """Write the state atomically (a temporary file renamed over the old one): a run cut off
+    while saving leaves the previous state whole."""
+    tensors: dict[str, torch.Tensor] = {}
+    for prefix, module in modules.items():
+        _module_tensors(prefix, module, tensors)
+    header = dict(header, version=STATE_VERSION, optimizers={}, schedulers={})
+    for prefix, optimizer in optimizers.items():
+        header["optimizers"][prefix] = _flatten_optimizer(prefix, optimizer.state_dict(), tensors)
+    for prefix, scheduler in schedulers.items():
+        header["schedulers"][prefix] = scheduler.state_dict()
+    for name, value in random.items():
+        tensors[f"random.{name}"] = value.detach().cpu().contiguous()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{STATE_NAME}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        save_file(tensors, temporary, metadata={"state": json.dumps(header)})
+        os.replace(temporary, state_path(directory))
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return state_path(directory)
+
+
+def read_state(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(header, tensors) of a state file or of the folder holding one; one-line errors otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        path = state_path(path)
+    if not path.is_file():
+        raise GanlabError(f"no training state at {path}: train with --checkpoint-every N to write one")
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            header = json.loads((handle.metadata() or {})["state"])
+    except (SafetensorError, OSError, ValueError, KeyError, RuntimeError) as error:
+        raise GanlabError(f"{path} is not a readable training state ({type(error).__name__}); resume from another folder or start anew") from None
+    if not isinstance(header, dict) or header.get("version") != STATE_VERSION:
+        raise GanlabError(f"{path} has training-state version {header.get('version') if isinstance(header, dict) else None!r}; this ganlab reads {STATE_VERSION}")
+    return header, tensors
+
+
+def check_resumable(saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """Refuse a resume whose recipe differs from the saved one (only RESUMABLE_CHANGES may)."""
+    current = json.loads(json.dumps(current))  # compare in the saved (JSON) form: tuples are lists there
+    different = sorted(k for k in set(saved) | set(current) if k not in RESUMABLE_CHANGES and saved.get(k) != current.get(k))
+    if different:
+        detail = ", ".join(f"{k}: saved {saved.get(k)!r}, asked {current.get(k)!r}" for k in different[:4])
+        raise GanlabError(f"the training state was made with other settings ({detail}); pass the same flags to resume")
+
+
+def restore_modules(tensors: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module]) -> None:
+    for prefix, module in modules.items():
+        state = _module_state(prefix, tensors)
+        expected = module.state_dict()
+        if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
+            raise GanlabError(f"the training state's {prefix} does not match this run's model; resume with the same model settings")
+        module.load_state_dict(state)
+
+
+def restore_optimizers(header: dict[str, Any], tensors: dict[str, torch.Tensor], optimizers: dict[str, torch.optim.Optimizer]) -> None:
+    for prefix, optimizer in optimizers.items():
+        try:
+            optimizer.load_state_dict(_unflatten_optimizer(prefix, header["optimizers"][prefix], tensors))
+        except (KeyError, ValueError) as error:
+            raise GanlabError(f"the training state's {prefix} does not match this run ({error})") from None

@@ -1,0 +1,72 @@
+"""Resumable training: 4 steps + resume + 4 steps is the same run as 8 uninterrupted steps."""
+
+import pytest
+import torch
+
+from ganlab.config import TrainConfig
+from ganlab.data import synthetic_images
+from ganlab.errors import GanlabError
+from ganlab.training_state import STATE_NAME
+from ganlab.trainer import new_trainer
+
+
+def teacher_config(**changes):
+    base = dict(mode="teacher", steps=8, batch_size=16, sample_every=0, seed=5, ema_decay=0.9, lr_decay=True,
+                checkpoint_every=4, r1_gamma=10.0, discriminator_dropout=0.3)
+    base.update(changes)
+    return TrainConfig(**base)
+
+
+def weights(trainer):
+    parts = {"g": trainer.generator, "d": trainer.discriminator, "ema": trainer.ema}
+    return {f"{p}.{k}": v.detach().clone() for p, m in parts.items() for k, v in m.state_dict().items()}
+
+
+def test_four_steps_resume_four_steps_equals_eight_steps(tmp_path):
+    images = synthetic_images(40)  # 2 batches an epoch: the resume lands mid-stream and crosses epochs
+    straight = new_trainer(teacher_config(), images=images, output_dir=tmp_path / "straight")
+    straight.run()
+
+    first = new_trainer(teacher_config(), images=images, output_dir=tmp_path / "cut")
+    first.add_listener(lambda event: getattr(event, "step", 0) == 4 and first.stop())  # cut off after step 4
+    assert first.run().step == 4
+    assert (tmp_path / "cut" / STATE_NAME).is_file()
+    second = new_trainer(teacher_config(), images=images, output_dir=tmp_path / "cut")
+    assert second.load_training_state(tmp_path / "cut") == 4
+    finished = second.run()
+
+    assert finished.step == 8
+    expected, resumed = weights(straight), weights(second)
+    assert expected.keys() == resumed.keys()
+    for name in expected:
+        assert torch.equal(expected[name], resumed[name]), name
+    assert straight.optimizer_g.param_groups[0]["lr"] == second.optimizer_g.param_groups[0]["lr"]
+
+
+def test_a_resume_with_another_recipe_is_refused_and_nothing_is_written(tmp_path):
+    images = synthetic_images(40)
+    new_trainer(teacher_config(steps=4), images=images, output_dir=tmp_path).run()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    other = new_trainer(teacher_config(r1_gamma=1.0), images=images, output_dir=tmp_path)
+    with pytest.raises(GanlabError, match="r1_gamma"):
+        other.load_training_state(tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+def test_a_corrupt_or_missing_state_is_one_clear_error(tmp_path):
+    images = synthetic_images(40)
+    trainer = new_trainer(teacher_config(), images=images, output_dir=tmp_path)
+    with pytest.raises(GanlabError, match="no training state"):
+        trainer.load_training_state(tmp_path)
+    (tmp_path / STATE_NAME).write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":1}")
+    with pytest.raises(GanlabError, match="not a readable training state"):
+        trainer.load_training_state(tmp_path)
+    assert trainer.step == 0
+
+
+def test_a_state_already_at_the_asked_steps_says_to_ask_for_more(tmp_path):
+    images = synthetic_images(40)
+    new_trainer(teacher_config(steps=4), images=images, output_dir=tmp_path).run()
+    again = new_trainer(teacher_config(steps=4), images=images, output_dir=tmp_path)
+    with pytest.raises(GanlabError, match="more --steps"):
+        again.load_training_state(tmp_path)
