@@ -1,0 +1,87 @@
+"""Ask for a digit: keep the noise whose teacher image the evaluation classifier reads as that digit.
+
+Rejection sampling on z. Candidates come in order from the seed's noise (candidate i is row i
+of `sampling.noise(max_tries, seed)`), and a z is kept when the classifier gives the digit a
+probability of at least 0.9 on the *teacher's* image of it. The kept z are returned, not
+images, so the teacher and the student render identical noise and a comparison stays fair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ganlab.errors import GanlabError
+from ganlab.sampling import check_seed, generate
+
+THRESHOLD = 0.9  # classifier probability of the digit on the teacher's image
+MAX_TRIES = 300_000  # candidates examined at most: the search's bound on time
+BATCH = 1024  # candidates per teacher + classifier pass; a multiple of 16 rows keeps them rows of noise()
+
+
+@dataclass(frozen=True)
+class DigitNoise:
+    """The outcome of a digit search: the kept z and how many candidates it took."""
+
+    digit: int
+    wanted: int
+    z: torch.Tensor  # (found, latent_dim), in candidate order
+    tried: int  # candidates examined, up to and including the last one kept when the search completed
+
+    @property
+    def found(self) -> int:
+        return self.z.shape[0]
+
+    @property
+    def acceptance_rate(self) -> float:
+        return self.found / self.tried if self.tried else 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.found == self.wanted
+
+    def summary(self) -> str:
+        """One line for a user: how many were found, in how many tries, at what acceptance rate."""
+        found = f"{self.found} of {self.wanted}" if self.complete else f"only {self.found} of {self.wanted}"
+        return f"digit {self.digit}: {found} found in {self.tried:,} tries (acceptance {self.acceptance_rate:.1%})"
+
+
+@torch.inference_mode()
+def digit_noise(
+    teacher: nn.Module,
+    classifier: nn.Module,
+    digit: int,
+    n: int,
+    seed: int,
+    *,
+    threshold: float = THRESHOLD,
+    max_tries: int = MAX_TRIES,
+) -> DigitNoise:
+    """The first n z of the seed's noise whose teacher image the classifier reads as `digit`.
+
+    Stops after `max_tries` candidates and returns what it found (DigitNoise.summary says how
+    many); the search is a pure function of its arguments, so the same call gives the same z.
+    """
+    if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9:
+        raise GanlabError(f"digit must be an integer in [0, 9], got {digit!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise GanlabError(f"n must be a positive integer, got {n!r}")
+    latent_dim = teacher.latent_dim
+    device = next(classifier.parameters()).device
+    generator = torch.Generator().manual_seed(check_seed(seed))  # the stream noise(n, seed) draws from
+    kept: list[torch.Tensor] = []
+    found = tried = 0
+    while found < n and tried < max_tries:
+        # 1. candidates: the next rows of the seed's noise, (B, latent_dim)
+        z = torch.randn(min(BATCH, max_tries - tried), latent_dim, generator=generator)
+        # 2. the teacher's images, read by the classifier: P(digit) for each, (B,)
+        images = generate(teacher, z)  # (B, 1, 28, 28)
+        probability = classifier(images.to(device)).float().softmax(dim=1)[:, digit].cpu()
+        accepted = torch.nonzero(probability >= threshold).squeeze(1)[: n - found]  # indices, in order
+        kept.append(z[accepted])
+        found += len(accepted)
+        # 3. count a completing batch only up to its last kept candidate
+        tried += int(accepted[-1]) + 1 if found == n else len(z)
+    return DigitNoise(digit=digit, wanted=n, z=torch.cat(kept), tried=tried)
