@@ -27,6 +27,17 @@ CONFIG_NAME = "config.json"
 TRAINING_NAME = "training.json"
 FORMAT_VERSION = 1
 
+# Bounds on the JSON a checkpoint carries, which may come from anyone's Hub repo: a config is
+# ~200 bytes and training.json a few KB, three levels deep. Python's own parser would raise
+# RecursionError on deep nesting and ValueError on integers past 4,300 digits.
+MAX_CONFIG_BYTES = 64 * 1024
+MAX_TRAINING_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 32
+MAX_JSON_DIGITS = 30  # an integer literal's digits; every ganlab number fits in 20
+
+# safetensors' names for the dtypes a ganlab model holds (float weights, BN's int64 step counter)
+_DTYPE_NAMES = {torch.float32: "F32", torch.int64: "I64"}
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = {
     "teacher": REPO_ROOT / "checkpoints" / "teacher",
@@ -103,15 +114,59 @@ def _resolve(path: str | os.PathLike) -> tuple[Path, Path | None]:
     raise GanlabError(f"checkpoint {path} does not exist")
 
 
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_JSON_DIGITS:
+        raise ValueError(f"an integer of {digits} digits (at most {MAX_JSON_DIGITS})")
+    return int(text)
+
+
+def _depth(data: Any) -> int:
+    """Nesting depth of parsed JSON (a scalar is 0), walked without recursion."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def parse_json(text: str | bytes, *, source: str) -> Any:
+    """JSON from an untrusted file, or a one-line GanlabError naming `source`.
+
+    Why not plain json.loads: it raises RecursionError on deep nesting and a ValueError that
+    suggests sys.set_int_max_str_digits on long integers, both tracebacks for a user.
+    """
+    try:
+        data = json.loads(text, parse_int=_bounded_int)
+    except RecursionError:
+        raise GanlabError(f"{source} nests deeper than {MAX_JSON_DEPTH} levels; it is not a ganlab file") from None
+    except (ValueError, UnicodeDecodeError) as error:  # json.JSONDecodeError is a ValueError
+        raise GanlabError(f"{source} is not valid JSON: {error}") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise GanlabError(f"{source} nests deeper than {MAX_JSON_DEPTH} levels; it is not a ganlab file")
+    return data
+
+
+def read_json(path: str | os.PathLike, *, max_bytes: int, source: str | None = None) -> Any:
+    """A JSON file of at most `max_bytes` (more is refused unread), parsed by parse_json."""
+    source = source or str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise GanlabError(f"{source} cannot be read: {error.strerror or error}") from None
+    if len(data) > max_bytes:
+        raise GanlabError(f"{source} is larger than {max_bytes:,} bytes; it is not a ganlab file")
+    return parse_json(data, source=source)
+
+
 def read_config(path: str | os.PathLike):
     """The model config of a checkpoint folder or .safetensors file."""
     weights, config_path = _resolve(path)
     if config_path is not None:
-        try:
-            data = json.loads(config_path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise GanlabError(f"{config_path} is not valid JSON: {error}") from None
-        return config_from_dict(data)
+        return config_from_dict(read_json(config_path, max_bytes=MAX_CONFIG_BYTES))
     try:
         from safetensors import safe_open
 
@@ -121,32 +176,62 @@ def read_config(path: str | os.PathLike):
         raise GanlabError(f"{weights} is not a readable safetensors file: {error}") from None
     if "config" not in metadata:
         raise GanlabError(f"{weights} carries no ganlab config; keep config.json beside it")
-    try:
-        return config_from_dict(json.loads(metadata["config"]))
-    except json.JSONDecodeError as error:
-        raise GanlabError(f"{weights} has a malformed config in its header: {error}") from None
+    if len(metadata["config"]) > MAX_CONFIG_BYTES:
+        raise GanlabError(f"{weights} has a config of more than {MAX_CONFIG_BYTES:,} bytes in its header")
+    return config_from_dict(parse_json(metadata["config"], source=f"the config in {weights}'s header"))
 
 
-def load_state_strict(model: nn.Module, weights: Path) -> None:
-    """Load `weights` into `model`, refusing missing, unexpected or mis-shaped tensors."""
+def _unreadable(weights: Path, error: Exception) -> GanlabError:
+    return GanlabError(f"{weights} is not a readable safetensors file ({error}); re-download or retrain it")
+
+
+def check_header(weights: Path, expected: dict[str, torch.Tensor]) -> None:
+    """Compare the tensor names, shapes and dtypes in `weights`' header with `expected`.
+
+    Only the header is read, so a file that declares other (or huge) tensors is refused
+    before any tensor is loaded into memory.
+    """
+    from safetensors import safe_open
+
     try:
-        tensors = load_file(str(weights))
+        with safe_open(str(weights), framework="pt") as handle:
+            header = {}
+            for name in handle.keys():
+                piece = handle.get_slice(name)  # header only: (shape, dtype) without the data
+                header[name] = (tuple(piece.get_shape()), piece.get_dtype())
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise GanlabError(f"{weights} is not a readable safetensors file ({error}); re-download or retrain it") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
+        raise _unreadable(weights, error) from None
+    missing = sorted(set(expected) - set(header))
+    unexpected = sorted(set(header) - set(expected))
     if missing or unexpected:
         raise GanlabError(
             f"{weights} does not match its config: missing {missing[:3]}, unexpected {unexpected[:3]}"
         )
-    for name, tensor in tensors.items():
-        if tensor.shape != expected[name].shape:
+    for name, (shape, dtype) in header.items():
+        if shape != tuple(expected[name].shape):
             raise GanlabError(
-                f"{weights}: tensor {name} has shape {tuple(tensor.shape)}, config expects {tuple(expected[name].shape)}"
+                f"{weights}: tensor {name} has shape {shape}, config expects {tuple(expected[name].shape)}"
             )
+        wanted = _DTYPE_NAMES.get(expected[name].dtype, str(expected[name].dtype))
+        if dtype != wanted:
+            raise GanlabError(f"{weights}: tensor {name} is {dtype}, config expects {wanted}")
+
+
+def load_state_strict(model: nn.Module, weights: Path) -> None:
+    """Load `weights` into `model`, refusing missing, unexpected, mis-shaped or impossible tensors."""
+    expected = model.state_dict()
+    check_header(weights, expected)
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise _unreadable(weights, error) from None
+    for name, tensor in tensors.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise GanlabError(f"{weights}: tensor {name} holds NaN or inf values")
+        if name.endswith("running_var") and not (tensor > 0).all():
+            # a variance is positive: a negative one makes BatchNorm divide by sqrt(< 0) = NaN
+            count = int((tensor <= 0).sum())
+            raise GanlabError(f"{weights}: BatchNorm variance {name} holds {count} values <= 0; re-download or retrain it")
     model.load_state_dict(tensors, strict=True)
 
 
@@ -167,10 +252,13 @@ def load_checkpoint(path: str | os.PathLike, *, expect: str | None = None, devic
 def read_training_info(path: str | os.PathLike) -> dict[str, Any]:
     """training.json of a checkpoint folder, or {} when absent or unreadable."""
     info = Path(path) / TRAINING_NAME
-    try:
-        return json.loads(info.read_text())
-    except (OSError, ValueError):
+    if not info.is_file():
         return {}
+    try:
+        data = read_json(info, max_bytes=MAX_TRAINING_BYTES)
+    except GanlabError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def display_path(path: str | os.PathLike) -> str:

@@ -34,6 +34,23 @@ def _check_float(name: str, value: Any, low: float, high: float, *, open_low: bo
         raise GanlabError(f"{name} must be a number in {bracket}{low}, {high}], got {value!r}")
 
 
+# Bounds on a model a config may describe, checked before anything is built: a checkpoint's
+# config.json can come from anyone's Hub repo, and 428 bytes of it can ask for 40 stages of
+# 4096 channels (~42 GiB). 50 M parameters is 200 MB of float32 weights; the teacher has 2 M.
+MAX_GENERATOR_STAGES = 8  # the teacher has 3: one 7x7 stage, then 7->14->28
+MAX_PARAMETERS = 50_000_000
+
+
+def check_parameter_budget(config: Any) -> None:
+    """Refuse a model config whose parameter count (from arithmetic, nothing allocated) is over budget."""
+    count = config.parameter_count()
+    if count > MAX_PARAMETERS:
+        raise GanlabError(
+            f"this {config.kind} config describes {count:,} parameters; ganlab models have at most "
+            f"{MAX_PARAMETERS:,} (about {MAX_PARAMETERS * 4 // 10**6} MB of weights)"
+        )
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     """A DCGAN generator: Dense z -> 7x7xC0, then ConvTranspose stages, tanh image.
@@ -55,6 +72,8 @@ class GeneratorConfig:
         if self.kind != "generator":
             raise GanlabError(f"config kind must be 'generator', got {self.kind!r}")
         _check_int("latent_dim", self.latent_dim, 1, 4096)
+        if len(self.channels) > MAX_GENERATOR_STAGES:
+            raise GanlabError(f"a generator has at most {MAX_GENERATOR_STAGES} stages, got {len(self.channels)}")
         if not self.channels or len(self.strides) != len(self.channels):
             raise GanlabError(
                 "a generator needs one stride per channel stage "
@@ -66,6 +85,17 @@ class GeneratorConfig:
             raise GanlabError(
                 f"strides must be 1s then exactly two 2s ending the list (7->14->28), got {self.strides}"
             )
+        check_parameter_budget(self)
+
+    def parameter_count(self) -> int:
+        """Weights plus BatchNorm statistics of the Generator this describes (models.Generator)."""
+        widths = list(self.channels) + [1]
+        count = self.latent_dim * 49 * widths[0] + 4 * 49 * widths[0]  # Dense z -> 7x7xC0, BatchNorm1d
+        for index in range(len(self.strides)):
+            count += widths[index] * widths[index + 1] * 16  # ConvTranspose k4, no bias
+            if index < len(self.strides) - 1:
+                count += 4 * widths[index + 1]  # BatchNorm2d: weight, bias, running mean and variance
+        return count
 
     @classmethod
     def teacher(cls) -> GeneratorConfig:
@@ -99,6 +129,12 @@ class DiscriminatorConfig:
         for width in self.channels:
             _check_int("discriminator channel width", width, 1, 4096)
         _check_float("dropout", self.dropout, 0.0, 0.95)
+        check_parameter_budget(self)
+
+    def parameter_count(self) -> int:
+        """Weights and biases of the Discriminator this describes (models.Discriminator)."""
+        c1, c2 = self.channels
+        return (25 * c1 + c1) + (c1 * c2 * 25 + c2) + (c2 * 49 + 1)  # conv 5x5, conv 5x5, dense logit
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -129,6 +165,13 @@ class ClassifierConfig:
         _check_int("classifier hidden width", self.hidden, 1, 65536)
         _check_int("number of classes", self.num_classes, 2, 1000)
         _check_float("dropout", self.dropout, 0.0, 0.95)
+        check_parameter_budget(self)
+
+    def parameter_count(self) -> int:
+        """Weights plus BatchNorm statistics of the Classifier this describes (classifier.Classifier)."""
+        c1, c2 = self.channels
+        convolutions = (9 * c1 + 4 * c1) + (c1 * c2 * 9 + 4 * c2)  # conv 3x3 (no bias) + BatchNorm2d, twice
+        return convolutions + (c2 * 49 * self.hidden + self.hidden) + (self.hidden * self.num_classes + self.num_classes)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -25,12 +25,14 @@ from torch import nn
 from ganlab.checkpoints import (
     BUNDLED,
     CONFIG_NAME,
+    MAX_CONFIG_BYTES,
     REPO_ROOT,
     TRAINING_NAME,
     WEIGHTS_NAME,
     load_checkpoint,
     model_config,
     read_config,
+    read_json,
     read_training_info,
     save_checkpoint,
 )
@@ -185,10 +187,8 @@ def download_checkpoint(repo_id: str, *, revision: str | None = None, expect: st
     # 1. config.json: is this a ganlab checkpoint of the expected kind?
     config_path = _hub_file(repo_id, CONFIG_NAME, revision, label=label, local_only=local_only)
     commit = config_path.parent.name if _COMMIT_HASH.fullmatch(config_path.parent.name) else revision
-    try:
-        config = config_from_dict(json.loads(config_path.read_text()))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise GanlabError(f"{label} has an unreadable config.json ({error}); it is not a ganlab checkpoint") from None
+    try:  # bounded size and depth, every field and the parameter budget checked: nothing built yet
+        config = config_from_dict(read_json(config_path, max_bytes=MAX_CONFIG_BYTES, source=CONFIG_NAME))
     except GanlabError as error:
         raise GanlabError(f"{label} is not a ganlab checkpoint: {error}") from None
     if expect is not None and config.kind != expect:
