@@ -5,7 +5,7 @@
 
 Wiring only: the layout, then every event at the bottom with its api_name. The logic is in
 ganlab.lab.Lab, whose methods take exactly these inputs; caps come from GANLAB_* variables
-(see ganlab.lab.LabSettings).
+(see ganlab.lab.settings.LabSettings).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from ganlab.config import DISTILL_LAYERS  # noqa: E402
+from ganlab.config import DISTILL_LAYERS, FAST, RECIPES, recipe_by_label  # noqa: E402
 from ganlab.errors import GanlabError  # noqa: E402
-from ganlab.lab import DEFAULT_SAMPLES, FAST, RECIPES, RUN_DEFAULTS, STUDENT_CHOICES, Lab, RunView  # noqa: E402
+from ganlab.lab import DEFAULT_SAMPLES, RUN_DEFAULTS, STUDENT_CHOICES, Lab, RunView  # noqa: E402
 
 log = logging.getLogger("ganlab.app")
 
@@ -87,7 +87,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
 
         with gr.Tab("Distill from scratch"):
             with gr.Row():
-                recipe = gr.Dropdown(list(RECIPES), value=FAST.label, label="recipe (fills α, layers, learning rates, EMA)")
+                recipe = gr.Dropdown([chosen.label for chosen in RECIPES.values()], value=FAST.label, label="recipe (fills α, layers, learning rates, EMA)")
                 steps = gr.Number(value=defaults.steps, label="steps")
                 time_budget = gr.Number(value=defaults.time_budget_s, label=f"time budget (s, 0: up to the {lab.settings.run_cap_s:g} s cap)")
                 batch_size = gr.Number(value=defaults.batch_size, label="batch size")
@@ -182,7 +182,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             return view.teacher_image, view.student_image, view.info, f"✅ {message}"
 
         def apply_recipe(label):
-            chosen = RECIPES.get(label, FAST)
+            chosen = recipe_by_label(label) or FAST
             return chosen.alpha, list(chosen.layers), chosen.lr_generator, chosen.lr_discriminator, chosen.ema_decay
 
         @guarded

@@ -20,7 +20,9 @@ from torch import nn
 
 from ganlab.config import config_from_dict
 from ganlab.errors import GanlabError
-from ganlab.models import build_model
+from ganlab.classifier import CLASSIFIER_PATH, Classifier
+from ganlab.config import ClassifierConfig, DiscriminatorConfig, GeneratorConfig
+from ganlab.models import Discriminator, Generator
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -66,6 +68,43 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, payload: Any) -> None:
     atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _probe_writable(folder: Path, target: Path) -> None:
+    """Create and remove a scratch file in `folder`: the one sure test that `target` can be written."""
+    try:
+        handle, scratch = tempfile.mkstemp(dir=folder, prefix=".ganlab-probe-")
+        os.close(handle)
+        os.unlink(scratch)
+    except OSError as error:
+        raise GanlabError(f"cannot write {target}: {folder} takes no new files ({error.strerror or error})") from None
+
+
+def check_output_file(path: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
+    """`path` as a file a script may write, checked before any work starts (nothing is left behind)."""
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise GanlabError(f"{path} must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise GanlabError(f"{path} is a folder; name a file inside it, like {path / ('out' + suffixes[0])}")
+    if not path.parent.is_dir():
+        raise GanlabError(f"output folder {path.parent} does not exist")
+    _probe_writable(path.parent, path)
+    return path
+
+
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """`path` as a folder a checkpoint can be written to, checked before training starts."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise GanlabError(f"{path} is a file; a checkpoint is a folder: name a new or existing folder")
+    existing = path
+    while not existing.exists():  # the folder is created at the first write: probe its nearest ancestor
+        existing = existing.parent
+    if not existing.is_dir():
+        raise GanlabError(f"cannot create folder {path}: {existing} is a file")
+    _probe_writable(existing, path)
+    return path
 
 
 def model_config(model: nn.Module):
@@ -279,3 +318,28 @@ def resolve_model_path(name_or_path: str) -> Path:
         # a bare word that is neither a bundled name nor a file: most likely a typo of a name
         raise GanlabError(f"no checkpoint named {name_or_path!r}: use {' | '.join(BUNDLED)} or a checkpoint path")
     return path
+
+
+def build_model(config: GeneratorConfig | DiscriminatorConfig | ClassifierConfig) -> nn.Module:
+    """The model a checkpoint's config describes."""
+    if isinstance(config, ClassifierConfig):
+        return Classifier(config)
+    if isinstance(config, GeneratorConfig):
+        return Generator(config)
+    if isinstance(config, DiscriminatorConfig):
+        return Discriminator(config)
+    raise TypeError(f"no model for config {type(config).__name__}")
+
+
+def load_classifier(path: str | os.PathLike | None = None, *, device: str = "cpu") -> Classifier:
+    """The trained evaluation classifier (default checkpoints/classifier), in eval mode."""
+    path = Path(path) if path is not None else CLASSIFIER_PATH
+    if not path.exists():
+        raise GanlabError(
+            f"no evaluation classifier at {path}: run `python scripts/train_classifier.py` "
+            "(about 5 minutes on 2 CPU cores) or restore checkpoints/classifier from git"
+        )
+    model = load_checkpoint(path, expect="classifier", device=device)
+    if not isinstance(model, Classifier):
+        raise GanlabError(f"{path} does not hold an evaluation classifier")
+    return model.to(memory_format=torch.channels_last)  # see Classifier.forward

@@ -3,19 +3,17 @@
 FID, KID and precision/recall are measured in its penultimate (hidden) features; the
 classifier Inception Score, class histogram and recognizable rate read its softmax. It is
 trained on real MNIST only (scripts/train_classifier.py), never on generated images, and
-bundled in checkpoints/classifier like any other model.
+bundled in checkpoints/classifier like any other model (ganlab.checkpoints.load_classifier).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from ganlab.config import ClassifierConfig
-from ganlab.errors import GanlabError
 
 CLASSIFIER_PATH = Path(__file__).resolve().parent.parent / "checkpoints" / "classifier"
 
@@ -58,19 +56,3 @@ class Classifier(nn.Module):
         # 3. logits (B, classes)
         logits = self.head(self.dropout(features))
         return (logits, features) if return_features else logits
-
-
-def load_classifier(path: str | os.PathLike | None = None, *, device: str = "cpu") -> Classifier:
-    """The trained evaluation classifier (default checkpoints/classifier), in eval mode."""
-    from ganlab.checkpoints import load_checkpoint
-
-    path = Path(path) if path is not None else CLASSIFIER_PATH
-    if not path.exists():
-        raise GanlabError(
-            f"no evaluation classifier at {path}: run `python scripts/train_classifier.py` "
-            "(about 5 minutes on 2 CPU cores) or restore checkpoints/classifier from git"
-        )
-    model = load_checkpoint(path, expect="classifier", device=device)
-    if not isinstance(model, Classifier):
-        raise GanlabError(f"{path} does not hold an evaluation classifier")
-    return model.to(memory_format=torch.channels_last)  # see Classifier.forward

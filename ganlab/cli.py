@@ -1,12 +1,18 @@
-"""Shared pieces of the command-line scripts: validated argument types and a clean exit on bad input."""
+"""Shared pieces of the command-line scripts: argument types checked by config's limits, a clean exit
+on bad input, the body every training script shares, and the set-up of the ablation and the sweep."""
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
+import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from ganlab.config import Limit
 from ganlab.errors import GanlabError
 
 
@@ -30,52 +36,53 @@ def run_main(main: Callable[[], int | None]) -> None:
     sys.exit(code or 0)
 
 
-def int_in(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
+def bounded(limit: Limit, *, high: float | None = None) -> Callable[[str], Any]:
+    """An argparse type that reads a number and checks it with `limit` (config's one validator)."""
+
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {value}")
-        return value
+            return limit.check(text, high=high, text=True)
+        except GanlabError:
+            raise argparse.ArgumentTypeError(f"expected {limit.describe(high)}, got {text!r}") from None
 
     return parse
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """An integer argument in [low, high] (for options no config field bounds)."""
+    return bounded(Limit("value", low, high, integer=True))
 
 
 def float_in(low: float, high: float, *, open_low: bool = False) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        too_low = value <= low if open_low else value < low
-        if not math.isfinite(value) or too_low or value > high:
-            bracket = "(" if open_low else "["
-            raise argparse.ArgumentTypeError(f"expected a number in {bracket}{low}, {high}], got {text}")
-        return value
+    """A number argument in [low, high] or (low, high] (for options no config field bounds)."""
+    return bounded(Limit("value", low, high, open_low=open_low))
 
-    return parse
+
+def setting(name: str) -> Callable[[str], Any]:
+    """The argparse type of TrainConfig field `name`: its declared range, nothing else."""
+    from ganlab.config import TrainConfig, limit
+
+    return bounded(limit(TrainConfig, name))
 
 
 def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, seed: int = 0) -> None:
     """Options every training script shares."""
-    from ganlab.config import MAX_BATCH_SIZE, MAX_STEPS, PRECISIONS
+    from ganlab.config import PRECISIONS
 
-    parser.add_argument("--steps", type=int_in(1, MAX_STEPS), default=steps, help="optimisation steps")
-    parser.add_argument("--batch-size", type=int_in(1, MAX_BATCH_SIZE), default=128)
-    parser.add_argument("--lr-g", type=float_in(0, 1, open_low=True), default=lr, help="generator learning rate")
-    parser.add_argument("--lr-d", type=float_in(0, 1, open_low=True), default=2e-4, help="discriminator learning rate")
-    parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=seed)
-    parser.add_argument("--ema", type=float_in(0, 0.99999), default=0.0, help="EMA decay of G's weights (0: off)")
+    parser.add_argument("--steps", type=setting("steps"), default=steps, help="optimisation steps")
+    parser.add_argument("--batch-size", type=setting("batch_size"), default=128)
+    parser.add_argument("--lr-g", type=setting("lr_generator"), default=lr, help="generator learning rate")
+    parser.add_argument("--lr-d", type=setting("lr_discriminator"), default=2e-4, help="discriminator learning rate")
+    parser.add_argument("--seed", type=setting("seed"), default=seed)
+    parser.add_argument("--ema", type=setting("ema_decay"), default=0.0, help="EMA decay of G's weights (0: off)")
     parser.add_argument("--lr-decay", action="store_true", help="linear decay to 0 over the second half")
-    parser.add_argument("--r1", type=float_in(0, 1000), default=0.0, help="R1 penalty gamma on real images (0: off)")
-    parser.add_argument("--d-dropout", type=float_in(0, 0.95), default=0.3, help="discriminator dropout (original 0.3)")
-    parser.add_argument("--time-budget", type=float_in(0, 7 * 24 * 3600), default=0.0, help="stop after this many seconds (0: no limit)")
-    parser.add_argument("--sample-every", type=int_in(0, MAX_STEPS), default=500)
-    parser.add_argument("--checkpoint-every", type=int_in(0, MAX_STEPS), default=0, help="also write a training state every N steps (0: model only, at the end)")
+    parser.add_argument("--r1", type=setting("r1_gamma"), default=0.0, help="R1 penalty gamma on real images (0: off)")
+    parser.add_argument("--d-dropout", type=setting("discriminator_dropout"), default=0.3, help="discriminator dropout (original 0.3)")
+    parser.add_argument("--time-budget", type=setting("time_budget_s"), default=0.0, help="stop after this many seconds (0: no limit)")
+    parser.add_argument("--sample-every", type=setting("sample_every"), default=500)
+    parser.add_argument("--checkpoint-every", type=setting("checkpoint_every"), default=0, help="also write a training state every N steps (0: model only, at the end)")
     parser.add_argument("--resume", default=None, metavar="DIR", help="continue from DIR's training state (same flags; DIR is also the default --out)")
-    parser.add_argument("--threads", type=int_in(0, 1024), default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=setting("num_threads"), default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: forward passes under bfloat16 autocast (fast on CPUs with AMX)")
     parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
@@ -119,36 +126,129 @@ def run_training(trainer, out, resume: str | None = None) -> None:
     print("final losses: " + ", ".join(f"{k}={v:.4f}" for k, v in finished.losses.items()))
 
 
-def add_recipe_arguments(parser: ArgumentParser) -> None:
-    """The distillation recipe and evaluation options shared by the ablation and the width sweep."""
+def training_parser(doc: str, *, steps: int, lr: float) -> ArgumentParser:
+    """The parser of a training script: its docstring as help, and every shared training option."""
+    parser = ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_training_arguments(parser, steps=steps, lr=lr)
+    return parser
+
+
+def train(
+    args: argparse.Namespace,
+    mode: str,
+    *,
+    default_out: str,
+    load_teacher: Callable[[], Any] | None = None,
+    student_width: int = 128,
+    extra_info: dict[str, Any] | None = None,
+    **config_changes: Any,
+) -> None:
+    """The body train_teacher.py and distill.py share: flags -> config, data, output folder, a
+    trainer with a progress bar, then the run (continuing from --resume when given).
+
+    The output folder is --out, else the --resume folder, else `default_out` (a temporary
+    folder for --dry-run). The config is built first, so bad flags fail before anything loads.
+    """
+    from ganlab.data import training_images
+    from ganlab.reporting import TqdmReporter
+    from ganlab.trainer import new_trainer
+
+    config = train_config_from_args(args, mode, **config_changes)
+    teacher = load_teacher() if load_teacher is not None else None
+    images = training_images("synthetic" if args.dry_run else "mnist", root=args.data, limit=args.limit, seed=args.seed)
+    if args.out or args.resume:
+        out = Path(args.out or args.resume)
+    else:
+        out = Path(tempfile.mkdtemp(prefix="ganlab-dry-")) if args.dry_run else Path(default_out)
+    trainer = new_trainer(
+        config,
+        images=images,
+        teacher=teacher,
+        student_width=student_width,
+        output_dir=out,
+        on_event=TqdmReporter(mode, disable=args.quiet),
+        extra_info=extra_info,
+    )
+    run_training(trainer, out, args.resume)
+
+
+def add_study_arguments(parser: ArgumentParser, *, steps: int, out: str) -> None:
+    """The options the ablation and the width sweep share: teacher, budget, recipe, scoring, output."""
     from ganlab.config import DISTILL_LAYERS, TrainConfig
 
     defaults = TrainConfig()
-    parser.add_argument("--alpha", type=float_in(0, 1), default=defaults.alpha, help="alpha of the distilled recipe")
+    parser.add_argument("--teacher", default="teacher", help="teacher checkpoint (name or path)")
+    parser.add_argument("--steps", type=setting("steps"), default=steps, help="training steps of every student (equal budget)")
+    parser.add_argument("--batch-size", type=setting("batch_size"), default=defaults.batch_size)
+    parser.add_argument("--alpha", type=setting("alpha"), default=defaults.alpha, help="alpha of the distilled recipe")
     parser.add_argument("--layers", nargs="+", choices=DISTILL_LAYERS, default=list(defaults.layers), help="layers of the distilled recipe")
-    parser.add_argument("--lr-g", type=float_in(0, 1, open_low=True), default=defaults.lr_generator)
-    parser.add_argument("--lr-d", type=float_in(0, 1, open_low=True), default=defaults.lr_discriminator)
-    parser.add_argument("--ema", type=float_in(0, 0.99999), default=defaults.ema_decay)
+    parser.add_argument("--lr-g", type=setting("lr_generator"), default=defaults.lr_generator)
+    parser.add_argument("--lr-d", type=setting("lr_discriminator"), default=defaults.lr_discriminator)
+    parser.add_argument("--ema", type=setting("ema_decay"), default=defaults.ema_decay)
     parser.add_argument("--n", type=int_in(10, 60000), default=5000, help="samples per evaluation")
     parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
     parser.add_argument("--threads", type=int_in(1, 1024), default=2)
     parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
+    parser.add_argument("--out", default=out)
+    parser.add_argument("--quick", action="store_true", help="3 steps of batch 16 per student, n=64: a smoke run")
 
 
-def distillation_bench(args: argparse.Namespace, *, limit: int = 0):
-    """(teacher, classifier, reference, training images) for scripts that distil and score students.
+@dataclass
+class Study:
+    """What a script that distils and scores students starts from (see `start_study`)."""
 
-    Reads --teacher, --classifier, --data and --quick; the reference is the MNIST test set's
-    classifier features (its first 1000 images with --quick).
-    """
-    from ganlab.checkpoints import load_checkpoint, resolve_model_path
-    from ganlab.classifier import load_classifier
+    args: argparse.Namespace
+    teacher: Any  # the frozen teacher Generator
+    classifier: Any  # the evaluation classifier
+    reference: Any  # MNIST test features, ganlab.metrics.make_reference
+    images: Any  # training images
+    config: Any  # the recipe as a TrainConfig (mode distill, no sampling)
+    started: float = field(default_factory=time.perf_counter)
+
+    def meta(self, **extra: Any) -> dict[str, Any]:
+        """The "meta" block of the study's JSON: budget, recipe, machine, wall time."""
+        import torch
+
+        from ganlab.checkpoints import display_path, resolve_model_path
+
+        args = self.args
+        return {
+            "teacher": display_path(resolve_model_path(args.teacher)),
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "n": args.n,
+            "recipe": self.config.to_dict(),
+            "threads": args.threads,
+            "quick": args.quick,
+            "torch": torch.__version__,
+            "wall_time_s": round(time.perf_counter() - self.started, 1),
+            **extra,
+        }
+
+
+def start_study(args: argparse.Namespace, **config_changes: Any) -> Study:
+    """Apply --quick (3 steps of batch 16, n 64, 512 images), fix the thread count, load the
+    teacher, the classifier and its MNIST test reference (1000 images with --quick) and the
+    training images, and build the recipe's TrainConfig."""
+    import torch
+
+    from ganlab.checkpoints import load_checkpoint, load_classifier, resolve_model_path
+    from ganlab.config import TrainConfig
     from ganlab.data import load_mnist, to_unit_range, training_images
     from ganlab.metrics import make_reference
 
+    limit = 0
+    if args.quick:
+        args.steps, args.batch_size, args.n, limit = min(args.steps, 3), min(args.batch_size, 16), min(args.n, 64), 512
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    config = TrainConfig(
+        mode="distill", steps=args.steps, batch_size=args.batch_size, lr_generator=args.lr_g, lr_discriminator=args.lr_d,
+        alpha=args.alpha, layers=tuple(args.layers), ema_decay=args.ema, sample_every=0, **config_changes,
+    )  # fmt: skip
     teacher = load_checkpoint(resolve_model_path(args.teacher), expect="generator")
     classifier = load_classifier(args.classifier)
     test_images, _ = load_mnist("test", args.data)
     reference = make_reference(classifier, to_unit_range(test_images[: 1000 if args.quick else None]))
     images = training_images("mnist", root=args.data, limit=limit)
-    return teacher, classifier, reference, images
+    return Study(args, teacher, classifier, reference, images, config, started)

@@ -21,17 +21,85 @@ IMAGE_SIZE = 28
 DISTILL_LAYERS = ("7x7", "14x14", "pixels")
 
 
-def _check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise GanlabError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+# torch.Generator takes any 64-bit seed, but numpy's legacy RandomState and many UIs stop at 2**31.
+MAX_SEED = 2**31 - 1
 
 
-def _check_float(name: str, value: Any, low: float, high: float, *, open_low: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (low < value if open_low else low <= value) and value <= high
-    if not ok:
-        bracket = "(" if open_low else "["
-        raise GanlabError(f"{name} must be a number in {bracket}{low}, {high}], got {value!r}")
+def _shown(value: Any, limit: int = 60) -> str:
+    """repr(value), cut short: a 5,000-digit "number" must not become a 5,000-character message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The range one setting may take, declared once beside the field it bounds.
+
+    The config dataclasses, the Lab (UI and API) and the command-line types all ask `check`,
+    so a setting has one range and one message everywhere.
+    """
+
+    label: str  # how messages name the setting
+    low: float
+    high: float
+    integer: bool = False
+    open_low: bool = False  # True: `low` itself is refused
+
+    def describe(self, high: float | None = None) -> str:
+        """'an integer in [1, 20000]' or 'a number in (0, 0.1]' (`high` narrows the range)."""
+        high = self.high if high is None else high
+        if self.integer:
+            return f"an integer in [{int(self.low)}, {int(high)}]"
+        return f"a number in {'(' if self.open_low else '['}{self.low:g}, {high:g}]"
+
+    def check(self, value: Any, *, high: float | None = None, label: str | None = None, text: bool = False) -> Any:
+        """`value` as an int (or float) inside the range, or a GanlabError that names the range.
+
+        text=True also reads numbers written as text, as UI fields, API clients and a command
+        line send them; `high` narrows the range (a deployment cap below the config's own).
+        """
+        high = self.high if high is None else min(high, self.high)
+        number = value
+        if text and isinstance(number, str):
+            try:
+                number = (int if self.integer else float)(number.strip())
+            except ValueError:  # also a string of more than 4,300 digits
+                pass
+        if self.integer and isinstance(number, float) and number.is_integer():
+            number = int(number)
+        kinds = int if self.integer else (int, float)
+        ok = isinstance(number, kinds) and not isinstance(number, bool)
+        ok = ok and (isinstance(number, int) or math.isfinite(number))  # isfinite(10**400) overflows
+        ok = ok and (self.low < number if self.open_low else self.low <= number) and number <= high
+        if not ok:
+            raise GanlabError(f"{label or self.label} must be {self.describe(high)}, got {_shown(value)}")
+        return int(number) if self.integer else float(number)
+
+
+def bounded(default: Any, label: str, low: float, high: float, *, integer: bool = False, open_low: bool = False) -> Any:
+    """A dataclass field whose range (a Limit) travels in its metadata; see `limit`."""
+    return dataclasses.field(default=default, metadata={"limit": Limit(label, low, high, integer, open_low)})
+
+
+def limit(config_class: type, name: str) -> Limit:
+    """The Limit declared on field `name` of a config dataclass."""
+    for item in dataclasses.fields(config_class):
+        if item.name == name and "limit" in item.metadata:
+            return item.metadata["limit"]
+    raise KeyError(f"{config_class.__name__}.{name} declares no limit")
+
+
+def _check_fields(config: Any) -> None:
+    """Check (and normalise: 5.0 -> 5) every field that declares a Limit."""
+    for item in dataclasses.fields(config):
+        if "limit" in item.metadata:
+            object.__setattr__(config, item.name, item.metadata["limit"].check(getattr(config, item.name)))
+
+
+SEED = Limit("seed", 0, MAX_SEED, integer=True)
+WIDTH = Limit("channel width", 1, 4096, integer=True)
+DROPOUT = Limit("dropout", 0.0, 0.95)
+STUDENT_WIDTH = Limit("student width", 2, 4096, integer=True)
 
 
 # Bounds on a model a config may describe, checked before anything is built: a checkpoint's
@@ -62,7 +130,7 @@ class GeneratorConfig:
 
     channels: tuple[int, ...] = (128, 64)
     strides: tuple[int, ...] = (2, 2)
-    latent_dim: int = LATENT_DIM
+    latent_dim: int = bounded(LATENT_DIM, "latent_dim", 1, 4096, integer=True)
     kind: str = "generator"
 
     def __post_init__(self) -> None:
@@ -71,7 +139,7 @@ class GeneratorConfig:
         object.__setattr__(self, "strides", tuple(self.strides))
         if self.kind != "generator":
             raise GanlabError(f"config kind must be 'generator', got {self.kind!r}")
-        _check_int("latent_dim", self.latent_dim, 1, 4096)
+        _check_fields(self)
         if len(self.channels) > MAX_GENERATOR_STAGES:
             raise GanlabError(f"a generator has at most {MAX_GENERATOR_STAGES} stages, got {len(self.channels)}")
         if not self.channels or len(self.strides) != len(self.channels):
@@ -80,7 +148,7 @@ class GeneratorConfig:
                 f"(channels={self.channels}, strides={self.strides})"
             )
         for width in self.channels:
-            _check_int("generator channel width", width, 1, 4096)
+            WIDTH.check(width, label="generator channel width")
         if any(s not in (1, 2) for s in self.strides) or self.strides.count(2) != 2 or self.strides[-1] != 2:
             raise GanlabError(
                 f"strides must be 1s then exactly two 2s ending the list (7->14->28), got {self.strides}"
@@ -105,7 +173,7 @@ class GeneratorConfig:
     @classmethod
     def student(cls, width: int = 128) -> GeneratorConfig:
         """The original student (width 128): 7x7x128 -> 14x14x64 -> 28x28x1; width scales both."""
-        _check_int("student width", width, 2, 4096)
+        STUDENT_WIDTH.check(width)
         return cls(channels=(width, width // 2), strides=(2, 2))
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,7 +185,7 @@ class DiscriminatorConfig:
     """Two strided 5x5 convolutions with LeakyReLU and dropout, then a dense logit."""
 
     channels: tuple[int, int] = (64, 128)
-    dropout: float = 0.3
+    dropout: float = bounded(0.3, "dropout", DROPOUT.low, DROPOUT.high)
     kind: str = "discriminator"
 
     def __post_init__(self) -> None:
@@ -127,8 +195,8 @@ class DiscriminatorConfig:
         if len(self.channels) != 2:
             raise GanlabError(f"the discriminator has two conv stages, got channels={self.channels}")
         for width in self.channels:
-            _check_int("discriminator channel width", width, 1, 4096)
-        _check_float("dropout", self.dropout, 0.0, 0.95)
+            WIDTH.check(width, label="discriminator channel width")
+        _check_fields(self)
         check_parameter_budget(self)
 
     def parameter_count(self) -> int:
@@ -149,9 +217,9 @@ class ClassifierConfig:
     """
 
     channels: tuple[int, int] = (32, 64)
-    hidden: int = 128
-    num_classes: int = 10
-    dropout: float = 0.25
+    hidden: int = bounded(128, "classifier hidden width", 1, 65536, integer=True)
+    num_classes: int = bounded(10, "number of classes", 2, 1000, integer=True)
+    dropout: float = bounded(0.25, "dropout", DROPOUT.low, DROPOUT.high)
     kind: str = "classifier"
 
     def __post_init__(self) -> None:
@@ -161,10 +229,8 @@ class ClassifierConfig:
         if len(self.channels) != 2:
             raise GanlabError(f"the classifier has two conv stages, got channels={self.channels}")
         for width in self.channels:
-            _check_int("classifier channel width", width, 1, 4096)
-        _check_int("classifier hidden width", self.hidden, 1, 65536)
-        _check_int("number of classes", self.num_classes, 2, 1000)
-        _check_float("dropout", self.dropout, 0.0, 0.95)
+            WIDTH.check(width, label="classifier channel width")
+        _check_fields(self)
         check_parameter_budget(self)
 
     def parameter_count(self) -> int:
@@ -180,6 +246,7 @@ class ClassifierConfig:
 # Caps that keep a shared machine (a 2-vCPU Space) usable; scripts and the app share them.
 MAX_STEPS = 1_000_000
 MAX_BATCH_SIZE = 4096
+MAX_LEARNING_RATE = 0.1  # Adam on a GAN diverges far below this; DCGAN uses 2e-4
 
 
 PRECISIONS = ("fp32", "bf16")
@@ -195,24 +262,28 @@ class TrainConfig:
     """
 
     mode: str = "distill"  # "teacher" or "distill"
-    steps: int = 1000
-    batch_size: int = 128
-    lr_generator: float = 2e-4
-    lr_discriminator: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    alpha: float = 0.5
+    steps: int = bounded(1000, "steps", 1, MAX_STEPS, integer=True)
+    # at least 2: BatchNorm in training mode needs more than one value per channel
+    batch_size: int = bounded(128, "batch size", 1, MAX_BATCH_SIZE, integer=True)
+    lr_generator: float = bounded(2e-4, "generator learning rate", 0.0, MAX_LEARNING_RATE, open_low=True)
+    lr_discriminator: float = bounded(2e-4, "discriminator learning rate", 0.0, MAX_LEARNING_RATE, open_low=True)
+    beta1: float = bounded(0.5, "beta1", 0.0, 0.999999)
+    beta2: float = bounded(0.999, "beta2", 0.0, 0.999999)
+    alpha: float = bounded(0.5, "α (distillation weight)", 0.0, 1.0)
     layers: tuple[str, ...] = ("14x14",)
-    real_label: float = 1.0  # < 1 is one-sided label smoothing for the discriminator
-    ema_decay: float = 0.0  # > 0 samples and saves an exponential moving average of G
+    real_label: float = bounded(1.0, "real label", 0.5, 1.0)  # < 1 is one-sided label smoothing for the discriminator
+    ema_decay: float = bounded(0.0, "EMA decay", 0.0, 0.9999)  # > 0 samples and saves an exponential moving average of G
     lr_decay: bool = False  # linear decay to 0 over the second half of the run
-    r1_gamma: float = 0.0  # > 0: R1 gradient penalty (gamma / 2) * E|grad_x D(x)|^2 on real images
-    discriminator_dropout: float = 0.3  # the original discriminator's dropout; R1 runs use 0
-    seed: int = 0
-    sample_every: int = 100
-    checkpoint_every: int = 0  # 0: only at the end
-    time_budget_s: float = 0.0  # > 0 stops the run after this many seconds of wall time
-    num_threads: int = 0  # 0 leaves torch's setting alone
+    # > 0: R1 gradient penalty (gamma / 2) * E|grad_x D(x)|^2 on real images
+    r1_gamma: float = bounded(0.0, "R1 gamma", 0.0, 1000.0)
+    # the original discriminator's dropout; R1 runs use 0
+    discriminator_dropout: float = bounded(0.3, "discriminator dropout", DROPOUT.low, DROPOUT.high)
+    seed: int = bounded(0, "seed", SEED.low, SEED.high, integer=True)
+    sample_every: int = bounded(100, "sample_every", 0, MAX_STEPS, integer=True)
+    checkpoint_every: int = bounded(0, "checkpoint_every", 0, MAX_STEPS, integer=True)  # 0: only at the end
+    # > 0 stops the run after this many seconds of wall time
+    time_budget_s: float = bounded(0.0, "time budget (s)", 0.0, 7 * 24 * 3600.0)
+    num_threads: int = bounded(0, "num_threads", 0, 1024, integer=True)  # 0 leaves torch's setting alone
     device: str = "cpu"
     precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights, optimiser, losses stay fp32)
 
@@ -222,22 +293,7 @@ class TrainConfig:
             raise GanlabError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.mode not in ("teacher", "distill"):
             raise GanlabError(f"mode must be 'teacher' or 'distill', got {self.mode!r}")
-        _check_int("steps", self.steps, 1, MAX_STEPS)
-        _check_int("batch size", self.batch_size, 1, MAX_BATCH_SIZE)
-        _check_float("generator learning rate", self.lr_generator, 0.0, 1.0, open_low=True)
-        _check_float("discriminator learning rate", self.lr_discriminator, 0.0, 1.0, open_low=True)
-        _check_float("beta1", self.beta1, 0.0, 0.999999)
-        _check_float("beta2", self.beta2, 0.0, 0.999999)
-        _check_float("alpha", self.alpha, 0.0, 1.0)
-        _check_float("real label", self.real_label, 0.5, 1.0)
-        _check_float("EMA decay", self.ema_decay, 0.0, 0.99999)
-        _check_float("R1 gamma", self.r1_gamma, 0.0, 1000.0)
-        _check_float("discriminator dropout", self.discriminator_dropout, 0.0, 0.95)
-        _check_int("seed", self.seed, 0, 2**31 - 1)
-        _check_int("sample_every", self.sample_every, 0, MAX_STEPS)
-        _check_int("checkpoint_every", self.checkpoint_every, 0, MAX_STEPS)
-        _check_float("time budget (s)", self.time_budget_s, 0.0, 7 * 24 * 3600.0)
-        _check_int("num_threads", self.num_threads, 0, 1024)
+        _check_fields(self)
         if self.mode == "distill":
             if not self.layers and self.alpha > 0:
                 raise GanlabError("distillation with alpha > 0 needs at least one layer")
@@ -256,6 +312,35 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A distillation recipe: what the UI's recipe menu fills in and `distill.py --recipe` reads."""
+
+    name: str  # the command line's word
+    label: str  # the UI menu's text
+    alpha: float
+    layers: tuple[str, ...]
+    lr_generator: float
+    lr_discriminator: float
+    ema_decay: float = 0.0  # sample and save an exponential moving average of G's weights; 0: off
+
+
+# Measured at the UI's default 120 s (one training thread, bf16, ~510 steps; FID over 2 x 10k
+# samples): α 0.9 on 14x14 + pixels gave FID 131; adding the 7x7 pair 121; sampling an EMA of
+# the weights (decay 0.99, ~100 steps of memory: short enough for a 500-step run) 114.
+FAST = Recipe("fast", "fast (α 0.9, 7x7 + 14x14 + pixels, lr 1e-3, EMA 0.99)", 0.9, ("7x7", "14x14", "pixels"), 1e-3, 2e-4, 0.99)
+# checkpoints/student: 3000 steps of this recipe (its training.json records it)
+COMMITTED = Recipe("committed", "committed (α 0.75, 7x7 + 14x14 + pixels, lr 1e-3, EMA 0.999)", 0.75, ("7x7", "14x14", "pixels"), 1e-3, 2e-4, 0.999)
+# the original design: 0.5 adversarial + 0.5 MSE on the 14x14x64 features
+ORIGINAL = Recipe("original", "original (α 0.5, 14x14, lr 2e-4)", 0.5, ("14x14",), 2e-4, 2e-4)
+RECIPES = {recipe.name: recipe for recipe in (FAST, COMMITTED, ORIGINAL)}
+
+
+def recipe_by_label(label: str) -> Recipe | None:
+    """The recipe the UI menu shows as `label`, or None."""
+    return next((recipe for recipe in RECIPES.values() if recipe.label == label), None)
 
 
 def config_from_dict(data: dict[str, Any]) -> GeneratorConfig | DiscriminatorConfig | ClassifierConfig:

@@ -10,46 +10,32 @@ first imported, and importing ganlab should not freeze those before a caller has
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from torch import nn
 
+from ganlab import model_card
 from ganlab.checkpoints import (
-    BUNDLED,
     CONFIG_NAME,
     MAX_CONFIG_BYTES,
-    REPO_ROOT,
     TRAINING_NAME,
     WEIGHTS_NAME,
     load_checkpoint,
-    model_config,
     read_config,
     read_json,
-    read_training_info,
     save_checkpoint,
 )
-from ganlab.config import GeneratorConfig, config_from_dict
+from ganlab.config import config_from_dict
 from ganlab.errors import GanlabError
-from ganlab.models import count_parameters, generator_stages
 
 CARD_NAME = "README.md"
-LICENSE = "mit"
-DATASET = "ylecun/mnist"  # the Hub's MNIST (formerly "mnist")
 
-# Environment variables naming the default Hub weights of the app (unset: bundled checkpoints/).
-ENV_REPOS = {
-    "teacher": ("GANLAB_TEACHER_REPO", "GANLAB_TEACHER_REVISION"),
-    "student": ("GANLAB_STUDENT_REPO", "GANLAB_STUDENT_REVISION"),
-}
-GENERATOR_NAMES = ("teacher", "student", "baseline")
 
 MAX_REPO_ID_LENGTH = 96 * 2 + 1  # 'namespace/name', each part at most 96 characters
 MAX_REVISION_LENGTH = 255
@@ -321,7 +307,7 @@ def stage_upload(source: nn.Module | str | os.PathLike, directory: str | os.Path
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    for name in (WEIGHTS_NAME, CONFIG_NAME, TRAINING_NAME, CARD_NAME):
+    for name in (WEIGHTS_NAME, CONFIG_NAME, TRAINING_NAME, CARD_NAME, model_card.SAMPLES_NAME):
         (directory / name).unlink(missing_ok=True)
     if isinstance(source, nn.Module):
         save_checkpoint(source, directory)
@@ -336,7 +322,9 @@ def stage_upload(source: nn.Module | str | os.PathLike, directory: str | os.Path
             if (folder / name).is_file():
                 shutil.copyfile(folder / name, directory / name)
     (directory / CARD_NAME).write_text(card, encoding="utf-8")
-    load_checkpoint(directory)
+    model = load_checkpoint(directory)
+    if model_card.SAMPLES_NAME in card and read_config(directory).kind == "generator":
+        model_card.write_samples(model, directory)  # the grid the card shows
     return directory
 
 
@@ -379,264 +367,3 @@ def push_to_hub(
         except OSError as error:
             raise GanlabError(f"cannot reach the Hugging Face Hub to push {repo_id} ({error}): check your connection") from error
     return str(getattr(commit, "commit_url", commit))
-
-
-# --- model cards -------------------------------------------------------------------------------
-
-_ROLES = {
-    "teacher": (
-        "DCGAN teacher generator",
-        "The original DCGAN generator trained adversarially on MNIST; the student is distilled from it.",
-    ),
-    "student": (
-        "distilled student generator",
-        "A smaller DCGAN generator trained with (1 - alpha) * adversarial + alpha * feature distillation "
-        "from the teacher (MSE between teacher and student feature maps on the same noise).",
-    ),
-    "baseline": (
-        "student baseline (no distillation)",
-        "The student architecture trained adversarially only (alpha = 0): the control for distillation.",
-    ),
-    "classifier": (
-        "MNIST evaluation classifier",
-        "A small CNN trained on real MNIST digits only; its hidden layer is the feature space for FID, "
-        "KID and precision/recall of generated digits, and its softmax scores recognisability.",
-    ),
-}
-
-
-def _generator_stages(config: GeneratorConfig) -> str:
-    """'z (100) -> 7x7x256 -> ...' for a generator config, mirroring models.Generator."""
-    stages = [f"z ({config.latent_dim})", f"Dense + BN + LeakyReLU -> 7x7x{config.channels[0]}"]
-    for stride, last, size, channels in generator_stages(config):
-        tail = "tanh" if last else "BN + LeakyReLU"
-        stages.append(f"ConvTranspose 4x4 stride {stride} + {tail} -> {size}x{size}x{channels}")
-    return "\n".join(f"{number}. {stage}" for number, stage in enumerate(stages, 1))
-
-
-def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """(dotted key, value) rows of nested dicts; {"mean", "std"} pairs become 'mean ± std'."""
-    if isinstance(data, dict) and set(data) == {"mean", "std"}:
-        return [(prefix, f"{data['mean']:.6g} ± {data['std']:.2g}")]
-    if isinstance(data, dict):
-        rows: list[tuple[str, Any]] = []
-        for key in data:
-            rows += _flatten(data[key], f"{prefix}.{key}" if prefix else str(key))
-        return rows
-    return [(prefix, data)]
-
-
-def _table(data: dict[str, Any], header: tuple[str, str]) -> str:
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            value = f"{value:.6g}"
-        elif isinstance(value, (list, tuple)):
-            value = ", ".join(str(item) for item in value) or "-"
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    lines = [f"| {header[0]} | {header[1]} |", "| --- | --- |"]
-    lines += [f"| `{key}` | {cell(value)} |" for key, value in _flatten(data)]
-    return "\n".join(lines)
-
-
-def model_card(
-    kind: str, checkpoint_dir: str | os.PathLike, metrics: dict | None = None, *, repo_id: str | None = None
-) -> str:
-    """The README.md model card of a checkpoint: Hub metadata, architecture, parameter counts,
-    training recipe (training.json), metrics, usage, intended use and limitations.
-
-    kind is the model's role: 'teacher', 'student', 'baseline' or 'classifier'.
-    """
-    if kind not in _ROLES:
-        raise GanlabError(f"model card kind must be one of {', '.join(_ROLES)}, got {kind!r}")
-    from huggingface_hub import ModelCardData
-
-    checkpoint_dir = Path(checkpoint_dir)
-    model = load_checkpoint(checkpoint_dir)
-    config = model_config(model)
-    counts = count_parameters(model)
-    training = read_training_info(checkpoint_dir)
-    title, summary = _ROLES[kind]
-    is_classifier = config.kind == "classifier"
-
-    metadata = ModelCardData(
-        library_name="pytorch",
-        license=LICENSE,
-        datasets=[DATASET],
-        pipeline_tag="image-classification" if is_classifier else "unconditional-image-generation",
-        tags=["ganlab", "mnist", "safetensors"]
-        + (["image-classification"] if is_classifier else ["gan", "dcgan", "knowledge-distillation"]),
-    )
-    usage_repo = repo_id or "USER/REPO"
-    if config.kind == "generator":
-        architecture = _generator_stages(config)
-        usage = (
-            "```python\n"
-            "from ganlab.hub import load_generator\n"
-            "from ganlab.sampling import generate, noise, to_uint8\n\n"
-            f'generator = load_generator("{usage_repo}")  # strict safetensors load, no pickle\n'
-            "images = to_uint8(generate(generator, noise(16, seed=0, latent_dim=generator.latent_dim)))\n"
-            "# images: (16, 28, 28) uint8 digits\n"
-            "```"
-        )
-    else:
-        architecture = f"A {config.kind}; layer by layer:"
-        usage = (
-            "```python\n"
-            "from ganlab.hub import from_pretrained\n\n"
-            f'model = from_pretrained("{usage_repo}", expect="{config.kind}")  # eval mode, strict load\n'
-            "```"
-        )
-    parameter_rows = {
-        "trainable parameters": f"{counts['trainable']:,}",
-        "Keras-style total (adds BatchNorm moving mean/variance)": f"{counts['keras']:,}",
-    }
-    recipe = (
-        _table(training, ("setting", "value"))
-        if training
-        else "No training.json was saved with this checkpoint, so the recipe is not recorded."
-    )
-    if not metrics and is_classifier and "test_accuracy" in training:
-        # a classifier is measured where it is trained: its held-out accuracy is its metric
-        metrics = {"MNIST test accuracy (10,000 images)": training["test_accuracy"]}
-    metric_text = (
-        _table(metrics, ("metric", "value"))
-        if metrics
-        else "No evaluation metrics were recorded for this checkpoint (see `checkpoints/metrics.json` in ganlab)."
-    )
-    if is_classifier:
-        intended = (
-            "Scoring generated 28x28 MNIST-style digits in ganlab (FID/KID/precision/recall in its feature "
-            "space, class histograms, recognisable rate) and comparing generators with each other."
-        )
-        limitations = [
-            "Its feature space is MNIST-specific: scores are comparable between ganlab runs, not with "
-            "Inception-based FID numbers published elsewhere.",
-            "Trained on real MNIST only; it may be over-confident on blurry or out-of-distribution images.",
-            "Not a general-purpose digit recogniser for photographs or handwriting in the wild.",
-        ]
-    else:
-        intended = (
-            "Teaching and research on GAN knowledge distillation: sampling digits, comparing a teacher "
-            "with its distilled student, and as a small, fast baseline for compression experiments."
-        )
-        limitations = [
-            "Generates 28x28 grey-scale MNIST-like digits only, unconditionally (the digit class cannot be chosen).",
-            "GAN samples can show mode collapse or malformed digits; check the metrics before relying on it.",
-            "Not for generating data used to train or evaluate systems that matter (e.g. handwriting "
-            "recognition in production): samples inherit MNIST's biases and artefacts.",
-        ]
-    sections = [
-        "---",
-        metadata.to_yaml(),
-        "---",
-        "",
-        f"# ganlab {title}",
-        "",
-        summary,
-        "Part of **ganlab**: distilling a DCGAN teacher into a smaller student on MNIST, shipped as a Gradio app.",
-        "",
-        "## Architecture",
-        "",
-        architecture,
-        "",
-        "```text",
-        repr(model),
-        "```",
-        "",
-        "Config (`config.json`, also stored in the safetensors header):",
-        "",
-        "```json",
-        json.dumps(config.to_dict(), indent=2, sort_keys=True),
-        "```",
-        "",
-        "## Parameters",
-        "",
-        _table(parameter_rows, ("count", "value")),
-        "",
-        "## Training recipe",
-        "",
-        recipe,
-        "",
-        "## Metrics",
-        "",
-        metric_text,
-        "",
-        "## How to use",
-        "",
-        usage,
-        "",
-        "Files: `model.safetensors` (weights), `config.json` (architecture), `training.json` (recipe). "
-        "Loading is strict: a missing, unexpected or mis-shaped tensor is an error.",
-        "",
-        "## Intended use",
-        "",
-        intended,
-        "",
-        "## Limitations",
-        "",
-        *[f"- {line}" for line in limitations],
-        "",
-    ]
-    return "\n".join(sections)
-
-
-# --- app defaults ------------------------------------------------------------------------------
-
-
-def _env_choice(name: str) -> tuple[str | None, str | None, str | None]:
-    """(repo id, revision, problem) from the environment for 'teacher' or 'student'."""
-    repo_variable, revision_variable = ENV_REPOS[name]
-    text = os.environ.get(repo_variable, "").strip()
-    if not text:
-        return None, None, None
-    try:
-        repo_id = validate_repo_id(text)
-        revision = validate_revision(os.environ.get(revision_variable))
-    except GanlabError as error:
-        return None, None, f"{repo_variable} / {revision_variable} are invalid ({error})"
-    return repo_id, revision, None
-
-
-def default_sources() -> dict[str, str]:
-    """For 'teacher' and 'student': the Hub repo id set in the environment, else the bundled folder."""
-    sources = {}
-    for name in ENV_REPOS:
-        repo_id, _, _ = _env_choice(name)
-        sources[name] = repo_id or str(BUNDLED[name])
-    return sources
-
-
-def load_default(name: str) -> tuple[nn.Module, str, str]:
-    """(model, source used, message) for a default model of the app.
-
-    'teacher' and 'student' come from GANLAB_TEACHER_REPO / GANLAB_STUDENT_REPO (at
-    GANLAB_*_REVISION) when set and loadable; otherwise, and for 'baseline', from the bundled
-    checkpoints/ folder. The message says which, and why it fell back.
-    """
-    if name not in BUNDLED:
-        raise GanlabError(f"no default model {name!r}; choose one of {', '.join(BUNDLED)}")
-    expect = "generator" if name in GENERATOR_NAMES else None
-    problem = None
-    if name in ENV_REPOS:
-        repo_id, revision, problem = _env_choice(name)
-        if repo_id is not None:
-            try:
-                model = from_pretrained(repo_id, revision=revision, expect=expect)
-                label = repo_id + (f"@{revision}" if revision else "")
-                return model, label, f"{name}: loaded from the Hub ({label})"
-            except GanlabError as error:
-                problem = f"{ENV_REPOS[name][0]}={repo_id} could not be loaded ({error})"
-    bundled = BUNDLED[name]
-    try:
-        shown = bundled.relative_to(REPO_ROOT)
-    except ValueError:
-        shown = bundled
-    try:
-        model = load_checkpoint(bundled, expect=expect)
-    except GanlabError as error:
-        if problem:
-            raise GanlabError(f"{name}: {problem}; the bundled fallback failed too: {error}") from None
-        raise
-    message = f"{name}: {problem}; using the bundled {shown}" if problem else f"{name}: bundled {shown}"
-    return model, str(bundled), message

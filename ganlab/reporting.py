@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ganlab.trainer import CheckpointWritten, Event, Failed, Finished, Samples, Started, Step
+from ganlab.events import COMPLETED_REASONS, CheckpointWritten, Event, Failed, Finished, Samples, Started, Step
 
 
 class TqdmReporter:
@@ -47,6 +47,7 @@ class RunLog:
     elapsed: float = 0.0
     status: str = "idle"  # idle, running, finished, stopped, failed
     message: str = ""
+    reason: str = ""  # Finished.reason once the run has ended
     history: dict[str, list[float]] = field(default_factory=dict)  # loss name -> values per step
     steps: list[int] = field(default_factory=list)
     samples: np.ndarray | None = None
@@ -68,7 +69,8 @@ class RunLog:
             elif isinstance(event, CheckpointWritten):
                 self.checkpoint = event.path
             elif isinstance(event, Finished):
-                self.status = "finished" if event.reason != "stopped" else "stopped"
+                self.status = "finished" if event.reason in COMPLETED_REASONS else "stopped"
+                self.reason = event.reason
                 self.elapsed = event.elapsed
                 self.message = f"{event.reason} after {event.step} steps in {event.elapsed:.1f} s"
             elif isinstance(event, Failed):
@@ -83,6 +85,7 @@ class RunLog:
                 "elapsed": self.elapsed,
                 "status": self.status,
                 "message": self.message,
+                "reason": self.reason,
                 "steps": list(self.steps),
                 "history": {k: list(v) for k, v in self.history.items()},
                 "samples": None if self.samples is None else self.samples.copy(),

@@ -12,19 +12,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganlab.config import LATENT_DIM
+from ganlab.config import LATENT_DIM, SEED
 from ganlab.errors import GanlabError
-
-MAX_SEED = 2**31 - 1
 
 
 def check_seed(seed) -> int:
-    """A seed as an int in [0, 2**31), or a clear error."""
-    if isinstance(seed, float) and seed.is_integer():
-        seed = int(seed)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise GanlabError(f"seed must be an integer in [0, {MAX_SEED}], got {seed!r}")
-    return seed
+    """A seed as an int in [0, MAX_SEED], or a clear error (config.SEED's range)."""
+    return SEED.check(seed)
 
 
 def noise(n: int, seed: int, latent_dim: int = LATENT_DIM) -> torch.Tensor:
@@ -59,13 +53,17 @@ def grid(images: np.ndarray, *, columns: int | None = None, scale: int = 1, padd
     if images.ndim != 3 or images.dtype != np.uint8:
         raise GanlabError(f"grid needs uint8 images of shape (n, h, w), got {images.dtype} {images.shape}")
     n, height, width = images.shape
+    from torchvision.utils import make_grid
+
     columns = columns or max(1, math.ceil(math.sqrt(n)))
-    rows = max(1, math.ceil(n / columns))
-    canvas = np.zeros((rows * (height + padding) + padding, columns * (width + padding) + padding), np.uint8)
-    for index in range(n):
-        row, column = divmod(index, columns)
-        top, left = padding + row * (height + padding), padding + column * (width + padding)
-        canvas[top : top + height, left : left + width] = images[index]
+    tiles = torch.from_numpy(images).unsqueeze(1)  # (n, 1, h, w)
+    if n < columns or n == 1:
+        # make_grid draws min(n, columns) columns and returns a lone image unpadded: add blank
+        # tiles so the grid keeps `columns` columns and its border, as every caller expects
+        tiles = torch.cat([tiles, tiles.new_zeros((max(columns, 2) - n, 1, height, width))])
+    canvas = make_grid(tiles, nrow=columns, padding=padding)[0].numpy()  # make_grid repeats 1 channel to 3
+    if n == 1 and columns == 1:
+        canvas = canvas[: height + 2 * padding]  # the blank tile added below the lone image
     if scale > 1:
         canvas = canvas.repeat(scale, axis=0).repeat(scale, axis=1)
     return canvas

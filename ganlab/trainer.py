@@ -3,8 +3,9 @@
 It trains a teacher GAN (mode "teacher") or distils a frozen teacher into a student (mode
 "distill") against a discriminator on real images. It runs in the caller's thread (`run`) or
 in a daemon thread (`start`), and says everything it does through `on_event` callbacks:
-Started, Step, Samples, CheckpointWritten, then Finished or Failed. `stop()` sets one
-threading.Event checked once per step, so a run ends within one step (~0.2 s on a CPU).
+Started, Step, Samples, CheckpointWritten, then Finished or Failed. `stop(reason)` sets
+one threading.Event checked once per step, so a run ends within one step (~0.2 s on a CPU), and
+the reason arrives in Finished. The event types live in ganlab.events.
 """
 
 from __future__ import annotations
@@ -27,56 +28,13 @@ from ganlab.checkpoints import save_checkpoint
 from ganlab.config import MAX_STEPS, TrainConfig
 from ganlab.data import InMemoryBatches
 from ganlab.errors import GanlabError
+from ganlab.events import CheckpointWritten, Event, Failed, Finished, Samples, Started, Step
 from ganlab.losses import discriminator_loss, generator_loss, r1_penalty
 from ganlab.models import Discriminator, Generator
 from ganlab.sampling import noise, to_uint8
 from ganlab.training_state import check_resumable, read_state, restore_modules, restore_optimizers, save_state
 
 FIXED_NOISE_SEED = 1234  # the fixed sample batch, the same for every run and every model
-
-
-# ---- events ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Started:
-    total_steps: int
-    config: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Step:
-    step: int  # steps completed
-    losses: dict[str, float]  # every loss part, plus d_x and d_g_z
-    elapsed: float  # seconds since the run started (pauses excluded)
-    lr_generator: float
-
-
-@dataclass(frozen=True)
-class Samples:
-    step: int
-    images: np.ndarray  # uint8 (n, 28, 28) from the fixed noise batch
-
-
-@dataclass(frozen=True)
-class CheckpointWritten:
-    step: int
-    path: str
-
-
-@dataclass(frozen=True)
-class Finished:
-    step: int
-    reason: str  # "completed", "stopped" or "time budget"
-    elapsed: float
-    losses: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Failed:
-    step: int
-    error: str
-
-
-Event = Started | Step | Samples | CheckpointWritten | Finished | Failed
 
 
 def _as_float(features: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor] | None:
@@ -171,6 +129,8 @@ class Trainer:
         self.averages = _Averages()
         self._torch_rng: torch.Tensor | None = None  # set by a resume; else seeded at the start
         self._stop = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._stop_reason = "stopped"
         self._resume = threading.Event()
         self._resume.set()
         self._thread: threading.Thread | None = None
@@ -234,9 +194,15 @@ class Trainer:
         self._thread.start()
         return self._thread
 
-    def stop(self, timeout: float | None = 5.0) -> bool:
-        """Ask the run to end after the current step; True once the thread has ended."""
-        self._stop.set()
+    def stop(self, reason: str = "stopped", timeout: float | None = 5.0) -> bool:
+        """Ask the run to end after the current step; True once the thread has ended.
+
+        `reason` arrives in the run's Finished event (the first reason given wins).
+        """
+        with self._stop_lock:
+            if not self._stop.is_set():
+                self._stop_reason = reason
+                self._stop.set()
         self._resume.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
@@ -298,7 +264,7 @@ class Trainer:
         reason = "completed"
         while self.step < config.steps:
             if self._stop.is_set():
-                reason = "stopped"
+                reason = self._stop_reason
                 break
             if not self._resume.is_set():  # paused: the clock stops too
                 elapsed += time.perf_counter() - last_resume

@@ -14,12 +14,11 @@ checkpoints/ablation.json) and prints markdown tables.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, add_recipe_arguments, distillation_bench, int_in, run_main  # noqa: E402
+from ganlab.cli import ArgumentParser, add_study_arguments, run_main, setting, start_study  # noqa: E402
 
 GROUPS = ("seeds", "layers", "alpha")
 LAYER_CHOICES = (("14x14",), ("7x7",), ("7x7", "14x14"), ("pixels",))
@@ -31,44 +30,19 @@ def describe(alpha: float, layers: tuple[str, ...]) -> str:
 
 
 def main() -> None:
-    from ganlab.config import TrainConfig
-
-    defaults = TrainConfig()
     parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    parser.add_argument("--teacher", default="teacher", help="teacher checkpoint (name or path)")
+    add_study_arguments(parser, steps=600, out="checkpoints/ablation.json")
     parser.add_argument("--groups", nargs="+", choices=GROUPS, default=list(GROUPS), help="which ablations to run")
-    parser.add_argument("--steps", type=int_in(1, 1_000_000), default=600, help="training steps of every student (equal budget)")
-    parser.add_argument("--batch-size", type=int_in(1, 4096), default=defaults.batch_size)
-    parser.add_argument("--seeds", type=int_in(0, 2**31 - 1), nargs="+", default=[0, 1, 2], help="training seeds of the seeds group")
-    add_recipe_arguments(parser)
-    parser.add_argument("--out", default="checkpoints/ablation.json")
-    parser.add_argument("--quick", action="store_true", help="3 steps of batch 16 per student, n=64: a smoke run")
+    parser.add_argument("--seeds", type=setting("seed"), nargs="+", default=[0, 1, 2], help="training seeds of the seeds group")
     args = parser.parse_args()
-    limit = 0
-    if args.quick:
-        args.steps, args.batch_size, args.n, limit = min(args.steps, 3), min(args.batch_size, 16), min(args.n, 64), 512
 
-    import torch
-
-    from ganlab.checkpoints import atomic_write_json, display_path, resolve_model_path
+    from ganlab.checkpoints import atomic_write_json
     from ganlab.metrics import evaluate_generator, summarize
     from ganlab.report import ablation_table
     from ganlab.trainer import new_trainer
 
-    torch.set_num_threads(args.threads)
-    started = time.perf_counter()
-    teacher, classifier, reference, images = distillation_bench(args, limit=limit)
-    base = TrainConfig(
-        mode="distill",
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr_generator=args.lr_g,
-        lr_discriminator=args.lr_d,
-        alpha=args.alpha,
-        layers=tuple(args.layers),
-        ema_decay=args.ema,
-        sample_every=0,
-    )
+    study = start_study(args)
+    teacher, classifier, reference, images, base = study.teacher, study.classifier, study.reference, study.images, study.config
     cache: dict[tuple, dict] = {}
 
     def run(alpha: float, layers: tuple[str, ...], seed: int) -> dict:
@@ -114,18 +88,7 @@ def main() -> None:
         distilled, baseline = (v["summary"]["fid"]["mean"] for v in groups[0]["variants"])
         checks["distilled FID <= 0.8x baseline at equal steps"] = {"value": round(distilled / baseline, 3), "target": 0.8, "met": distilled <= 0.8 * baseline}
     ablation = {
-        "meta": {
-            "teacher": display_path(resolve_model_path(args.teacher)),
-            "steps": args.steps,
-            "batch_size": args.batch_size,
-            "n": args.n,
-            "recipe": base.to_dict(),
-            "unique_runs": len(cache),
-            "threads": args.threads,
-            "quick": args.quick,
-            "torch": torch.__version__,
-            "wall_time_s": round(time.perf_counter() - started, 1),
-        },
+        "meta": study.meta(unique_runs=len(cache)),
         "groups": groups,
         "checks": checks,
     }

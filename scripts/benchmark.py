@@ -2,10 +2,13 @@
 
     python scripts/benchmark.py                     # ~3 min on 2 threads; writes checkpoints/benchmark.json
     python scripts/benchmark.py --threads 1 --out runs/bench-1t.json
-    python scripts/benchmark.py --quick --out /tmp/bench.json      # seconds
+    python scripts/benchmark.py --quick --out /tmp/bench.json      # seconds (no ONNX rows unless --onnx)
 
 Fairness: both models run in the same process with the same thread count, timed in
 alternating order (teacher, student, student, teacher, ...) and summarised by medians.
+onnxruntime: both models exported to ONNX (ganlab.export, verified against PyTorch) and run
+on the CPU with the same thread count, timed in the same interleaved loops as the PyTorch
+passes, so the two runtimes meet the same background load.
 Training: the project's trainer (in-memory batches, one discriminator pass over real and
 fake together), in fp32 and with bf16 autocast, against a straightforward fp32 loop of the
 same models (torchvision MNIST + DataLoader + ToTensor/Normalize, separate discriminator
@@ -17,6 +20,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,32 +31,61 @@ from ganlab.cli import ArgumentParser, float_in, int_in, run_main  # noqa: E402
 TRAIN_WARMUP_STEPS = 3  # not timed: first steps allocate buffers and warm the allocator (1 in --quick)
 
 
-def inference_benchmark(models: dict, batch_sizes: list[int], *, repeats: int, min_seconds: float) -> dict:
-    """Median seconds per forward pass of every model at each batch size, interleaved."""
+def inference_benchmark(
+    models: dict, batch_sizes: list[int], *, repeats: int, min_seconds: float, sessions: dict | None = None
+) -> dict:
+    """Median seconds per forward pass of every model at each batch size, interleaved.
+
+    sessions ({name: onnxruntime session of that model}) are timed in the same loops; returns
+    {"pytorch": {batch: entry}} and, with sessions, "onnxruntime": {batch: entry}, whose entries
+    also hold "vs_pytorch": how many times faster onnxruntime runs each model than PyTorch.
+    """
     import torch
 
+    from ganlab.export import INPUT_NAME, OUTPUT_NAME
     from ganlab.sampling import noise
     from ganlab.timing import interleaved_medians
 
-    results = {}
+    sessions = sessions or {}
+    results: dict[str, dict] = {"pytorch": {}, **({"onnxruntime": {}} if sessions else {})}
     for batch in batch_sizes:
         z = noise(batch, 0)
-        tasks = {name: (lambda model=model: model(z)) for name, model in models.items()}
+        feed = {INPUT_NAME: z.numpy()}
+        tasks = {("pytorch", name): (lambda model=model: model(z)) for name, model in models.items()}
+        tasks |= {("onnxruntime", name): (lambda runner=runner: runner.run([OUTPUT_NAME], feed)) for name, runner in sessions.items()}
         with torch.inference_mode():
             timings = interleaved_medians(tasks, repeats=repeats, min_seconds=min_seconds)
-        for timing in timings.values():
+        for (runtime, name), timing in timings.items():
             timing["images_per_s"] = batch / timing["median_s"]
-        names = list(models)
-        entry = dict(timings)
-        if len(names) == 2:  # how much faster the second (student) is than the first (teacher)
-            entry["speedup"] = timings[names[0]]["median_s"] / timings[names[1]]["median_s"]
-        results[str(batch)] = entry
+            results[runtime].setdefault(str(batch), {})[name] = timing
+        for runtime, by_batch in results.items():
+            entry, names = by_batch[str(batch)], list(models)
+            if len(names) == 2:  # how much faster the second (student) is than the first (teacher)
+                entry["speedup"] = entry[names[0]]["median_s"] / entry[names[1]]["median_s"]
+            if runtime == "onnxruntime":
+                pytorch = results["pytorch"][str(batch)]
+                entry["vs_pytorch"] = {name: pytorch[name]["median_s"] / entry[name]["median_s"] for name in sessions}
     return results
+
+
+def onnx_sessions(models: dict, folder: Path, threads: int) -> tuple[dict, dict]:
+    """Export each model to folder/<name>.onnx (verified against PyTorch) and open an onnxruntime
+    session on it: ({name: session}, {name: {"file_bytes"}})."""
+    from ganlab.export import export_onnx, session
+
+    sessions, files = {}, {}
+    for name, model in models.items():
+        path = folder / f"{name}.onnx"
+        export_onnx(model, path)
+        sessions[name] = session(path, threads=threads)
+        files[name] = {"file_bytes": path.stat().st_size}
+    return sessions, files
 
 
 def project_steps(config, images, teacher, steps: int, warmup: int = TRAIN_WARMUP_STEPS) -> float:
     """Seconds per step of the project's trainer, after warm-up steps (from its Step events)."""
-    from ganlab.trainer import Step, new_trainer
+    from ganlab.events import Step
+    from ganlab.trainer import new_trainer
 
     times: dict[int, float] = {}
 
@@ -213,7 +246,10 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
     parser.add_argument("--out", default="checkpoints/benchmark.json", help="JSON output")
     parser.add_argument("--quick", action="store_true", help="tiny repeats and steps: a seconds-long smoke run")
+    parser.add_argument("--onnx", action=__import__("argparse").BooleanOptionalAction, default=None, help="onnxruntime rows (default: on, off with --quick)")
     args = parser.parse_args()
+    if args.onnx is None:
+        args.onnx = not args.quick  # exporting takes ~10 s a model: more than a --quick run
     if args.quick:
         args.batch_sizes = [b for b in args.batch_sizes if b <= 64] or [1]
         args.repeats, args.min_seconds = min(args.repeats, 2), min(args.min_seconds, 0.01)
@@ -240,7 +276,21 @@ def main() -> None:
         }
         for name, model in models.items()
     }
-    result = {"models": sizes, "inference": inference_benchmark(models, args.batch_sizes, repeats=args.repeats, min_seconds=args.min_seconds)}
+    sessions, onnx_files = {}, {}
+    with tempfile.TemporaryDirectory() as folder:
+        if args.onnx:
+            sessions, onnx_files = onnx_sessions(models, Path(folder), args.threads)
+        timed = inference_benchmark(models, args.batch_sizes, repeats=args.repeats, min_seconds=args.min_seconds, sessions=sessions)
+    result = {"models": sizes, "inference": timed["pytorch"]}
+    if sessions:
+        import onnxruntime
+
+        from ganlab.export import OPSET
+
+        result["onnxruntime"] = {
+            "version": onnxruntime.__version__, "opset": OPSET, "threads": args.threads,
+            "models": onnx_files, "inference": timed["onnxruntime"],
+        }
     if args.train_steps:
         images = to_unit_range(load_mnist("train", args.data)[0])
         root = str(data_root(args.data))

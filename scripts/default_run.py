@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, float_in, int_in, run_main  # noqa: E402
+from ganlab.cli import ArgumentParser, float_in, int_in, run_main, setting  # noqa: E402
 
 
 def main() -> int:
     parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int_in(10, 60000), default=10000, help="samples per seed for scoring")
-    parser.add_argument("--seeds", type=int_in(0, 2**31 - 1), nargs="+", default=[0, 1], help="sampling seeds")
+    parser.add_argument("--seeds", type=setting("seed"), nargs="+", default=[0, 1], help="sampling seeds")
     parser.add_argument("--out", default="checkpoints/default-run.json", help="JSON output")
     parser.add_argument("--threads", type=int_in(1, 1024), default=2, help="torch CPU threads for scoring (the run uses the app's)")
     parser.add_argument("--time-budget", type=float_in(1, 3600), default=None, help="seconds (default: the UI's default); for smoke tests")
@@ -34,7 +34,7 @@ def main() -> int:
     import torch
 
     from ganlab.checkpoints import atomic_write_json, load_checkpoint
-    from ganlab.classifier import load_classifier
+    from ganlab.checkpoints import load_classifier
     from ganlab.data import load_mnist, to_unit_range
     from ganlab.errors import GanlabError
     from ganlab.lab import Lab, LabSettings, TrainingSlot

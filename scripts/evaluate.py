@@ -3,6 +3,7 @@
     python scripts/evaluate.py                       # every bundled generator; 3 seeds x 10k samples (~5 min, 2 cores)
     python scripts/evaluate.py --models teacher mine=runs/student --out runs/metrics.json
     python scripts/evaluate.py --quick --out /tmp/metrics.json   # seconds: small n and reference
+    python scripts/evaluate.py --kid-only            # recompute only KID in an existing --out, from the same seeds
 
 Every model is compared with the 10k MNIST test images, next to the real-vs-real floor
 (n MNIST train images vs the same test images, the best any generator can do at this n).
@@ -13,13 +14,14 @@ checkpoints/metrics.json) and prints a markdown table.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, int_in, run_main  # noqa: E402
+from ganlab.cli import ArgumentParser, int_in, run_main, setting  # noqa: E402
 
 LABELS = {
     "teacher": "teacher",
@@ -79,18 +81,48 @@ def quality_checks(models: dict) -> dict:
     }
 
 
+def floor_images(train_images, n: int, seed: int):
+    """The floor's real images for one seed: a random subset of n MNIST train images."""
+    import torch
+
+    order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed))
+    return train_images[order[:n]]
+
+
+def recompute_kid(metrics: dict, classifier, reference, train_images) -> None:
+    """Only KID (on standardised features), in place: every run of the floor and of each model is
+    re-drawn from its seed and re-embedded; every other number is kept as it was measured."""
+    from ganlab.checkpoints import REPO_ROOT, load_checkpoint
+    from ganlab.data import to_unit_range
+    from ganlab.metrics import embed, generate_images, standardized_kid, summarize
+    from ganlab.sampling import noise
+
+    def update(entry: dict, embedding_of) -> None:
+        for run in entry["runs"]:
+            run.pop("kid", None), run.pop("kid_subset_std", None)  # the raw-feature KID this replaces
+            run.update(standardized_kid(embedding_of(run["n"], run["seed"]), reference, seed=run["seed"]))
+        entry["summary"] = summarize(entry["runs"])
+
+    update(metrics["floor"], lambda n, seed: embed(classifier, to_unit_range(floor_images(train_images, n, seed))))
+    for label, entry in metrics["models"].items():
+        generator = load_checkpoint(REPO_ROOT / entry["path"], expect="generator")
+        update(entry, lambda n, seed: embed(classifier, generate_images(generator, noise(n, seed, generator.latent_dim))))
+        print(f"{label}: KID {entry['summary']['kid_standardized']['mean']:.4f}", file=sys.stderr)
+
+
 def main() -> None:
     parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="MODEL", help="teacher, student, baseline, a checkpoint path, or LABEL=PATH")
     parser.add_argument("--teacher", default="teacher", help="the teacher students are compared with on the same z (name or path)")
     parser.add_argument("--classifier", default=None, help="evaluation classifier checkpoint (default checkpoints/classifier)")
     parser.add_argument("--n", type=int_in(10, 60000), default=10000, help="samples per model and seed")
-    parser.add_argument("--seeds", type=int_in(0, 2**31 - 1), nargs="+", default=[0, 1, 2], help="sampling seeds (>= 3 for error bars)")
+    parser.add_argument("--seeds", type=setting("seed"), nargs="+", default=[0, 1, 2], help="sampling seeds (>= 3 for error bars)")
     parser.add_argument("--reference-size", type=int_in(10, 10000), default=10000, help="MNIST test images compared against")
     parser.add_argument("--threads", type=int_in(1, 1024), default=2, help="torch CPU threads")
     parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
     parser.add_argument("--out", default="checkpoints/metrics.json", help="JSON output")
     parser.add_argument("--quick", action="store_true", help="n=300, 1000 reference images: a seconds-long smoke run")
+    parser.add_argument("--kid-only", action="store_true", help="recompute only KID in the existing --out file, keep the rest")
     args = parser.parse_args()
     if args.quick:
         args.n, args.reference_size = min(args.n, 300), min(args.reference_size, 1000)
@@ -98,7 +130,8 @@ def main() -> None:
     import torch
 
     from ganlab.checkpoints import atomic_write_json, display_path, load_checkpoint, read_training_info, resolve_model_path
-    from ganlab.classifier import CLASSIFIER_PATH, load_classifier
+    from ganlab.checkpoints import load_classifier
+    from ganlab.classifier import CLASSIFIER_PATH
     from ganlab.data import load_mnist, to_unit_range
     from ganlab.errors import GanlabError
     from ganlab.metrics import evaluate_generator, evaluate_images, make_reference, summarize
@@ -112,6 +145,15 @@ def main() -> None:
     test_images, _ = load_mnist("test", args.data)
     reference = make_reference(classifier, to_unit_range(test_images[: args.reference_size]))
     train_images, _ = load_mnist("train", args.data)
+    if args.kid_only:
+        metrics = json.loads(Path(args.out).read_text())
+        if metrics["meta"]["reference"] != f"MNIST test ({len(reference)} images)":
+            raise GanlabError(f"{args.out} was measured against {metrics['meta']['reference']}: pass the same --reference-size")
+        recompute_kid(metrics, classifier, reference, train_images)
+        atomic_write_json(Path(args.out), metrics)
+        print(metrics_table(metrics))
+        print(f"\nrewrote KID in {args.out} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        return
     # load every model first: a wrong path fails in a second, not after the floor's minutes
     generators = {}
     for spec in args.models:
@@ -123,8 +165,7 @@ def main() -> None:
     # 1. the floor: real train images vs the test reference, one random subset per seed
     floor_runs = []
     for seed in args.seeds:
-        order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed))
-        floor_runs.append(evaluate_images(to_unit_range(train_images[order[: args.n]]), classifier, reference, seed=seed))
+        floor_runs.append(evaluate_images(to_unit_range(floor_images(train_images, args.n, seed)), classifier, reference, seed=seed))
     print(f"floor: FID {summarize(floor_runs)['fid']['mean']:.2f}", file=sys.stderr)
 
     # 2. the generators, with fidelity to the teacher on the same z

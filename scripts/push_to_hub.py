@@ -41,7 +41,8 @@ def main() -> int:
 
     from ganlab.errors import GanlabError
     from ganlab.checkpoints import display_path
-    from ganlab.hub import model_card, push_to_hub, stage_upload, validate_repo_id
+    from ganlab.hub import push_to_hub, stage_upload, validate_repo_id
+    from ganlab.model_card import model_card
 
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(MODELS))

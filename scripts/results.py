@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, int_in, run_main  # noqa: E402
+from ganlab.cli import ArgumentParser, int_in, run_main, setting  # noqa: E402
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 GRID_MODELS = ("teacher", "student", "baseline", "original", "teacher-12k=checkpoints/teacher-12k")
@@ -112,7 +112,7 @@ def main() -> int:
     parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     parser.add_argument("--readme", default="README.md")
     parser.add_argument("--folder", default="checkpoints", help="where the JSON files are and the grids go")
-    parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=0, help="noise seed of the sample grids")
+    parser.add_argument("--seed", type=setting("seed"), default=0, help="noise seed of the sample grids")
     parser.add_argument("--models", nargs="*", default=list(GRID_MODELS), help="grid models: NAME (bundled) or NAME=PATH")
     parser.add_argument("--threads", type=int_in(1, 1024), default=2, help="torch CPU threads for the sample grids")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the README is out of date")

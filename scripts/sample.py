@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, int_in, run_main  # noqa: E402
+from ganlab.cli import ArgumentParser, int_in, run_main, setting  # noqa: E402
 
 MAX_SAMPLES = 100_000
 
@@ -23,7 +23,7 @@ def main() -> None:
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="student", help="teacher | student | baseline | PATH")
     parser.add_argument("--n", type=int_in(1, MAX_SAMPLES), default=64, help="number of samples")
-    parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=0)
+    parser.add_argument("--seed", type=setting("seed"), default=0)
     parser.add_argument("--out", default="grid.png", help="a .png grid or an .npz file")
     parser.add_argument("--scale", type=int_in(1, 16), default=2, help="PNG upscaling (nearest neighbour)")
     args = parser.parse_args()

@@ -14,12 +14,11 @@ latency; needs matplotlib) and names the smallest student within 1.5x the teache
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, add_recipe_arguments, distillation_bench, int_in, run_main  # noqa: E402
+from ganlab.cli import ArgumentParser, add_study_arguments, int_in, run_main, setting, start_study  # noqa: E402
 
 FID_TOLERANCE = 1.5  # a student "keeps the quality" within this factor of the teacher's FID
 
@@ -73,28 +72,18 @@ def plot(sweep: dict, path: Path) -> None:
 
 
 def main() -> None:
-    from ganlab.config import TrainConfig
-
-    defaults = TrainConfig()
     parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    parser.add_argument("--teacher", default="teacher", help="teacher checkpoint (name or path)")
+    add_study_arguments(parser, steps=1000, out="checkpoints/sweep.json")
     parser.add_argument("--widths", type=int_in(2, 1024), nargs="+", default=[128, 64, 32, 16], help="student widths at 7x7")
-    parser.add_argument("--steps", type=int_in(1, 1_000_000), default=1000, help="training steps of every student")
-    parser.add_argument("--batch-size", type=int_in(1, 4096), default=defaults.batch_size)
-    parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=0, help="training seed")
-    parser.add_argument("--sampling-seeds", type=int_in(0, 2**31 - 1), nargs="+", default=[0, 1, 2])
-    add_recipe_arguments(parser)
-    parser.add_argument("--out", default="checkpoints/sweep.json")
+    parser.add_argument("--seed", type=setting("seed"), default=0, help="training seed")
+    parser.add_argument("--sampling-seeds", type=setting("seed"), nargs="+", default=[0, 1, 2])
     parser.add_argument("--plot", default="checkpoints/sweep.png", help="PNG plot ('' to skip)")
-    parser.add_argument("--quick", action="store_true", help="3 steps of batch 16, n=64, short timings: a smoke run")
     args = parser.parse_args()
-    limit, repeats, min_seconds = 0, 7, 0.25
-    if args.quick:
-        args.steps, args.batch_size, args.n, limit, repeats, min_seconds = min(args.steps, 3), min(args.batch_size, 16), min(args.n, 64), 512, 1, 0.01
+    repeats, min_seconds = (1, 0.01) if args.quick else (7, 0.25)  # --quick also shortens the timings
 
     import torch
 
-    from ganlab.checkpoints import atomic_write_json, display_path, resolve_model_path
+    from ganlab.checkpoints import atomic_write_json
     from ganlab.metrics import evaluate_generator, summarize
     from ganlab.models import count_parameters
     from ganlab.report import sweep_table
@@ -102,13 +91,8 @@ def main() -> None:
     from ganlab.timing import interleaved_medians
     from ganlab.trainer import new_trainer
 
-    torch.set_num_threads(args.threads)
-    started = time.perf_counter()
-    teacher, classifier, reference, images = distillation_bench(args, limit=limit)
-    config = TrainConfig(
-        mode="distill", steps=args.steps, batch_size=args.batch_size, lr_generator=args.lr_g, lr_discriminator=args.lr_d,
-        alpha=args.alpha, layers=tuple(args.layers), ema_decay=args.ema, seed=args.seed, sample_every=0,
-    )
+    study = start_study(args, seed=args.seed)
+    teacher, classifier, reference, images, config = study.teacher, study.classifier, study.reference, study.images, study.config
 
     # 1. train every width with the same budget
     generators = {"teacher": teacher}
@@ -145,18 +129,7 @@ def main() -> None:
 
     best = smallest_within(points, points[0])
     sweep = {
-        "meta": {
-            "teacher": display_path(resolve_model_path(args.teacher)),
-            "steps": args.steps,
-            "batch_size": args.batch_size,
-            "n": args.n,
-            "sampling_seeds": args.sampling_seeds,
-            "recipe": config.to_dict(),
-            "threads": args.threads,
-            "quick": args.quick,
-            "torch": torch.__version__,
-            "wall_time_s": round(time.perf_counter() - started, 1),
-        },
+        "meta": study.meta(sampling_seeds=args.sampling_seeds),
         "points": points,
         "smallest_within_1_5x_teacher_fid": best,
         "checks": {

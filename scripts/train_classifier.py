@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, float_in, int_in, run_main  # noqa: E402
+from ganlab.cli import ArgumentParser, float_in, int_in, run_main, setting  # noqa: E402
 
 MAX_SHIFT = 2  # pixels of random translation, each axis
 
@@ -51,7 +51,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int_in(1, 1_000_000), default=2000, help="optimisation steps")
     parser.add_argument("--batch-size", type=int_in(1, 4096), default=128)
     parser.add_argument("--lr", type=float_in(0, 1, open_low=True), default=3e-3, help="peak learning rate (one-cycle)")
-    parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=0)
+    parser.add_argument("--seed", type=setting("seed"), default=0)
     parser.add_argument("--threads", type=int_in(1, 1024), default=1, help="torch CPU threads (1 leaves a core free)")
     parser.add_argument("--limit", type=int_in(0, 60000), default=0, help="train on the first N images (0: all)")
     parser.add_argument("--test-limit", type=int_in(0, 10000), default=0, help="score on the first N test images (0: all 10k)")

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from conftest import REPO
-from ganlab.checkpoints import save_checkpoint
-from ganlab.classifier import Classifier, load_classifier
+from ganlab.checkpoints import load_classifier, save_checkpoint
+from ganlab.classifier import Classifier
 from ganlab.config import ClassifierConfig, GeneratorConfig
 from ganlab.errors import GanlabError
 from ganlab.models import Generator, init_weights

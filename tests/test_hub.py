@@ -25,10 +25,11 @@ from safetensors.torch import load_file, save_file
 
 from fake_hub import FakeHub
 from ganlab import hub
-from ganlab.checkpoints import load_checkpoint, save_checkpoint
+from ganlab import model_card as cards
+from ganlab.checkpoints import build_model, load_checkpoint, save_checkpoint
 from ganlab.config import DiscriminatorConfig, GeneratorConfig
 from ganlab.errors import GanlabError
-from ganlab.models import build_model, count_parameters, init_weights
+from ganlab.models import count_parameters, init_weights
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,23 +155,17 @@ import json, os, sys, time
 from pathlib import Path
 import torch
 torch.set_num_threads(1)
-from ganlab import checkpoints, hub
+from ganlab import hub
 from ganlab.checkpoints import save_checkpoint
 
 out = Path(sys.argv[1])
 results = {}
 for scenario in json.loads(sys.stdin.read()):
-    name, call = scenario["name"], scenario.get("call", "from_pretrained")
+    name = scenario["name"]
     started = time.monotonic()
     try:
-        if call == "load_default":
-            os.environ.update(scenario["env"])
-            checkpoints.BUNDLED[scenario["model"]] = Path(scenario["bundled"])
-            model, used, message = hub.load_default(scenario["model"])
-            result = {"used": used, "info": message}
-        else:
-            model = hub.from_pretrained(scenario["source"], revision=scenario.get("revision"), expect=scenario.get("expect"))
-            result = {}
+        model = hub.from_pretrained(scenario["source"], revision=scenario.get("revision"), expect=scenario.get("expect"))
+        result = {}
         save_checkpoint(model, out / name)
         result.update(ok=True, kind=model.config.kind, training=model.training)
     except Exception as error:
@@ -318,8 +313,6 @@ def test_offline_mode_loads_from_the_prepopulated_cache(online, fake_hub, folder
         {"name": "main", "source": "ganlab/student", "expect": "generator"},
         {"name": "tag", "source": "ganlab/student", "revision": "v1"},
         {"name": "never_downloaded", "source": "ganlab/flaky-never", "expect": "generator"},
-        {"name": "default", "call": "load_default", "model": "student", "bundled": str(folders.student_v1),
-         "env": {"GANLAB_STUDENT_REPO": "ganlab/student"}},
     ]
     results = run_client(scenarios, tmp_path, hf_home=online.hf_home, endpoint=fake_hub.url, offline=True)
     assert results["main"]["ok"] and results["tag"]["ok"], results
@@ -327,9 +320,6 @@ def test_offline_mode_loads_from_the_prepopulated_cache(online, fake_hub, folder
     assert_same_weights(tmp_path / "tag", folders.models["v1"])
     assert results["never_downloaded"]["type"] == "GanlabError"
     assert "not in the local Hugging Face cache and HF_HUB_OFFLINE is set" in results["never_downloaded"]["message"]
-    assert results["default"]["ok"] and results["default"]["used"] == "ganlab/student", results["default"]
-    assert results["default"]["info"] == "student: loaded from the Hub (ganlab/student)"
-    assert_same_weights(tmp_path / "default", folders.models["v2"])
     assert len(fake_hub.requests) == before  # offline means no request at all
 
 
@@ -339,8 +329,6 @@ def test_unreachable_hub_fails_fast_uses_the_cache_and_falls_back_to_bundled(onl
     scenarios = [
         {"name": "cached", "source": "ganlab/student", "expect": "generator"},
         {"name": "uncached", "source": "ganlab/never-downloaded"},
-        {"name": "default", "call": "load_default", "model": "teacher", "bundled": str(folders.student_v1),
-         "env": {"GANLAB_TEACHER_REPO": "ganlab/never-downloaded", "GANLAB_TEACHER_REVISION": "v3"}},
     ]
     started = time.monotonic()
     results = run_client(scenarios, tmp_path / "out", hf_home=hf_home, endpoint=closed_port_url())
@@ -349,37 +337,7 @@ def test_unreachable_hub_fails_fast_uses_the_cache_and_falls_back_to_bundled(onl
     assert results["uncached"]["type"] == "GanlabError"
     assert results["uncached"]["message"].startswith("cannot reach the Hugging Face Hub at http://127.0.0.1:")
     assert results["uncached"]["seconds"] < 5  # no ~25 s of retries before saying so
-    default = results["default"]
-    assert default["ok"] and default["used"] == str(folders.student_v1), default
-    assert default["info"].startswith("teacher: GANLAB_TEACHER_REPO=ganlab/never-downloaded could not be loaded (cannot reach")
-    assert default["info"].endswith(f"; using the bundled {folders.student_v1}")
-    assert_same_weights(tmp_path / "out" / "default", folders.models["v1"])
     assert time.monotonic() - started < 60
-
-
-# --- app defaults from the environment (no network) --------------------------------------------
-
-
-def test_default_sources_read_the_environment(monkeypatch):
-    for variable in ("GANLAB_TEACHER_REPO", "GANLAB_STUDENT_REPO"):
-        monkeypatch.delenv(variable, raising=False)
-    assert hub.default_sources() == {"teacher": str(hub.BUNDLED["teacher"]), "student": str(hub.BUNDLED["student"])}
-    monkeypatch.setenv("GANLAB_STUDENT_REPO", "  alice/ganlab-student ")
-    monkeypatch.setenv("GANLAB_TEACHER_REPO", "../not/a/repo")  # invalid: falls back to bundled
-    assert hub.default_sources() == {"teacher": str(hub.BUNDLED["teacher"]), "student": "alice/ganlab-student"}
-
-
-def test_load_default_without_environment_uses_bundled(monkeypatch, folders):
-    monkeypatch.delenv("GANLAB_STUDENT_REPO", raising=False)
-    monkeypatch.setitem(hub.BUNDLED, "student", folders.student_v2)
-    model, used, message = hub.load_default("student")
-    assert used == str(folders.student_v2) and message == f"student: bundled {folders.student_v2}"
-    assert_same_weights(model, folders.models["v2"])
-    monkeypatch.setenv("GANLAB_STUDENT_REPO", "bad--id")
-    _, used, message = hub.load_default("student")
-    assert used == str(folders.student_v2) and "GANLAB_STUDENT_REPO / GANLAB_STUDENT_REVISION are invalid" in message
-    with pytest.raises(GanlabError, match="no default model 'generator'"):
-        hub.load_default("generator")
 
 
 # --- pushing and model cards -------------------------------------------------------------------
@@ -450,24 +408,24 @@ def test_model_card_describes_the_checkpoint(folders):
     from huggingface_hub import ModelCard
 
     metrics = {"fid": 12.3456789, "recognizable": {"rate": 0.91}}
-    text = hub.model_card("student", folders.student_v1, metrics, repo_id="alice/ganlab-student")
+    text = cards.model_card("student", folders.student_v1, metrics, repo_id="alice/ganlab-student")
     card = ModelCard(text)
-    assert card.data.library_name == "pytorch" and card.data.license == hub.LICENSE
+    assert card.data.library_name == "pytorch" and card.data.license == cards.LICENSE
     assert card.data.datasets == ["ylecun/mnist"] and "knowledge-distillation" in card.data.tags
     counts = count_parameters(folders.models["v1"])
     assert f"| `trainable parameters` | {counts['trainable']:,} |" in text
     assert f"{counts['keras']:,}" in text
     assert "| `steps` | 10 |" in text and "| `mode` | distill |" in text  # from training.json
     assert "| `fid` | 12.3457 |" in text and "| `recognizable.rate` | 0.91 |" in text
-    assert "3. ConvTranspose 4x4 stride 2 + BN + LeakyReLU -> 14x14x4" in text
-    assert "4. ConvTranspose 4x4 stride 2 + tanh -> 28x28x1" in text
+    assert "3. ConvTranspose 4×4 stride 2, BatchNorm, LeakyReLU → 14×14×4" in text
+    assert "4. ConvTranspose 4×4 stride 2, tanh → 28×28×1" in text
     assert 'load_generator("alice/ganlab-student")' in text
     for heading in ("## Architecture", "## Parameters", "## Training recipe", "## Metrics", "## Intended use", "## Limitations"):
         assert heading in text
-    bare = hub.model_card("baseline", folders.discriminator)
+    bare = cards.model_card("baseline", folders.discriminator)
     assert "No training.json was saved" in bare and "No evaluation metrics were recorded" in bare
     with pytest.raises(GanlabError, match="model card kind must be one of"):
-        hub.model_card("generator", folders.student_v1)
+        cards.model_card("generator", folders.student_v1)
 
 
 def test_a_classifier_card_reports_its_test_accuracy(tmp_path):
@@ -476,7 +434,7 @@ def test_a_classifier_card_reports_its_test_accuracy(tmp_path):
 
     folder = save_checkpoint(Classifier(ClassifierConfig(channels=(2, 4), hidden=8)), tmp_path / "classifier",
                              training={"steps": 5, "test_accuracy": 0.9925})  # fmt: skip
-    card = hub.model_card("classifier", folder)
+    card = cards.model_card("classifier", folder)
     assert "| `MNIST test accuracy (10,000 images)` | 0.9925 |" in card and "image-classification" in card
 
 
@@ -499,7 +457,7 @@ def test_push_script_dry_run_writes_what_it_would_upload(folders, tmp_path):
     assert "skip classifier: no checkpoint at" in completed.stdout
     assert "student: would push" in completed.stdout and "huggingface.co/alice/ganlab-student" in completed.stdout
     student = tmp_path / "out" / "student"
-    assert sorted(path.name for path in student.iterdir()) == ["README.md", "config.json", "model.safetensors", "training.json"]
+    assert sorted(path.name for path in student.iterdir()) == ["README.md", "config.json", "model.safetensors", "samples.png", "training.json"]
     card = (student / "README.md").read_text()
     assert "| `fid` | 7.5 ± 0.14 |" in card and "| `evaluation.n` | 1000 |" in card and "| `evaluation.seeds` | 0, 1 |" in card
     assert str(folders.student_v1) not in card and "wall_time_s` | 3" not in card

@@ -18,11 +18,11 @@ from ganlab.lab import (
     Lab,
     LabSettings,
     TrainingSlot,
-    _thin,
     load_model,
     loss_figure,
     metrics_markdown,
 )
+from ganlab.lab.views import thin
 from ganlab.sampling import generate, interpolate, noise, to_uint8
 from conftest import wait_for
 from lab_fixtures import tiny_lab
@@ -76,7 +76,7 @@ def test_sampling_uses_every_core_while_idle_and_one_fewer_while_a_run_trains(mo
 
 
 def test_the_original_recipe_stays_selectable_and_labelled():
-    assert ORIGINAL.label == "original (α 0.5, 14x14, lr 2e-4)" and ORIGINAL.label in RECIPES
+    assert ORIGINAL.label == "original (α 0.5, 14x14, lr 2e-4)" and RECIPES["original"] is ORIGINAL
     assert (ORIGINAL.alpha, ORIGINAL.layers, ORIGINAL.lr_generator) == (0.5, ("14x14",), 2e-4)
 
 
@@ -257,8 +257,9 @@ def test_the_watchdog_stops_a_run_nobody_watches(tmp_path):
     lab.start_run(steps=5000, batch_size=16)
     run = lab.slot.current()
     wait_for(lambda: not run.alive, timeout=15)
-    assert "nobody watched it" in run.stop_reason
-    assert lab.run_status().state == "stopped"
+    view = lab.run_status()
+    assert view.state == "stopped" and "nobody watched it" in view.details["stop_reason"]
+    assert "nobody watched it" in run.student_log.snapshot()["reason"]  # the reason arrives in Finished
 
 
 def test_the_wall_clock_cap_ends_a_paused_run(tmp_path):
@@ -267,13 +268,13 @@ def test_the_wall_clock_cap_ends_a_paused_run(tmp_path):
     lab.pause_run()
     run = lab.slot.current()
     wait_for(lambda: not run.alive, timeout=15)
-    assert "wall-clock cap of 1 s" in run.stop_reason
+    assert "wall-clock cap of 1 s" in lab.run_status().details["stop_reason"]
 
 
 # ---- views --------------------------------------------------------------------------------------
 def test_thinning_keeps_bucket_means():
     steps, values = list(range(1, 1001)), [float(i % 2) for i in range(1000)]
-    xs, ys = _thin(steps, values, max_points=100)
+    xs, ys = thin(steps, values, max_points=100)
     assert len(xs) == 100 and xs[-1] == 1000
     assert ys == pytest.approx([0.5] * 100)  # each bucket of 10 alternating 0/1 has mean 0.5
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from lab_fixtures import TINY_STUDENT, tiny_lab
 
-import ganlab.lab as lab_module
+import ganlab.lab.sources as lab_module
 from ganlab.errors import GanlabError
 from ganlab.lab import LoadedModel, load_model
 from ganlab.models import Generator
@@ -34,7 +34,7 @@ def test_a_failed_download_keeps_both_models(lab, monkeypatch):
             raise GanlabError(f"Hub repo {repo} was not found (404)")
         return LoadedModel(role, Generator(TINY_STUDENT), True, f"hub:{repo}")
 
-    monkeypatch.setattr(lab_module, "_load_from_hub", fake)
+    monkeypatch.setattr(lab_module, "load_from_hub", fake)
     teacher, student = lab.teacher, lab.student
     with pytest.raises(GanlabError, match="404"):
         lab.load_hub("user/teacher", "", "user/missing", "")
@@ -47,7 +47,7 @@ def test_a_successful_load_swaps_into_compare(lab, monkeypatch):
         replacement.blocks[-1][0].weight.zero_()  # a constant image: easy to recognise
 
     monkeypatch.setattr(
-        lab_module, "_load_from_hub", lambda role, repo, revision=None: LoadedModel(role, replacement, True, f"hub:{repo}@{revision}")
+        lab_module, "load_from_hub", lambda role, repo, revision=None: LoadedModel(role, replacement, True, f"hub:{repo}@{revision}")
     )
     message = lab.load_hub("", "", "user/student", "v1")
     assert "student from hub:user/student@v1" in message
@@ -65,7 +65,7 @@ def test_an_unreachable_default_repo_falls_back_to_the_folder(tmp_path, monkeypa
     def offline(role, repo, revision=None):
         raise GanlabError("cannot reach the Hugging Face Hub (offline?)")
 
-    monkeypatch.setattr(lab_module, "_load_from_hub", offline)
+    monkeypatch.setattr(lab_module, "load_from_hub", offline)
     loaded = load_model("student", repo="user/ganlab-student")
     assert loaded.trained and loaded.source == str(student_folder)
     assert "offline" in loaded.note

@@ -11,11 +11,11 @@ import scipy.stats
 import torch
 
 from ganlab import metrics
-from ganlab.checkpoints import save_checkpoint
-from ganlab.classifier import CLASSIFIER_PATH, Classifier, load_classifier
+from ganlab.checkpoints import build_model, load_classifier, save_checkpoint
+from ganlab.classifier import CLASSIFIER_PATH, Classifier
 from ganlab.config import ClassifierConfig, GeneratorConfig, config_from_dict
 from ganlab.errors import GanlabError
-from ganlab.models import Generator, build_model, init_weights
+from ganlab.models import Generator, init_weights
 
 
 def exact_gaussian_sample(n: int, mean: np.ndarray, covariance: np.ndarray, seed: int) -> torch.Tensor:
@@ -105,6 +105,35 @@ def test_kid_is_near_zero_for_one_distribution_and_large_for_two():
     assert metrics.kernel_inception_distance(a, b, subsets=5, subset_size=100, seed=7) == metrics.kernel_inception_distance(
         a, b, subsets=5, subset_size=100, seed=7
     )
+
+
+def test_standardized_kid_is_kid_on_features_standardised_by_the_reference():
+    rng = np.random.default_rng(2)
+    real = rng.standard_normal((60, 5)) * [1.0, 3.0, 10.0, 0.5, 40.0] + 7.0
+    fake = real[::-1] * 1.2 + 0.5
+    real[:, 3] = 2.0  # a constant dimension of the reference keeps scale 1 instead of dividing by 0
+    mean, std = real.mean(axis=0), real.std(axis=0, ddof=1)
+    std[std == 0] = 1.0
+    expected = numpy_kid((real - mean) / std, (fake - mean) / std)
+    reference, embedding = (metrics.Embedding(torch.from_numpy(x), torch.zeros(len(x), 10)) for x in (real, fake))
+    result = metrics.standardized_kid(embedding, reference)
+    assert result["kid_standardized"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_standardized_kid_does_not_depend_on_the_scale_of_the_features():
+    # the point of the scale: raw KID grows with the features' magnitude (cubic kernel), standardised KID does not
+    rng = np.random.default_rng(3)
+    real, fake = torch.from_numpy(rng.standard_normal((400, 8))), torch.from_numpy(rng.standard_normal((400, 8)) + 0.3)
+    scale, shift = torch.from_numpy(rng.uniform(0.1, 50.0, 8)), torch.from_numpy(rng.standard_normal(8) * 20)
+    kid = lambda a, b: metrics.standardized_kid(  # noqa: E731
+        metrics.Embedding(b, torch.zeros(len(b), 10)), metrics.Embedding(a, torch.zeros(len(a), 10)), seed=4
+    )["kid_standardized"]
+    assert kid(real * scale + shift, fake * scale + shift) == pytest.approx(kid(real, fake), rel=1e-3)
+    raw, raw_scaled = (metrics.kernel_inception_distance(a, b, seed=4)[0] for a, b in ((real, fake), (real * 10, fake * 10)))
+    assert raw_scaled > 100 * raw
+    # one distribution against itself reads about 0 on this scale, another one clearly more
+    same = kid(real[:200], real[200:])
+    assert abs(same) < 0.01 < kid(real, fake)
 
 
 # ---- Inception Score -------------------------------------------------------------------------
@@ -215,7 +244,7 @@ def test_evaluate_generator_end_to_end():
     real = torch.rand(64, 1, 28, 28) * 2 - 1
     reference = metrics.make_reference(classifier, real)
     result = metrics.evaluate_generator(generator, classifier, reference, 48, seed=3, teacher=generator)
-    expected_keys = {"fid", "kid", "kid_subset_std", "inception_score", "precision", "recall", "class_histogram", "class_kl", "recognizable"}
+    expected_keys = {"fid", "kid_standardized", "kid_standardized_subset_std", "inception_score", "precision", "recall", "class_histogram", "class_kl", "recognizable"}
     assert expected_keys | {"n", "seed", "pixel_mse", "label_agreement"} == set(result)
     assert result["pixel_mse"] == 0.0 and result["label_agreement"] == 1.0  # the teacher is itself
     assert sum(result["class_histogram"]) == pytest.approx(1.0, abs=1e-4)

@@ -10,7 +10,8 @@ from ganlab.data import synthetic_images
 from ganlab.errors import GanlabError
 from ganlab.models import Generator, init_weights
 from ganlab.sampling import generate, noise
-from ganlab.trainer import CheckpointWritten, Failed, Finished, Samples, Started, Step, new_trainer
+from ganlab.events import CheckpointWritten, Failed, Finished, Samples, Started, Step
+from ganlab.trainer import new_trainer
 
 
 def small_teacher():
@@ -123,7 +124,7 @@ def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_
     good.run()
     saved = (tmp_path / "model.safetensors").read_bytes()
     events = []
-    absurd = config(steps=50, sample_every=0, lr_generator=1.0, lr_discriminator=1.0, beta1=0.0)
+    absurd = config(steps=50, sample_every=0, lr_generator=0.1, lr_discriminator=0.1, beta1=0.0)
     trainer = new_trainer(absurd, images=synthetic_images(64), teacher=small_teacher(), output_dir=tmp_path, on_event=events.append)
     # Poison the weights so the very first step is non-finite, whatever the optimiser does.
     with torch.no_grad():

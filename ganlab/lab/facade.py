@@ -1,0 +1,326 @@
+"""`Lab`: everything the app does, as plain methods whose arguments are the UI's inputs.
+
+app.py only wires Gradio components to these methods, so tests call the same functions the
+buttons do. Each method checks its inputs against the limits declared in ganlab.config and
+hands the work to the module that owns it: sources (which model), runs (training), views
+(what a poll shows), ganlab.sampling (images).
+
+Threads: `torch.set_num_threads` acts per thread with PyTorch's OpenMP backend. Called in a
+thread it sets that thread's OpenMP team size and the default that *later* threads pick up
+on their first parallel op; threads that already ran an op keep their own. So the trainer
+thread sets its own count (TrainConfig.num_threads) and every sampling call sets the
+calling thread's count (`LabSettings.sample_threads`): neither can leak into the other.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganlab.checkpoints import WEIGHTS_NAME
+from ganlab.config import DISTILL_LAYERS, MAX_SEED, SEED, Limit, TrainConfig, limit
+from ganlab.errors import GanlabError
+from ganlab.lab import settings as lab_settings
+from ganlab.lab.runs import SLOT, Run, TrainingSlot, busy_message, new_run
+from ganlab.lab.settings import DEFAULT_SAMPLES, METRICS_PATH, RUN_DEFAULTS, LabSettings
+from ganlab.lab.sources import (
+    STUDENT_CHOICES,
+    LoadedModel,
+    StudentShelf,
+    load_from_hub_panel,
+    load_model,
+    load_optional_classifier,
+)
+from ganlab.lab.views import (
+    CompareView,
+    RunView,
+    WalkView,
+    about_markdown,
+    compare_markdown,
+    describe,
+    idle_view,
+    model_notes,
+    run_view,
+    scale_for,
+)
+from ganlab.models import Generator
+from ganlab.sampling import generate, grid, interpolate, noise, to_uint8
+from ganlab.trainer import FIXED_NOISE_SEED, resolve_precision
+
+
+def _setting(name: str, value: Any, *, high: float | None = None, label: str | None = None) -> Any:
+    """A run setting from the UI or API, checked against TrainConfig's declared range."""
+    return limit(TrainConfig, name).check(value, high=high, label=label, text=True)
+
+
+def _count(label: str, value: Any, low: int, high: int) -> int:
+    """A UI count (samples, frames) in [low, high]: the range is the Lab's own setting."""
+    return Limit(label, low, high, integer=True).check(value, text=True)
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    # a checkbox sends true/false; None is an unticked box from a client that left it out
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise GanlabError(f"{name} must be true or false, got {value!r:.60}")
+
+
+def _as_layers(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise GanlabError(f"layers must be a list of layer names ({', '.join(DISTILL_LAYERS)}), got {value!r:.60}")
+    for layer in value:
+        if layer not in DISTILL_LAYERS:
+            raise GanlabError(f"unknown distilled layer {layer!r:.60}: choose from {', '.join(DISTILL_LAYERS)}")
+    # keep the canonical order, so ("pixels", "14x14") and ("14x14", "pixels") are one run
+    return tuple(layer for layer in DISTILL_LAYERS if layer in value)
+
+
+class Lab:
+    """Everything the app does, as plain methods with the UI's inputs."""
+
+    def __init__(
+        self,
+        settings: LabSettings | None = None,
+        *,
+        slot: TrainingSlot | None = None,
+        metrics_path: str | os.PathLike | None = None,
+        classifier: torch.nn.Module | None | bool = True,
+    ) -> None:
+        self.settings = settings = settings or LabSettings.from_env()
+        self.slot = slot or SLOT
+        self.metrics_path = Path(metrics_path) if metrics_path else METRICS_PATH
+        self.teacher = load_model("teacher", path=settings.teacher or None, repo=settings.teacher_repo, revision=settings.teacher_revision)
+        self.student = load_model("student", path=settings.student or None, repo=settings.student_repo, revision=settings.student_revision)
+        # True: load it if present; None/False: none; a module: use it (tests)
+        self.classifier = load_optional_classifier() if classifier is True else (classifier or None)
+        self.students = StudentShelf(lambda loaded: self._warm_up(loaded))
+        self._images: torch.Tensor | None = None
+        self._images_lock = threading.Lock()
+        self._teacher_fixed: np.ndarray | None = None
+        self.runs_dir = Path(settings.runs_dir or os.path.join(tempfile.gettempdir(), "ganlab-runs"))
+        self._warm_up(self.teacher, self.student)
+
+    # ---- sampling --------------------------------------------------------------------------------
+    def _warm_up(self, *models: LoadedModel) -> None:
+        """One throw-away pass per model at the default grid size, so the first visitor's
+        "generation time" is the model's and not the first call's set-up (folding BatchNorm
+        into the weights, oneDNN primitives for these shapes): cold, the teacher's first 64
+        samples took 171 ms against ~20 ms warm."""
+        z = noise(DEFAULT_SAMPLES, 0)
+        images = [self._sample(loaded.model, z)[0] for loaded in models]
+        self._predict(torch.cat(images))
+
+    def _sampling_threads(self) -> int:
+        """GANLAB_SAMPLE_THREADS, or every core while idle and one fewer while a run trains:
+        measured on 2 vCPUs with a run going, 1 sampling thread is faster than 2 (OpenMP teams
+        that share a busy core spin and stall), and idle, 2 are faster than 1."""
+        if self.settings.sample_threads:
+            return self.settings.sample_threads
+        cores = os.cpu_count() or 1
+        return max(1, cores - 1) if self.slot.busy() is not None else cores
+
+    def _sample(self, model: Generator, z: torch.Tensor) -> tuple[torch.Tensor, float]:
+        count = self._sampling_threads()
+        if torch.get_num_threads() != count:  # a per-thread setting, see the module doc
+            torch.set_num_threads(count)
+        start = time.perf_counter()
+        images = generate(model, z)
+        return images, time.perf_counter() - start
+
+    def _predict(self, images: torch.Tensor) -> np.ndarray | None:
+        if self.classifier is None:
+            return None
+        with torch.inference_mode():
+            return self.classifier(images).argmax(dim=1).numpy()
+
+    def _student_for(self, choice: str) -> LoadedModel:
+        run = self.slot.current()
+        return self.students.choose(choice, self.student, None if run is None else run.output_dir, "" if run is None else run.id)
+
+    # ---- status lines and About ------------------------------------------------------------------
+    def model_notes(self) -> str:
+        """Markdown warning lines for any model that is untrained (empty when all are trained)."""
+        return model_notes((self.teacher, self.student))
+
+    def about(self) -> str:
+        """Markdown: what the lab shows, both architectures, the metrics table when present."""
+        return about_markdown((self.teacher, self.student), self.metrics_path)
+
+    # ---- Hub ------------------------------------------------------------------------------------
+    def load_hub(
+        self, teacher_repo: Any = "", teacher_revision: Any = "", student_repo: Any = "", student_revision: Any = ""
+    ) -> str:
+        """Swap Hub models into Compare; all requested models load before any is swapped in.
+
+        Any failure (invalid id, offline, 404, wrong kind, bad weights) raises GanlabError and
+        leaves the models the app had.
+        """
+        loaded = load_from_hub_panel(teacher_repo, teacher_revision, student_repo, student_revision)
+        if "teacher" in loaded:
+            self.teacher = loaded["teacher"]
+            self._teacher_fixed = None  # the run view's teacher grid comes from the new teacher
+        if "student" in loaded:
+            self.student = loaded["student"]
+        self._warm_up(*loaded.values())
+        return "Loaded " + ", ".join(f"{role} from {model.source}" for role, model in loaded.items())
+
+    # ---- Compare --------------------------------------------------------------------------------
+    @staticmethod
+    def random_seed() -> int:
+        return random.randint(0, MAX_SEED)
+
+    def generate(self, seed: Any = 0, n: Any = DEFAULT_SAMPLES, student: str = STUDENT_CHOICES[0]) -> CompareView:
+        """Teacher and student grids from the same noise, with sizes, timings and predictions."""
+        seed = SEED.check(seed, text=True)
+        n = _count("number of samples", n, 1, self.settings.max_samples)
+        student_model = self._student_for(student)
+        z = noise(n, seed)  # (n, latent): one batch, both models
+        teacher_images, teacher_s = self._sample(self.teacher.model, z)
+        student_images, student_s = self._sample(student_model.model, z)
+        # one classifier pass over both grids: (2n, 1, 28, 28) -> 2n labels
+        labels = self._predict(torch.cat([teacher_images, student_images]))
+        columns = max(1, math.ceil(math.sqrt(n)))
+        scale = scale_for(columns)
+        teacher_grid = grid(to_uint8(teacher_images), columns=columns, scale=scale)
+        student_grid = grid(to_uint8(student_images), columns=columns, scale=scale)
+        details: dict[str, Any] = {
+            "seed": seed,
+            "n": n,
+            "teacher": describe(self.teacher, teacher_s),
+            "student": describe(student_model, student_s),
+        }
+        if labels is not None:
+            teacher_labels, student_labels = labels[:n], labels[n:]
+            details["teacher_digits"] = teacher_labels.tolist()
+            details["student_digits"] = student_labels.tolist()
+            details["agreement"] = float((teacher_labels == student_labels).mean())
+        return CompareView(teacher_grid, student_grid, compare_markdown(details, columns, self.model_notes()), details)
+
+    # ---- Latent walk ----------------------------------------------------------------------------
+    def latent_walk(self, seed_a: Any = 0, seed_b: Any = 1, frames: Any = 10, student: str = STUDENT_CHOICES[0]) -> WalkView:
+        """Teacher and student along the same slerp path between two seeds' noise, as strips."""
+        seed_a = SEED.check(seed_a, label="first seed", text=True)
+        seed_b = SEED.check(seed_b, label="second seed", text=True)
+        frames = _count("frames", frames, 2, self.settings.max_frames)
+        student_model = self._student_for(student)
+        z = interpolate(seed_a, seed_b, frames)  # (frames, latent)
+        teacher_images, _ = self._sample(self.teacher.model, z)
+        student_images, _ = self._sample(student_model.model, z)
+        scale = 3 if frames <= 12 else 2
+        strips = [grid(to_uint8(images), columns=frames, scale=scale) for images in (teacher_images, student_images)]
+        info = f"{frames} frames from seed {seed_a} to seed {seed_b} (spherical interpolation of z)"
+        return WalkView(strips[0], strips[1], info)
+
+    # ---- Distill from scratch -------------------------------------------------------------------
+    def _training_images(self) -> torch.Tensor:
+        from ganlab.data import training_images
+
+        with self._images_lock:
+            if self._images is None:
+                self._images = training_images(self.settings.data_source, limit=self.settings.train_images)
+            return self._images
+
+    def start_run(
+        self,
+        steps: Any = RUN_DEFAULTS.steps,
+        time_budget_s: Any = RUN_DEFAULTS.time_budget_s,
+        batch_size: Any = RUN_DEFAULTS.batch_size,
+        lr_generator: Any = RUN_DEFAULTS.lr_generator,
+        lr_discriminator: Any = RUN_DEFAULTS.lr_discriminator,
+        alpha: Any = RUN_DEFAULTS.alpha,
+        layers: Any = RUN_DEFAULTS.layers,
+        seed: Any = RUN_DEFAULTS.seed,
+        baseline: Any = RUN_DEFAULTS.baseline,
+        ema_decay: Any = RUN_DEFAULTS.ema_decay,
+        *,
+        owner: str = "",
+    ) -> RunView:
+        """Validate the settings, claim the one training slot and start the run's thread(s)."""
+        limits = self.settings
+        steps = _setting("steps", steps, high=limits.max_steps)
+        time_budget_s = _setting("time_budget_s", time_budget_s, high=limits.run_cap_s)
+        batch_size = _setting("batch_size", batch_size, high=limits.max_batch_size)
+        lr_generator = _setting("lr_generator", lr_generator)
+        lr_discriminator = _setting("lr_discriminator", lr_discriminator)
+        alpha = _setting("alpha", alpha)
+        layers = _as_layers(layers)
+        seed = _setting("seed", seed)
+        baseline = _as_bool("baseline", baseline)
+        ema_decay = _setting("ema_decay", ema_decay)
+        if alpha > 0 and not layers:
+            raise GanlabError("α > 0 needs at least one distilled layer (or set α to 0)")
+        if alpha > 0 and not self.teacher.trained:
+            raise GanlabError(
+                f"no trained teacher is loaded ({self.teacher.note}); distillation needs one: set GANLAB_TEACHER "
+                "to a checkpoint folder or train one with scripts/train_teacher.py"
+            )
+        busy = self.slot.busy()
+        if busy is not None:
+            raise GanlabError(busy_message(busy))
+        config = TrainConfig(
+            mode="distill", steps=steps, batch_size=batch_size, lr_generator=lr_generator,
+            lr_discriminator=lr_discriminator, alpha=alpha, layers=layers, seed=seed, ema_decay=ema_decay,
+            sample_every=lab_settings.SAMPLE_EVERY, checkpoint_every=lab_settings.CHECKPOINT_EVERY,
+            time_budget_s=time_budget_s or limits.run_cap_s, num_threads=limits.train_threads,
+            precision=resolve_precision(limits.train_precision),
+        )  # fmt: skip
+        images = self._training_images()  # loaded outside the slot lock (a second or two, once)
+        run_settings = {
+            "steps": steps, "time_budget_s": time_budget_s, "batch_size": batch_size, "lr_generator": lr_generator,
+            "lr_discriminator": lr_discriminator, "alpha": alpha, "layers": list(layers), "seed": seed,
+            "baseline": baseline, "ema_decay": ema_decay, "precision": config.precision,
+        }  # fmt: skip
+
+        def build() -> Run:
+            self.students.forget_runs()
+            return new_run(
+                config, images=images, teacher=self.teacher.model, teacher_source=self.teacher.source,
+                runs_dir=self.runs_dir, owner=owner, settings=run_settings, baseline=baseline,
+            )  # fmt: skip
+
+        self.slot.claim(build, cap_s=limits.run_cap_s, idle_s=limits.idle_stop_s)
+        return self.run_status(viewer=owner)
+
+    def stop_run(self, *, viewer: str = "") -> RunView:
+        """Stop the run after its current step and wait (a few seconds at most) for its thread."""
+        run = self.slot.active("stop")
+        by = "you" if viewer and viewer == run.owner else "a visitor"
+        if not run.stop(f"stopped by {by}"):
+            raise GanlabError("the run was asked to stop but its thread has not ended yet; poll again in a moment")
+        return self.run_status(viewer=viewer)
+
+    def pause_run(self, *, viewer: str = "") -> RunView:
+        self.slot.active("pause").pause()
+        return self.run_status(viewer=viewer)
+
+    def resume_run(self, *, viewer: str = "") -> RunView:
+        self.slot.active("resume").resume()
+        return self.run_status(viewer=viewer)
+
+    def teacher_fixed_samples(self) -> np.ndarray:
+        """The teacher on the trainer's fixed noise batch: what the live student is compared with."""
+        if self._teacher_fixed is None:
+            images, _ = self._sample(self.teacher.model, noise(64, FIXED_NOISE_SEED))
+            self._teacher_fixed = grid(to_uint8(images), columns=8, scale=2)
+        return self._teacher_fixed
+
+    def run_status(self, *, viewer: str = "") -> RunView:
+        """What the Distill tab shows now; polling also tells the watchdog someone is watching."""
+        run = self.slot.current()
+        if run is None:
+            return idle_view(self.teacher_fixed_samples())
+        run.last_polled = time.monotonic()
+        return run_view(run, viewer=viewer, teacher_image=self.teacher_fixed_samples(), checkpoint_name=WEIGHTS_NAME)

@@ -1,0 +1,112 @@
+"""The Lab's settings: every GANLAB_* variable it reads, and the defaults of a UI run."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ganlab.checkpoints import REPO_ROOT
+from ganlab.config import FAST, PRECISIONS
+from ganlab.errors import GanlabError
+
+METRICS_PATH = REPO_ROOT / "checkpoints" / "metrics.json"
+DEFAULT_SAMPLES = 64  # the Compare grid's default size (8 x 8)
+SAMPLE_EVERY = 20  # steps between the live sample grids of a UI run
+CHECKPOINT_EVERY = 500  # steps between a UI run's checkpoints: a diverged or crashed run keeps the last good one
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """Caps and locations; `from_env` documents each GANLAB_* variable and its default."""
+
+    max_samples: int = 256  # GANLAB_MAX_SAMPLES: samples per model per Compare request
+    max_frames: int = 32  # GANLAB_MAX_FRAMES: latent-walk frames
+    max_steps: int = 20_000  # GANLAB_MAX_STEPS: steps of one UI run
+    max_batch_size: int = 512  # GANLAB_MAX_BATCH: batch size of one UI run
+    run_cap_s: float = 600.0  # GANLAB_RUN_CAP_S: wall-clock cap of one run, pauses included
+    idle_stop_s: float = 120.0  # GANLAB_RUN_IDLE_S: stop a run nobody has polled for this long
+    train_threads: int = 1  # GANLAB_TRAIN_THREADS: torch threads of the trainer thread(s)
+    train_precision: str = "auto"  # GANLAB_TRAIN_PRECISION: fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16)
+    sample_threads: int = 0  # GANLAB_SAMPLE_THREADS: torch threads of each sampling request (0: every core, one fewer while a run trains)
+    train_images: int = 0  # GANLAB_TRAIN_IMAGES: first N MNIST images for UI runs (0: all 60,000)
+    data_source: str = "mnist"  # GANLAB_TRAIN_DATA: "mnist" or "synthetic"
+    runs_dir: str = ""  # GANLAB_RUNS_DIR: where UI runs write checkpoints (default: a temp folder)
+    teacher: str = ""  # GANLAB_TEACHER: teacher checkpoint folder (default checkpoints/teacher)
+    student: str = ""  # GANLAB_STUDENT: student checkpoint folder (default checkpoints/student)
+    teacher_repo: str = ""  # GANLAB_TEACHER_REPO: Hub repo of the default teacher (bundled folder if unreachable)
+    student_repo: str = ""  # GANLAB_STUDENT_REPO: Hub repo of the default student (bundled folder if unreachable)
+    teacher_revision: str = ""  # GANLAB_TEACHER_REVISION: branch, tag or commit of that repo
+    student_revision: str = ""  # GANLAB_STUDENT_REVISION
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> LabSettings:
+        environ = dict(os.environ if environ is None else environ)
+        names = {
+            "max_samples": ("GANLAB_MAX_SAMPLES", int),
+            "max_frames": ("GANLAB_MAX_FRAMES", int),
+            "max_steps": ("GANLAB_MAX_STEPS", int),
+            "max_batch_size": ("GANLAB_MAX_BATCH", int),
+            "run_cap_s": ("GANLAB_RUN_CAP_S", float),
+            "idle_stop_s": ("GANLAB_RUN_IDLE_S", float),
+            "train_threads": ("GANLAB_TRAIN_THREADS", int),
+            "train_precision": ("GANLAB_TRAIN_PRECISION", str),
+            "sample_threads": ("GANLAB_SAMPLE_THREADS", int),
+            "train_images": ("GANLAB_TRAIN_IMAGES", int),
+            "data_source": ("GANLAB_TRAIN_DATA", str),
+            "runs_dir": ("GANLAB_RUNS_DIR", str),
+            "teacher": ("GANLAB_TEACHER", str),
+            "student": ("GANLAB_STUDENT", str),
+            "teacher_repo": ("GANLAB_TEACHER_REPO", str),
+            "student_repo": ("GANLAB_STUDENT_REPO", str),
+            "teacher_revision": ("GANLAB_TEACHER_REVISION", str),
+            "student_revision": ("GANLAB_STUDENT_REVISION", str),
+        }
+        values: dict[str, Any] = {}
+        for attribute, (variable, kind) in names.items():
+            text = environ.get(variable, "").strip()
+            if not text:
+                continue
+            try:
+                values[attribute] = kind(text)
+            except ValueError:
+                raise GanlabError(f"{variable} must be a{'n integer' if kind is int else ' number'}, got {text!r}") from None
+        values.update(overrides)
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        for name in ("max_samples", "max_frames", "max_steps", "max_batch_size", "train_threads"):
+            if getattr(self, name) < 1:
+                raise GanlabError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.sample_threads < 0:
+            raise GanlabError(f"sample_threads must be 0 (automatic) or more, got {self.sample_threads}")
+        # NaN compares false with everything: a NaN cap would never fire and would refuse every run
+        for name, variable in (("run_cap_s", "GANLAB_RUN_CAP_S"), ("idle_stop_s", "GANLAB_RUN_IDLE_S")):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise GanlabError(f"{variable} ({name}) must be a positive number of seconds, got {value!r}")
+        if self.data_source not in ("mnist", "synthetic"):
+            raise GanlabError(f"GANLAB_TRAIN_DATA must be 'mnist' or 'synthetic', got {self.data_source!r}")
+        if self.train_precision not in ("auto", *PRECISIONS):
+            choices = ", ".join(repr(name) for name in PRECISIONS)
+            raise GanlabError(f"GANLAB_TRAIN_PRECISION must be {choices} or 'auto', got {self.train_precision!r}")
+
+
+@dataclass(frozen=True)
+class RunDefaults:
+    """The settings `start_run` uses when called without arguments (the UI's initial values)."""
+
+    steps: int = 5000
+    time_budget_s: float = 120.0
+    batch_size: int = 128
+    lr_generator: float = FAST.lr_generator
+    lr_discriminator: float = FAST.lr_discriminator
+    alpha: float = FAST.alpha
+    layers: tuple[str, ...] = FAST.layers
+    seed: int = 0
+    baseline: bool = False
+    ema_decay: float = FAST.ema_decay
+
+
+RUN_DEFAULTS = RunDefaults()

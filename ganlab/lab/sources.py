@@ -1,0 +1,173 @@
+"""Where the Lab's generators come from: the one place that resolves a model name, folder or Hub repo.
+
+Compare shows a teacher and a student; each comes from an explicit folder, else a Hub repo named
+in the environment, else the bundled checkpoint, else an untrained model whose note says why (the
+app must start whatever is missing). The student menu also names the last run's models and the
+bundled student trained with the original loss.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ganlab.checkpoints import BUNDLED, REPO_ROOT, WEIGHTS_NAME, display_path, load_checkpoint, read_training_info
+from ganlab.config import GeneratorConfig
+from ganlab.errors import GanlabError
+from ganlab.models import Generator, count_parameters, init_weights
+
+STUDENT_CHOICES = ("bundled student", "last run's student", "last run's baseline", "bundled student, original loss (α 0.5)")
+
+
+@dataclass
+class LoadedModel:
+    """A generator plus what the UI says about it."""
+
+    role: str  # "teacher" or "student"
+    model: Generator
+    trained: bool
+    source: str  # a folder, a Hub repo, or "untrained"
+    note: str = ""  # why it is untrained, when it is
+    size_bytes: int = 0
+
+    @property
+    def parameters(self) -> int:
+        return count_parameters(self.model)["keras"]
+
+    @property
+    def label(self) -> str:
+        return self.role if self.trained else f"{self.role} (untrained)"
+
+
+def _safetensors_size(model: Generator) -> int:
+    from safetensors.torch import save
+
+    return len(save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}))
+
+
+def load_from_folder(role: str, folder: Path) -> LoadedModel:
+    model = load_checkpoint(folder, expect="generator")
+    weights = folder / WEIGHTS_NAME if folder.is_dir() else folder
+    return LoadedModel(role, model, True, display_path(folder), size_bytes=weights.stat().st_size)
+
+
+def load_from_hub(role: str, repo: str, revision: str | None = None) -> LoadedModel:
+    from ganlab.hub import load_generator
+
+    model = load_generator(repo, revision or None).eval()
+    where = f"hub:{repo}" + (f"@{revision}" if revision else "")
+    return LoadedModel(role, model, True, where, size_bytes=_safetensors_size(model))
+
+
+def load_model(
+    role: str, *, path: str | os.PathLike | None = None, repo: str = "", revision: str = ""
+) -> LoadedModel:
+    """The teacher or student for Compare: an explicit folder, else the Hub repo, else the bundled one.
+
+    Never raises: a missing or broken checkpoint gives an untrained model whose `note` says why,
+    so the app still starts.
+    """
+    attempts: list[str] = []
+    sources: list[tuple[str, Callable[[], LoadedModel]]] = []
+    if path:
+        sources.append((str(path), lambda: load_from_folder(role, Path(path))))
+    else:
+        # a Space points at newer weights through the environment; offline, the bundled ones serve
+        if repo:
+            sources.append((repo, lambda: load_from_hub(role, repo, revision)))
+        bundled = BUNDLED[role]
+        if (bundled / WEIGHTS_NAME).is_file():
+            sources.append((str(bundled), lambda: load_from_folder(role, bundled)))
+        else:
+            attempts.append(f"{bundled.relative_to(REPO_ROOT)} has no {WEIGHTS_NAME}")
+    for where, load in sources:
+        try:
+            loaded = load()
+            loaded.note = "; ".join(attempts)  # why an earlier source was passed over, if one was
+            return loaded
+        except Exception as error:  # a bad file, no network, no hub module: the app must still start
+            attempts.append(f"{where}: {error}")
+    model = Generator(GeneratorConfig.teacher() if role == "teacher" else GeneratorConfig.student()).eval()
+    init_weights(model, torch.Generator().manual_seed(0))
+    note = "; ".join(attempts) or "no checkpoint configured"
+    return LoadedModel(role, model, False, "untrained", note=note, size_bytes=_safetensors_size(model))
+
+
+def load_optional_classifier() -> torch.nn.Module | None:
+    """The evaluation classifier when its module and checkpoint exist, else None."""
+    try:
+        from ganlab.checkpoints import load_classifier
+
+        return load_classifier().eval()
+    except Exception:  # absent or unreadable: Compare simply shows no predicted digits
+        return None
+
+
+def load_from_hub_panel(teacher_repo, teacher_revision, student_repo, student_revision) -> dict[str, LoadedModel]:
+    """role -> model for each Hub repo the panel names (at least one), all loaded or a GanlabError."""
+    from ganlab.hub import validate_repo_id, validate_revision
+
+    requests = []
+    for role, repo, revision in (("teacher", teacher_repo, teacher_revision), ("student", student_repo, student_revision)):
+        if repo is None or (isinstance(repo, str) and not repo.strip()):
+            continue
+        if not isinstance(repo, str):
+            raise GanlabError(f"the {role} repo id must be text like 'user/name', got {type(repo).__name__}")
+        requests.append((role, validate_repo_id(repo), validate_revision(revision if isinstance(revision, str) else None)))
+    if not requests:
+        raise GanlabError("enter a Hub repo id ('user/name') for the teacher, the student, or both")
+    return {role: load_from_hub(role, repo, revision) for role, repo, revision in requests}
+
+
+class StudentShelf:
+    """The students the Compare menu names, loaded on first use and kept until their files change.
+
+    `warm_up` runs once per newly loaded model (see Lab._warm_up).
+    """
+
+    def __init__(self, warm_up: Callable[[LoadedModel], None]) -> None:
+        self._warm_up = warm_up
+        self._run_models: dict[str, tuple[float, LoadedModel]] = {}
+        self._original: LoadedModel | None = None
+
+    def forget_runs(self) -> None:
+        """A new run replaces the previous run's files."""
+        self._run_models.clear()
+
+    def choose(self, choice: str, bundled: LoadedModel, run_dir: Path | None, run_id: str = "") -> LoadedModel:
+        """The student `choice` names; `run_dir` is the last run's output folder, if any."""
+        if choice in (None, "", STUDENT_CHOICES[0]):
+            return bundled
+        if choice not in STUDENT_CHOICES:
+            raise GanlabError(f"student must be one of {', '.join(STUDENT_CHOICES)}, got {choice!r}")
+        if choice == STUDENT_CHOICES[3]:
+            return self._original_student()
+        which = "baseline" if choice == STUDENT_CHOICES[2] else "student"
+        folder = None if run_dir is None else run_dir / which
+        if folder is None or not (folder / WEIGHTS_NAME).is_file():
+            raise GanlabError(f"there is no {choice!r} yet: finish a run in the Distill tab first")
+        mtime = (folder / WEIGHTS_NAME).stat().st_mtime
+        cached = self._run_models.get(which)
+        if cached is None or cached[0] != mtime or cached[1].source != str(folder):
+            info = read_training_info(folder)
+            loaded = load_from_folder("student", folder)
+            loaded.note = f"{which} of run {run_id}: {info.get('steps', '?')} steps"
+            self._warm_up(loaded)
+            self._run_models[which] = (mtime, loaded)
+        return self._run_models[which][1]
+
+    def _original_student(self) -> LoadedModel:
+        """The bundled student trained with the original design's loss, loaded on first use."""
+        if self._original is None:
+            folder = BUNDLED["original"]
+            if not (folder / WEIGHTS_NAME).is_file():
+                raise GanlabError(f"{display_path(folder)} has no {WEIGHTS_NAME}: this copy of ganlab lacks that checkpoint")
+            loaded = load_from_folder("student", folder)
+            loaded.note = "original loss: 0.5·adversarial + 0.5·MSE on the 14×14×64 features"
+            self._warm_up(loaded)
+            self._original = loaded
+        return self._original

@@ -1,0 +1,248 @@
+"""Model cards: the README.md a Hub repo shows, built with huggingface_hub's ModelCard.
+
+The card's metadata (ModelCardData) carries the licence, dataset, tags and the metrics as
+model-index eval results; its text says what the model is, its architecture, parameter
+counts, training recipe, metrics, usage, intended use and limitations. A generator's card
+shows a grid of its samples (samples.png, written beside it by `write_samples`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ganlab.checkpoints import load_checkpoint, model_config, read_training_info
+from ganlab.config import GeneratorConfig
+from ganlab.errors import GanlabError
+from ganlab.models import architecture_lines, count_parameters
+
+LICENSE = "mit"
+DATASET = "ylecun/mnist"  # the Hub's MNIST (formerly "mnist")
+SAMPLES_NAME = "samples.png"
+
+_ROLES = {
+    "teacher": (
+        "DCGAN teacher generator",
+        "The original DCGAN generator trained adversarially on MNIST; the student is distilled from it.",
+    ),
+    "student": (
+        "distilled student generator",
+        "A smaller DCGAN generator trained with (1 - alpha) * adversarial + alpha * feature distillation "
+        "from the teacher (MSE between teacher and student feature maps on the same noise).",
+    ),
+    "baseline": (
+        "student baseline (no distillation)",
+        "The student architecture trained adversarially only (alpha = 0): the control for distillation.",
+    ),
+    "classifier": (
+        "MNIST evaluation classifier",
+        "A small CNN trained on real MNIST digits only; its hidden layer is the feature space for FID, "
+        "KID and precision/recall of generated digits, and its softmax scores recognisability.",
+    ),
+}
+
+
+def _generator_stages(config: GeneratorConfig) -> str:
+    """'z (100) -> 7x7x256 -> ...' for a generator config, mirroring models.Generator."""
+    stages = [f"z ({config.latent_dim})", *architecture_lines(config)]
+    return "\n".join(f"{number}. {stage}" for number, stage in enumerate(stages, 1))
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted key, value) rows of nested dicts; {"mean", "std"} pairs become 'mean ± std'."""
+    if isinstance(data, dict) and set(data) == {"mean", "std"}:
+        return [(prefix, f"{data['mean']:.6g} ± {data['std']:.2g}")]
+    if isinstance(data, dict):
+        rows: list[tuple[str, Any]] = []
+        for key in data:
+            rows += _flatten(data[key], f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    return [(prefix, data)]
+
+
+def _table(data: dict[str, Any], header: tuple[str, str]) -> str:
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            value = f"{value:.6g}"
+        elif isinstance(value, (list, tuple)):
+            value = ", ".join(str(item) for item in value) or "-"
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"| {header[0]} | {header[1]} |", "| --- | --- |"]
+    lines += [f"| `{key}` | {cell(value)} |" for key, value in _flatten(data)]
+    return "\n".join(lines)
+
+
+def model_card(
+    kind: str, checkpoint_dir: str | os.PathLike, metrics: dict | None = None, *, repo_id: str | None = None
+) -> str:
+    """The README.md model card of a checkpoint: Hub metadata, architecture, parameter counts,
+    training recipe (training.json), metrics, usage, intended use and limitations.
+
+    kind is the model's role: 'teacher', 'student', 'baseline' or 'classifier'.
+    """
+    if kind not in _ROLES:
+        raise GanlabError(f"model card kind must be one of {', '.join(_ROLES)}, got {kind!r}")
+    from huggingface_hub import ModelCard, ModelCardData
+
+    checkpoint_dir = Path(checkpoint_dir)
+    model = load_checkpoint(checkpoint_dir)
+    config = model_config(model)
+    counts = count_parameters(model)
+    training = read_training_info(checkpoint_dir)
+    title, summary = _ROLES[kind]
+    is_classifier = config.kind == "classifier"
+
+    pipeline_tag = "image-classification" if is_classifier else "unconditional-image-generation"
+    usage_repo = repo_id or "USER/REPO"
+    if config.kind == "generator":
+        architecture = _generator_stages(config)
+        usage = (
+            "```python\n"
+            "from ganlab.hub import load_generator\n"
+            "from ganlab.sampling import generate, noise, to_uint8\n\n"
+            f'generator = load_generator("{usage_repo}")  # strict safetensors load, no pickle\n'
+            "images = to_uint8(generate(generator, noise(16, seed=0, latent_dim=generator.latent_dim)))\n"
+            "# images: (16, 28, 28) uint8 digits\n"
+            "```"
+        )
+    else:
+        architecture = f"A {config.kind}; layer by layer:"
+        usage = (
+            "```python\n"
+            "from ganlab.hub import from_pretrained\n\n"
+            f'model = from_pretrained("{usage_repo}", expect="{config.kind}")  # eval mode, strict load\n'
+            "```"
+        )
+    parameter_rows = {
+        "trainable parameters": f"{counts['trainable']:,}",
+        "Keras-style total (adds BatchNorm moving mean/variance)": f"{counts['keras']:,}",
+    }
+    recipe = (
+        _table(training, ("setting", "value"))
+        if training
+        else "No training.json was saved with this checkpoint, so the recipe is not recorded."
+    )
+    if not metrics and is_classifier and "test_accuracy" in training:
+        # a classifier is measured where it is trained: its held-out accuracy is its metric
+        metrics = {"MNIST test accuracy (10,000 images)": training["test_accuracy"]}
+    metadata = ModelCardData(
+        model_name=f"ganlab {title}",
+        library_name="pytorch",  # plain PyTorch modules with safetensors weights; no Hub integration library
+        license=LICENSE,
+        datasets=[DATASET],
+        pipeline_tag=pipeline_tag,
+        tags=["ganlab", "mnist", "safetensors"]
+        + (["image-classification"] if is_classifier else ["gan", "dcgan", "knowledge-distillation"]),
+        eval_results=_eval_results(metrics or {}, pipeline_tag) or None,
+    )
+    metric_text = (
+        _table(metrics, ("metric", "value"))
+        if metrics
+        else "No evaluation metrics were recorded for this checkpoint (see `checkpoints/metrics.json` in ganlab)."
+    )
+    if is_classifier:
+        intended = (
+            "Scoring generated 28x28 MNIST-style digits in ganlab (FID/KID/precision/recall in its feature "
+            "space, class histograms, recognisable rate) and comparing generators with each other."
+        )
+        limitations = [
+            "Its feature space is MNIST-specific: scores are comparable between ganlab runs, not with "
+            "Inception-based FID numbers published elsewhere.",
+            "Trained on real MNIST only; it may be over-confident on blurry or out-of-distribution images.",
+            "Not a general-purpose digit recogniser for photographs or handwriting in the wild.",
+        ]
+    else:
+        intended = (
+            "Teaching and research on GAN knowledge distillation: sampling digits, comparing a teacher "
+            "with its distilled student, and as a small, fast baseline for compression experiments."
+        )
+        limitations = [
+            "Generates 28x28 grey-scale MNIST-like digits only, unconditionally (the digit class cannot be chosen).",
+            "GAN samples can show mode collapse or malformed digits; check the metrics before relying on it.",
+            "Not for generating data used to train or evaluate systems that matter (e.g. handwriting "
+            "recognition in production): samples inherit MNIST's biases and artefacts.",
+        ]
+    sections = [
+        "---",
+        metadata.to_yaml(),
+        "---",
+        "",
+        f"# ganlab {title}",
+        "",
+        summary,
+        "Part of **ganlab**: distilling a DCGAN teacher into a smaller student on MNIST, shipped as a Gradio app.",
+        "",
+        *([f"![64 samples from seed 0]({SAMPLES_NAME})", ""] if config.kind == "generator" else []),
+        "## Architecture",
+        "",
+        architecture,
+        "",
+        "```text",
+        repr(model),
+        "```",
+        "",
+        "Config (`config.json`, also stored in the safetensors header):",
+        "",
+        "```json",
+        json.dumps(config.to_dict(), indent=2, sort_keys=True),
+        "```",
+        "",
+        "## Parameters",
+        "",
+        _table(parameter_rows, ("count", "value")),
+        "",
+        "## Training recipe",
+        "",
+        recipe,
+        "",
+        "## Metrics",
+        "",
+        metric_text,
+        "",
+        "## How to use",
+        "",
+        usage,
+        "",
+        "Files: `model.safetensors` (weights), `config.json` (architecture), `training.json` (recipe). "
+        "Loading is strict: a missing, unexpected or mis-shaped tensor is an error.",
+        "",
+        "## Intended use",
+        "",
+        intended,
+        "",
+        "## Limitations",
+        "",
+        *[f"- {line}" for line in limitations],
+        "",
+    ]
+    return str(ModelCard("\n".join(sections)))
+
+
+def _eval_results(metrics: dict[str, Any], task_type: str) -> list:
+    """The card's metrics as the Hub's model-index entries (numbers only; 'mean ± std' reports its mean)."""
+    from huggingface_hub import EvalResult
+
+    results = []
+    for key, value in _flatten(metrics):
+        if isinstance(value, str) and " ± " in value:
+            value = float(value.split(" ± ")[0])
+        if key.startswith("evaluation.") or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        results.append(EvalResult(task_type=task_type, dataset_type=DATASET, dataset_name="MNIST", metric_type=key,
+                                  metric_value=value, metric_name=key))  # fmt: skip
+    return results
+
+
+def write_samples(model: nn.Module, directory: str | os.PathLike) -> Path:
+    """samples.png beside the card: 64 samples of a generator from seed 0, 8 x 8, scaled 2x."""
+    from ganlab.sampling import generate, grid, noise, save_png, to_uint8
+
+    path = Path(directory) / SAMPLES_NAME
+    images = to_uint8(generate(model, noise(64, 0, model.latent_dim)))
+    save_png(grid(images, columns=8, scale=2), path)
+    return path
