@@ -192,10 +192,16 @@ def download_checkpoint(repo_id: str, *, revision: str | None = None, expect: st
 
 
 def _endpoint_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether a TCP connection to the Hub endpoint opens (offline mode: False, use the cache)."""
-    from huggingface_hub import constants
+    """Whether a TCP connection to the Hub endpoint opens (offline mode: False, use the cache).
 
-    if constants.HF_HUB_OFFLINE:
+    Hand-written on purpose: re-measured against a closed port, hf_hub_download of an uncached
+    file retries for 24 s before it gives up; with this probe the error comes in well under
+    a second. (snapshot_download fails fast by itself, but it lists the repo through the Hub's
+    repo-info and tree APIs, which tests/fake_hub.py does not serve.)
+    """
+    from huggingface_hub import constants, is_offline_mode
+
+    if is_offline_mode():  # HF_HUB_OFFLINE, the library's own switch
         return False
     if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")):
         return True  # through a proxy a direct connect proves nothing; let the client try

@@ -276,7 +276,7 @@ CASES = [
     Case("CLI sample.py", "--model a pickled .pt file", "pickled .pt/.pth files are refused", cli("scripts/sample.py", "--model", "{pickle}")),
     Case("CLI sample.py", "--model a truncated model.safetensors", "not a readable safetensors file", cli("scripts/sample.py", "--model", "{truncated}", "--out", "{out}")),
     Case("CLI sample.py", "--model ../../etc/passwd (path traversal)", "not a .safetensors file or a checkpoint folder", cli("scripts/sample.py", "--model", "{traversal}")),
-    Case("CLI distill.py", "--lr-g inf", "--lr-g: expected a number in (0, 1]", cli("scripts/distill.py", "--lr-g", "inf")),
+    Case("CLI distill.py", "--lr-g inf", "--lr-g: expected a number in (0, 0.1]", cli("scripts/distill.py", "--lr-g", "inf")),
     Case("CLI distill.py", "--alpha -0.5 (negative)", "--alpha: expected a number in [0, 1]", cli("scripts/distill.py", "--alpha", "-0.5")),
     Case("CLI distill.py", "--device ☃", "device must be 'cpu', 'cuda', 'cuda:N' or 'auto'", cli("scripts/distill.py", "--device", "☃", "--dry-run", "--quiet")),
     Case("CLI train_teacher.py", "--batch-size 10**9 (huge)", "--batch-size: expected an integer", cli("scripts/train_teacher.py", "--batch-size", str(10**9))),
@@ -545,12 +545,12 @@ def test_twenty_stops_and_restarts_leave_no_thread_or_memory_behind(served, clie
 
 # ---- divergence -------------------------------------------------------------------------------------------
 def test_a_diverging_run_stops_itself_keeps_its_last_good_checkpoint_and_the_app_keeps_working(served, client, monkeypatch):
-    import ganlab.lab
+    import ganlab.lab.settings
     import ganlab.trainer
 
     _, lab = served
     wait_for(lambda: lab.slot.busy() is None)
-    monkeypatch.setattr(ganlab.lab, "CHECKPOINT_EVERY", 5)
+    monkeypatch.setattr(ganlab.lab.settings, "CHECKPOINT_EVERY", 5)
     real_loss = ganlab.trainer.generator_loss
     calls = [0]
 
