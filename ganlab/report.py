@@ -106,6 +106,8 @@ def benchmark_table(benchmark: dict[str, Any]) -> str:
         for row, (_, entry) in zip(rows[4:], inference):
             row.append(f"{entry['speedup']:.2f}× faster")
     text = table(header, rows)
+    if "onnxruntime" in benchmark:
+        text += "\n\n" + onnxruntime_table(benchmark)
     training = benchmark.get("training")
     if training:
         train_rows = [
@@ -127,6 +129,27 @@ def benchmark_table(benchmark: dict[str, Any]) -> str:
     meta = benchmark["meta"]
     text += f"\n\n{meta['threads']} CPU threads, torch {meta['torch']}, medians of interleaved repeats; {meta['machine']}."
     return text
+
+
+def onnxruntime_table(benchmark: dict[str, Any]) -> str:
+    """benchmark.py's onnxruntime rows: ONNX file sizes, then latency and throughput beside PyTorch's."""
+    runtime = benchmark["onnxruntime"]
+    names = benchmark["meta"].get("order", list(runtime["models"]))
+    sizes = [runtime["models"][name]["file_bytes"] for name in names]
+    rows = [["ONNX file size"] + [f"{size / 1e6:.2f} MB" for size in sizes]]
+    inference = sorted(runtime["inference"].items(), key=lambda item: int(item[0]))
+    for batch, entry in inference:
+        label = "latency, batch 1" if batch == "1" else f"throughput, batch {batch}"
+        speed = [f"{entry[n]['median_s'] * 1e3:.2f} ms" if batch == "1" else f"{entry[n]['images_per_s']:,.0f} img/s" for n in names]
+        rows.append([label] + [f"{cell} ({entry['vs_pytorch'][n]:.2f}× PyTorch)" for cell, n in zip(speed, names)])
+    header = [f"onnxruntime {runtime['version']}, CPU, opset {runtime['opset']}", *names]
+    if len(names) == 2:
+        header.append(f"{names[1]} vs {names[0]}")
+        rows[0].append(f"{sizes[1] / sizes[0]:.2f}×")
+        for row, (_, entry) in zip(rows[1:], inference):
+            row.append(f"{entry['speedup']:.2f}× faster")
+    note = f"(N× PyTorch): how many times faster than PyTorch on the same batch, timed in the same interleaved loops, {runtime['threads']} threads each."
+    return table(header, rows) + "\n\n" + note
 
 
 def _ratio(second: dict[str, Any], first: dict[str, Any], label: str) -> float:

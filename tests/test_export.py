@@ -146,3 +146,26 @@ def test_the_readme_snippet_samples_with_onnxruntime_and_numpy_alone(exported, t
     assert data.startswith(header) and len(data) == len(header) + 112 * 112
     pixels = np.frombuffer(data[len(header):], np.uint8)
     assert pixels.std() > 20  # strokes on a dark background, not a blank or saturated grid
+
+
+def test_the_benchmark_times_onnxruntime_beside_pytorch_in_the_same_loops(models, exported):
+    from ganlab.report import benchmark_table
+
+    benchmark = runpy.run_path(str(REPO / "scripts" / "benchmark.py"), run_name="benchmark")
+    sessions = {name: session(exported[name], threads=1) for name in ("teacher", "student")}
+    timed = benchmark["inference_benchmark"](models, [1, 3], repeats=1, min_seconds=0.001, sessions=sessions)
+    assert set(timed) == {"pytorch", "onnxruntime"} and set(timed["onnxruntime"]) == {"1", "3"}
+    for batch, entry in timed["onnxruntime"].items():
+        pytorch = timed["pytorch"][batch]
+        assert entry["speedup"] == pytest.approx(entry["teacher"]["median_s"] / entry["student"]["median_s"])
+        assert entry["vs_pytorch"]["student"] == pytest.approx(pytorch["student"]["median_s"] / entry["student"]["median_s"])
+    files = {name: {"file_bytes": exported[name].stat().st_size} for name in ("teacher", "student")}
+    result = {
+        "models": {name: {"parameters": {"trainable": 1, "keras": 1}, "macs_per_image": 1, "file_bytes": 1} for name in files},
+        "inference": timed["pytorch"],
+        "onnxruntime": {"version": "x", "opset": OPSET, "threads": 1, "models": files, "inference": timed["onnxruntime"]},
+        "meta": {"order": ["teacher", "student"], "threads": 1, "torch": "x", "machine": "x"},
+    }
+    text = benchmark_table(result)
+    assert "| onnxruntime x, CPU, opset 18 | teacher | student | student vs teacher |" in text
+    assert f"| ONNX file size | {files['teacher']['file_bytes'] / 1e6:.2f} MB |" in text and "× PyTorch)" in text
