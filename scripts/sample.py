@@ -2,9 +2,12 @@
 
     python scripts/sample.py --model student --n 64 --seed 0 --out grid.png
     python scripts/sample.py --model checkpoints/teacher --n 1000 --out samples.npz   # key "images": (N, 28, 28) uint8
+    python scripts/sample.py --model student --digit 7 --n 16 --out sevens.png
 
 --model takes teacher, student, baseline (the bundled checkpoints), a checkpoint folder or a
-.safetensors file. The same seed gives the same noise for every model.
+.safetensors file. The same seed gives the same noise for every model. --digit d keeps the
+seed's noise whose teacher image the evaluation classifier reads as d (ganlab.digits), so the
+teacher and a student given the same --digit and --seed render identical z.
 """
 
 from __future__ import annotations
@@ -19,6 +22,20 @@ from ganlab.cli import ArgumentParser, int_in, run_main, setting  # noqa: E402
 MAX_SAMPLES = 100_000
 
 
+def digit_z(digit: int, n: int, seed: int):
+    """The seed's first n z whose bundled-teacher image the classifier reads as `digit`; prints how many."""
+    from ganlab.checkpoints import load_checkpoint, load_classifier, resolve_model_path
+    from ganlab.digits import digit_noise
+    from ganlab.errors import GanlabError
+
+    teacher = load_checkpoint(resolve_model_path("teacher"), expect="generator")
+    search = digit_noise(teacher, load_classifier(), digit, n, seed)
+    if not search.found:
+        raise GanlabError(f"{search.summary()}: try another seed")
+    print(search.summary())
+    return search.z
+
+
 def main() -> None:
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="student", help="teacher | student | baseline | PATH")
@@ -26,6 +43,7 @@ def main() -> None:
     parser.add_argument("--seed", type=setting("seed"), default=0)
     parser.add_argument("--out", default="grid.png", help="a .png grid or an .npz file")
     parser.add_argument("--scale", type=int_in(1, 16), default=2, help="PNG upscaling (nearest neighbour)")
+    parser.add_argument("--digit", type=int_in(0, 9), default=None, help="only noise whose teacher image reads as this digit")
     args = parser.parse_args()
 
     import numpy as np
@@ -42,7 +60,9 @@ def main() -> None:
         raise GanlabError(f"output folder {out.parent} does not exist")
     model = load_checkpoint(resolve_model_path(args.model), expect="generator")
     images = []
-    z = noise(args.n, args.seed, model.latent_dim)
+    z = noise(args.n, args.seed, model.latent_dim) if args.digit is None else digit_z(args.digit, args.n, args.seed)
+    if z.shape[1] != model.latent_dim:
+        raise GanlabError(f"{args.model} takes {model.latent_dim}-dimensional noise, the teacher {z.shape[1]}")
     with torch.inference_mode():
         for chunk in z.split(1024):  # bounded memory for large n
             images.append(to_uint8(generate(model, chunk)))
