@@ -8,7 +8,7 @@ from typing import Any
 # (key in the summary, column title, decimals, scale)
 QUALITY_COLUMNS = (
     ("fid", "FID ↓", 2, 1.0),
-    ("kid", "KID×10³ ↓", 2, 1e3),
+    ("kid_standardized", "KID×10³ ↓", 1, 1e3),
     ("inception_score", "IS ↑", 2, 1.0),
     ("precision", "precision ↑", 3, 1.0),
     ("recall", "recall ↑", 3, 1.0),
@@ -33,10 +33,21 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def quality_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
-    """Rows of (label, summary) with mean ± std of each quality metric."""
-    header = ["model"] + [title for _, title, _, _ in QUALITY_COLUMNS]
-    body = [[label] + [mean_std(summary.get(key), decimals, scale) for key, _, decimals, scale in QUALITY_COLUMNS] for label, summary in rows]
+    """Rows of (label, summary) with mean ± std of each quality metric that at least one row has."""
+    columns = [column for column in QUALITY_COLUMNS if any(column[0] in summary for _, summary in rows)]
+    header = ["model"] + [title for _, title, _, _ in columns]
+    body = [[label] + [mean_std(summary.get(key), decimals, scale) for key, _, decimals, scale in columns] for label, summary in rows]
     return table(header, body)
+
+
+def kid_note(floor: dict[str, Any] | None) -> str:
+    """The one line that says what the KID column measures, with the real-vs-real floor."""
+    text = (
+        "KID×10³: squared MMD (cubic kernel) between the classifier features of generated and real images, each "
+        "feature standardised by the real reference's mean and std; 0 is the same distribution"
+    )
+    kid = (floor or {}).get("kid_standardized")
+    return text + (f", and real MNIST against itself reads {kid['mean'] * 1e3:.1f}." if kid else ".")
 
 
 def metrics_table(metrics: dict[str, Any]) -> str:
@@ -48,7 +59,71 @@ def metrics_table(metrics: dict[str, Any]) -> str:
         f"n = {meta['n']} samples per seed, mean ± std over sampling seeds {meta['seeds']}; "
         f"reference: {meta['reference']}; features: {meta['classifier']}."
     )
+    if any("kid_standardized" in summary for _, summary in rows):
+        note += " " + kid_note(metrics["floor"]["summary"])
     return quality_table(rows) + "\n\n" + note
+
+
+BUNDLED_TRIO = ("checkpoints/teacher", "checkpoints/student", "checkpoints/student-baseline")
+
+
+def _trio(metrics: dict[str, Any]) -> list[str]:
+    """The labels of the bundled teacher, student and baseline (else the first three models), table order."""
+    order = metrics["meta"].get("order", list(metrics["models"]))
+    bundled = [label for label in order if metrics["models"][label].get("path") in BUNDLED_TRIO]
+    return bundled or order[:3]
+
+
+def summary_table(metrics: dict[str, Any], benchmark: dict[str, Any] | None = None) -> str:
+    """README: the real floor, teacher, student and baseline in the columns a newcomer reads first."""
+    columns = [("fid", "FID ↓", 1, 1.0), ("kid_standardized", "KID×10³ ↓", 1, 1e3), ("recognizable", "recognizable ↑", 3, 1.0), ("label_agreement", "label agreement ↑", 3, 1.0)]
+    rows = [(metrics["floor"]["label"], "–", metrics["floor"]["summary"])]
+    rows += [(label, f"{metrics['models'][label]['parameters']['keras']:,}", metrics["models"][label]["summary"]) for label in _trio(metrics)]
+    columns = [column for column in columns if any(column[0] in summary for _, _, summary in rows)]
+    body = [[label, parameters] + [mean_std(summary.get(key), decimals, scale) for key, _, decimals, scale in columns] for label, parameters, summary in rows]
+    text = table(["model", "parameters"] + [title for _, title, _, _ in columns], body)
+    meta = metrics["meta"]
+    text += (
+        f"\n\nMean ± std over sampling seeds {meta['seeds']}, {meta['n']:,} samples each, against {meta['reference']}, "
+        "in the feature space of a small MNIST classifier. Recognizable: share of samples the classifier labels with "
+        "confidence ≥ 0.9; label agreement: share of noise vectors for which student and teacher draw the same digit."
+    )
+    if any(key == "kid_standardized" for key, *_ in columns):
+        text += " " + kid_note(metrics["floor"]["summary"])
+    return text
+
+
+def headline_figures(metrics: dict[str, Any], benchmark: dict[str, Any] | None = None, sweep: dict[str, Any] | None = None) -> str:
+    """README: the few numbers that say what distillation bought, one bullet each."""
+    lines = []
+    labels = _trio(metrics)
+    if len(labels) == 3:
+        teacher, student, baseline = (metrics["models"][label]["summary"] for label in labels)
+        fid = lambda summary: summary["fid"]["mean"]  # noqa: E731
+        line = (
+            f"- **Quality**: the distilled student's FID is {fid(student) / fid(teacher):.2f}× the teacher's and "
+            f"{fid(student) / fid(baseline):.2f}× the no-distillation baseline's after the same steps"
+        )
+        if "label_agreement" in student:
+            line += f"; it draws the teacher's digit for {student['label_agreement']['mean']:.0%} of noise vectors"
+        lines.append(line + ".")
+    if benchmark and len(benchmark["meta"].get("order", [])) >= 2:
+        first, second = benchmark["meta"]["order"][:2]
+        models, inference = benchmark["models"], benchmark["inference"]
+        line = (
+            f"- **Size and speed**: the {second} has {models[second]['parameters']['keras'] / models[first]['parameters']['keras']:.2f}× "
+            f"the {first}'s parameters and {models[second]['macs_per_image'] / models[first]['macs_per_image']:.2f}× its MACs per image"
+        )
+        if "1" in inference and "256" in inference:
+            line += f", and runs {inference['256']['speedup']:.1f}× faster at batch 256 ({inference['1']['speedup']:.1f}× at batch 1) on CPU"
+        lines.append(line + ".")
+    best = (sweep or {}).get("smallest_within_1_5x_teacher_fid")
+    if best:
+        lines.append(
+            f"- **Smaller still**: {best['label']} ({best['parameters']:,} parameters, {best['size_ratio']:.1f}× smaller "
+            "than the teacher) stays within 1.5× the teacher's FID."
+        )
+    return "\n".join(lines)
 
 
 def checks_list(*documents: dict[str, Any] | None) -> str:
@@ -199,3 +274,54 @@ def sweep_table(sweep: dict[str, Any]) -> str:
         else "No student came within 1.5× the teacher's FID at this budget."
     )
     return text
+
+
+def reliability_cases_table(cases: list[dict[str, Any]]) -> str:
+    """The malformed-input cases as one table, in the order the tests declare them."""
+
+    def cell(text: Any) -> str:
+        text = " ".join(str(text).split())
+        text = text if len(text) <= 160 else text[:157] + "…"
+        return text.replace("|", "\\|")
+
+    rows = sorted(cases, key=lambda case: case.get("order", len(cases)))
+    return table(["surface", "input", "what happened"], [[cell(case[key]) for key in ("surface", "input", "message")] for case in rows])
+
+
+def reliability_figures(figures: dict[str, Any]) -> str:
+    """The concurrency, stop/restart, divergence and no-pickle figures, one bullet each."""
+    lines = []
+    if concurrency := figures.get("concurrency"):
+        lines.append(
+            f"- **Concurrency**: {concurrency['generate_clients']} gradio_client clients sent "
+            f"{concurrency['generate_requests']} `generate` requests while a run trained, and 3 more clients sent "
+            f"{concurrency['start_run_requests']} `start_run` requests: {concurrency['error_responses']} error responses, "
+            f"every `start_run` answered \"a run is already training\", at most {concurrency['most_trainer_threads']} "
+            f"trainer thread at any moment ({concurrency['seconds']} s, {concurrency['steps_trained_meanwhile']} steps trained meanwhile)."
+        )
+    if starts := figures.get("simultaneous_starts"):
+        lines.append(
+            f"- **Simultaneous starts**: {starts['requests']} clients pressed Start at the same moment on an idle app: "
+            f"{starts['runs_started']} run started; the slot was free again once it finished."
+        )
+    if cycles := figures.get("stop_restart"):
+        lines.append(
+            f"- **Stop and restart {cycles['cycles']}× in a row** (through the API): threads "
+            f"{cycles['threads_before']} before → {cycles['threads_after']} after, of which ganlab's trainer/watchdog "
+            f"threads after: {cycles['ganlab_threads_after']} (the rest is Gradio's AnyIO worker pool, "
+            f"{cycles['pool_threads_before']} → {cycles['pool_threads_after']}, capped at 40); RSS after glibc's malloc_trim "
+            f"{cycles['rss_before_mb']:.0f} MB before → {cycles['rss_after_mb']:.0f} MB after, largest growth "
+            f"{cycles['rss_max_growth_mb']:.0f} MB, median of cycles 16–20 minus median of cycles 6–10 {cycles['rss_growth_last_10_mb']:.0f} MB."
+        )
+    if divergence := figures.get("divergence"):
+        lines.append(
+            f"- **Divergence**: a run whose loss became inf at step {divergence['diverged_at_step']} stopped itself "
+            f"(\"{divergence['message'].removeprefix('Failed: ')}\"), freed the slot, and kept its step-"
+            f"{divergence['kept_checkpoint_step']} checkpoint loadable; Compare and the next run worked."
+        )
+    if pickle := figures.get("no_pickle"):
+        lines.append(
+            f"- **No pickle**: {pickle['python_files_scanned']} Python files scanned (ast) for `import pickle`, "
+            f"`torch.load` without `weights_only=True` and `numpy.load(allow_pickle=True)`: {pickle['problems']} found."
+        )
+    return "\n".join(lines)

@@ -99,7 +99,7 @@ def test_evaluate_quick_writes_metrics_for_every_model_and_the_floor(tiny, share
     assert metrics["floor"]["summary"]["fid"]["mean"] >= 0 and len(metrics["floor"]["runs"]) == 3
     for name, entry in metrics["models"].items():
         assert [run_["seed"] for run_ in entry["runs"]] == [0, 1, 2]
-        assert {"fid", "kid", "inception_score", "precision", "recall", "recognizable"} <= set(entry["summary"])
+        assert {"fid", "kid_standardized", "inception_score", "precision", "recall", "recognizable"} <= set(entry["summary"])
         # an untrained classifier may never predict a class: KL is then infinite, stored as null
         assert all(run_["class_kl"] is None or run_["class_kl"] >= 0 for run_ in entry["runs"])
         assert ("label_agreement" in entry["summary"]) == (name != "teacher")  # fidelity is to the teacher
@@ -212,28 +212,46 @@ def test_smallest_within_picks_the_fewest_parameters_under_the_limit():
     assert smallest_within([teacher, point(16, 100, 99.0)], teacher) is None
 
 
-def test_results_rewrites_only_the_marked_region(tiny, shared, capsys):
+def test_results_rewrites_only_the_marked_regions_of_the_readme_and_docs(tiny, shared, capsys):
     if not all((shared / name).is_file() for name in ("metrics.json", "benchmark.json", "ablation.json")):
         pytest.skip("needs the JSON files the other script tests write")
     results = shared
-    readme = results / "README.md"
+    readme, docs = results / "README.md", results / "docs"
     readme.write_text("# ganlab\n\nIntro.\n\n<!-- results:start -->\nold text\n<!-- results:end -->\n\n## Licence\n\nMIT\n")
     models = ["--models", f"teacher={tiny / 'teacher'}", f"student={tiny / 'student'}"]
-    code, _, stderr = run("results.py", "--readme", str(readme), "--folder", str(results), *models, capsys=capsys)
+    paths = ["--readme", str(readme), "--docs", str(docs), "--folder", str(results)]
+    code, _, stderr = run("results.py", *paths, *models, capsys=capsys)
     assert code == 0, stderr
     text = readme.read_text()
     assert text.startswith("# ganlab\n\nIntro.\n\n<!-- results:start -->\n") and text.endswith("<!-- results:end -->\n\n## Licence\n\nMIT\n")
     assert "old text" not in text
     assert "![teacher](samples-teacher.png)" in text and (results / "samples-teacher.png").read_bytes()[:8] == PNG_MAGIC
-    assert "| model | FID ↓" in text and "| MACs per image |" in text and "**Distillation weight α" in text
-    assert "### Targets" in text and "student >= 2.5x teacher at batch 1" in text
-    code, stdout, _ = run("results.py", "--check", "--readme", str(readme), "--folder", str(results), *models, capsys=capsys)
+    assert "| model | parameters | FID ↓" in text and "KID×10³ ↓" in text and "real MNIST against itself reads" in text
+    # the long tables live in docs/, created with their markers, linking the grids from there
+    full = (docs / "results.md").read_text()
+    assert full.startswith("# Results\n\n<!-- results:start -->\n") and "![teacher](../samples-teacher.png)" in full
+    assert "| model | FID ↓" in full and "| MACs per image |" in full and "**Distillation weight α" in full
+    assert "## Targets" in full and "student >= 2.5x teacher at batch 1" in full
+    reliability = (docs / "reliability.md").read_text()
+    assert "python scripts/reliability.py" in reliability and "| `max_steps` | `GANLAB_MAX_STEPS` |" in reliability
+    code, stdout, _ = run("results.py", "--check", *paths, *models, capsys=capsys)
     assert code == 0 and "up to date" in stdout
-    readme.write_text(text.replace("| model | FID ↓", "| model | FID"))
-    code, _, stderr = run("results.py", "--check", "--readme", str(readme), "--folder", str(results), *models, capsys=capsys)
-    assert code == 1 and "out of date" in stderr
+    # a stale table in any page fails the check and names the page
+    for page in (readme, docs / "results.md"):
+        before = page.read_text()
+        page.write_text(before.replace("| model |", "| model  |", 1))
+        code, _, stderr = run("results.py", "--check", *paths, *models, capsys=capsys)
+        assert code == 1 and "out of date" in stderr and str(page) in stderr
+        page.write_text(before)
     # a README without markers gets a Results section appended
     plain = results / "PLAIN.md"
     plain.write_text("# Title\n")
-    code, _, _ = run("results.py", "--readme", str(plain), "--folder", str(results), "--models", capsys=capsys)
+    code, _, _ = run("results.py", "--readme", str(plain), "--docs", str(docs), "--folder", str(results), "--models", capsys=capsys)
     assert code == 0 and plain.read_text().startswith("# Title\n\n## Results\n\n<!-- results:start -->\n")
+
+
+def test_the_readme_and_docs_are_up_to_date(capsys):
+    """A JSON file in checkpoints/ or a setting changed without `python scripts/results.py` fails here."""
+    paths = ["--readme", str(REPO / "README.md"), "--docs", str(REPO / "docs"), "--folder", str(REPO / "checkpoints")]
+    code, _, stderr = run("results.py", "--check", *paths, capsys=capsys)
+    assert code == 0, stderr
