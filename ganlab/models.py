@@ -83,9 +83,11 @@ class Generator(nn.Module):
         # 2. up-sample: (B, C, n, n) -> (B, C', n*stride, n*stride)
         for (weight, bias), stride in zip(hidden, strides[:-1]):
             x = nn.functional.conv_transpose2d(x, weight, bias, stride=stride, padding=1)
+            # activate, then crop: the same values, and in place on the whole tensor, not on a view
+            # (an exported graph would write a view's update back into its base, ~15% of onnxruntime's time)
+            x = nn.functional.leaky_relu(x, LEAK, inplace=True)
             if stride == 1:
                 x = x[..., :-1, :-1]  # (B, C', 8, 8) -> (B, C', 7, 7), as _CropLast
-            x = nn.functional.leaky_relu(x, LEAK, inplace=True)
             features[f"{x.shape[-1]}x{x.shape[-1]}"] = x
         # 3. output: (C_out*16, C) @ (B, C, n*n) = (B, C_out*16, n*n) columns -> fold -> (B, C_out, 2n, 2n)
         size = x.shape[-1] * strides[-1] + (1 if strides[-1] == 1 else 0)
