@@ -23,19 +23,16 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="the .onnx file to write")
     args = parser.parse_args()
 
+    from ganlab.checkpoints import check_output_file, load_checkpoint, resolve_model_path
     from ganlab.errors import GanlabError
-
-    out = Path(args.out)
-    if out.suffix.lower() != ".onnx":
-        raise GanlabError(f"--out must end in .onnx, got {args.out!r}")
-    if not out.parent.is_dir():
-        raise GanlabError(f"output folder {out.parent} does not exist")
-
-    from ganlab.checkpoints import load_checkpoint, resolve_model_path
     from ganlab.export import VERIFY_SAMPLES, export_onnx
 
+    out = check_output_file(args.out, (".onnx",))  # refused before the model is loaded
     model = load_checkpoint(resolve_model_path(args.model), expect="generator")
-    difference = export_onnx(model, out)
+    try:
+        difference = export_onnx(model, out)
+    except OSError as error:
+        raise GanlabError(f"cannot write {out}: {error.strerror or error}") from None
     size = out.stat().st_size
     print(f"wrote {out} ({size / 1e6:.2f} MB) from {args.model}; onnxruntime matches PyTorch within {difference:.1e} on {VERIFY_SAMPLES} samples")
 

@@ -119,7 +119,7 @@ def test_a_bad_model_gets_one_line_and_status_2(model, message, tmp_path, capsys
 
 def test_a_bad_output_path_is_refused_before_loading(tmp_path, capsys):
     code, _, stderr = run("export_onnx.py", "--out", str(tmp_path / "model.pt"), capsys=capsys)
-    assert code == 2 and "--out must end in .onnx" in stderr and stderr.count("\n") == 1
+    assert code == 2 and "must end in .onnx" in stderr and stderr.count("\n") == 1
     code, _, stderr = run("export_onnx.py", "--out", str(tmp_path / "missing" / "model.onnx"), capsys=capsys)
     assert code == 2 and "does not exist" in stderr and stderr.count("\n") == 1
 
