@@ -70,7 +70,7 @@ def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, see
     from ganlab.config import PRECISIONS
 
     parser.add_argument("--steps", type=setting("steps"), default=steps, help="optimisation steps")
-    parser.add_argument("--batch-size", type=setting("batch_size"), default=128)
+    parser.add_argument("--batch-size", type=setting("batch_size"), default=128, help="images per step (at least 2, for BatchNorm)")
     parser.add_argument("--lr-g", type=setting("lr_generator"), default=lr, help="generator learning rate")
     parser.add_argument("--lr-d", type=setting("lr_discriminator"), default=2e-4, help="discriminator learning rate")
     parser.add_argument("--seed", type=setting("seed"), default=seed)
@@ -147,19 +147,22 @@ def train(
     trainer with a progress bar, then the run (continuing from --resume when given).
 
     The output folder is --out, else the --resume folder, else `default_out` (a temporary
-    folder for --dry-run). The config is built first, so bad flags fail before anything loads.
+    folder for --dry-run). The config and the output folder are checked first, so bad flags
+    fail before anything loads.
     """
+    from ganlab.checkpoints import check_output_folder
     from ganlab.data import training_images
     from ganlab.reporting import TqdmReporter
     from ganlab.trainer import new_trainer
 
     config = train_config_from_args(args, mode, **config_changes)
-    teacher = load_teacher() if load_teacher is not None else None
-    images = training_images("synthetic" if args.dry_run else "mnist", root=args.data, limit=args.limit, seed=args.seed)
     if args.out or args.resume:
         out = Path(args.out or args.resume)
     else:
         out = Path(tempfile.mkdtemp(prefix="ganlab-dry-")) if args.dry_run else Path(default_out)
+    check_output_folder(out)  # a file in the way or an unwritable place fails now, not after training
+    teacher = load_teacher() if load_teacher is not None else None
+    images = training_images("synthetic" if args.dry_run else "mnist", root=args.data, limit=args.limit, seed=args.seed)
     trainer = new_trainer(
         config,
         images=images,

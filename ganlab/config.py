@@ -264,7 +264,7 @@ class TrainConfig:
     mode: str = "distill"  # "teacher" or "distill"
     steps: int = bounded(1000, "steps", 1, MAX_STEPS, integer=True)
     # at least 2: BatchNorm in training mode needs more than one value per channel
-    batch_size: int = bounded(128, "batch size", 1, MAX_BATCH_SIZE, integer=True)
+    batch_size: int = bounded(128, "batch size", 2, MAX_BATCH_SIZE, integer=True)
     lr_generator: float = bounded(2e-4, "generator learning rate", 0.0, MAX_LEARNING_RATE, open_low=True)
     lr_discriminator: float = bounded(2e-4, "discriminator learning rate", 0.0, MAX_LEARNING_RATE, open_low=True)
     beta1: float = bounded(0.5, "beta1", 0.0, 0.999999)

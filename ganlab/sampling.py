@@ -48,11 +48,30 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return scaled.round().to(torch.uint8).squeeze(1).cpu().numpy()
 
 
+# A grid is one uint8 canvas held in memory (then a PNG): 100 M pixels is 100 MB, enough for
+# 100,000 digits at scale 1; 100,000 at scale 16 would be 23 GB.
+MAX_GRID_PIXELS = 100_000_000
+
+
+def grid_size(n: int, *, height: int = 28, width: int = 28, columns: int | None = None, scale: int = 1, padding: int = 2) -> tuple[int, int]:
+    """(H, W) of the grid `grid` draws for n images, or a GanlabError past MAX_GRID_PIXELS; nothing allocated."""
+    columns = columns or max(1, math.ceil(math.sqrt(n)))
+    rows = max(1, math.ceil(n / columns))
+    size = ((rows * (height + padding) + padding) * scale, (columns * (width + padding) + padding) * scale)
+    if size[0] * size[1] > MAX_GRID_PIXELS:
+        raise GanlabError(
+            f"a grid of {n} images at scale {scale} would be {size[1]:,} x {size[0]:,} pixels; "
+            f"at most {MAX_GRID_PIXELS:,}: draw fewer images or use a smaller scale"
+        )
+    return size
+
+
 def grid(images: np.ndarray, *, columns: int | None = None, scale: int = 1, padding: int = 2) -> np.ndarray:
     """uint8 (n, 28, 28) -> one uint8 (H, W) grid; nearest-neighbour upscaling keeps pixels crisp."""
     if images.ndim != 3 or images.dtype != np.uint8:
         raise GanlabError(f"grid needs uint8 images of shape (n, h, w), got {images.dtype} {images.shape}")
     n, height, width = images.shape
+    grid_size(n, height=height, width=width, columns=columns, scale=scale, padding=padding)  # refuse before allocating
     from torchvision.utils import make_grid
 
     columns = columns or max(1, math.ceil(math.sqrt(n)))
@@ -72,7 +91,7 @@ def grid(images: np.ndarray, *, columns: int | None = None, scale: int = 1, padd
 def save_png(canvas: np.ndarray, path) -> None:
     from PIL import Image
 
-    Image.fromarray(canvas, mode="L").save(path)
+    Image.fromarray(canvas, mode="L").save(path, format="PNG")  # a path or a file object, any suffix
 
 
 def interpolate(seed_a: int, seed_b: int, frames: int, latent_dim: int = LATENT_DIM) -> torch.Tensor:

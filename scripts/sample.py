@@ -46,18 +46,20 @@ def main() -> None:
     parser.add_argument("--digit", type=int_in(0, 9), default=None, help="only noise whose teacher image reads as this digit")
     args = parser.parse_args()
 
+    import io
+
     import numpy as np
     import torch
 
-    from ganlab.checkpoints import load_checkpoint, resolve_model_path
+    from ganlab.checkpoints import atomic_write_bytes, check_output_file, load_checkpoint, resolve_model_path
     from ganlab.errors import GanlabError
-    from ganlab.sampling import generate, grid, noise, save_png, to_uint8
+    from ganlab.sampling import generate, grid, grid_size, noise, save_png, to_uint8
 
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".npz"):
-        raise GanlabError(f"--out must end in .png or .npz, got {args.out!r}")
-    if not out.parent.exists():
-        raise GanlabError(f"output folder {out.parent} does not exist")
+    # 1. everything that can be refused is refused before the model is loaded
+    out = check_output_file(args.out, (".png", ".npz"))
+    as_png = out.suffix.lower() == ".png"
+    if as_png:
+        grid_size(args.n, scale=args.scale)
     model = load_checkpoint(resolve_model_path(args.model), expect="generator")
     images = []
     z = noise(args.n, args.seed, model.latent_dim) if args.digit is None else digit_z(args.digit, args.n, args.seed)
@@ -67,10 +69,16 @@ def main() -> None:
         for chunk in z.split(1024):  # bounded memory for large n
             images.append(to_uint8(generate(model, chunk)))
     images = np.concatenate(images)  # (N, 28, 28) uint8
-    if out.suffix.lower() == ".png":
-        save_png(grid(images, scale=args.scale), out)
+    # 2. encode in memory, then one atomic write to exactly `out` (numpy would append .npz to "s.NPZ")
+    encoded = io.BytesIO()
+    if as_png:
+        save_png(grid(images, scale=args.scale), encoded)
     else:
-        np.savez_compressed(out, images=images)
+        np.savez_compressed(encoded, images=images)
+    try:
+        atomic_write_bytes(out, encoded.getvalue())
+    except OSError as error:
+        raise GanlabError(f"cannot write {out}: {error.strerror or error}") from None
     print(f"wrote {len(images)} samples from {args.model} (seed {args.seed}) to {out}")
 
 

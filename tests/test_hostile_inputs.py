@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -23,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from conftest import REPO
 from ganlab import checkpoints
 from ganlab.checkpoints import load_checkpoint, read_config, read_training_info
-from ganlab.config import ClassifierConfig, DiscriminatorConfig, GeneratorConfig
+from ganlab.config import ClassifierConfig, DiscriminatorConfig, GeneratorConfig, TrainConfig
 from ganlab.errors import GanlabError
 
 ADDRESS_SPACE_LIMIT = 4 * 2**30  # enough for torch and a tiny model; far below any bomb
@@ -147,6 +148,30 @@ def test_tensors_are_checked_from_the_header_before_any_is_loaded(tiny_checkpoin
         load_checkpoint(tiny_checkpoint)
 
 
+# --- 5. batch size 1 ---------------------------------------------------------------------------
+
+
+def test_batch_size_one_is_refused_by_the_config():
+    with pytest.raises(GanlabError, match=r"batch size must be an integer in \[2, 4096\], got 1"):
+        TrainConfig(batch_size=1)
+
+
+@pytest.mark.parametrize("script", ["scripts/train_teacher.py", "scripts/distill.py"])
+def test_training_scripts_refuse_batch_size_one(tmp_path, script):
+    result = run_limited(script, "--batch-size", "1", "--dry-run", "--quiet", "--out", str(tmp_path / "run"))
+    assert_one_line(result, "--batch-size")
+    assert "[2, 4096]" in result.stderr and not (tmp_path / "run").exists()
+
+
+def test_the_lab_refuses_batch_size_one_and_claims_nothing(tmp_path):
+    from lab_fixtures import tiny_lab
+
+    lab = tiny_lab(tmp_path)
+    with pytest.raises(GanlabError, match=r"batch size must be an integer in \[2, "):
+        lab.start_run(steps=5, batch_size=1)
+    assert lab.slot.current() is None
+
+
 # --- 6. impossible BatchNorm statistics --------------------------------------------------------
 
 
@@ -234,3 +259,42 @@ def test_the_hub_path_runs_the_same_checks(tiny_checkpoint, tmp_path):
     for name in ("forty-stages", "wide-latent", "deep", "long-integer"):
         assert not any(path.startswith(f"/hostile/{name}/") and path.endswith("model.safetensors") for path in requested)
 
+
+# --- 8. output paths ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "out, message",
+    [("grids.png", "grids.png is a folder; name a file inside it"), ("/proc/x.png", "cannot write /proc/x.png: /proc takes no new files")],
+    ids=["existing-folder", "proc"],
+)
+def test_sample_refuses_an_unwritable_out_before_loading_the_model(tmp_path, out, message):
+    (tmp_path / "grids.png").mkdir()
+    # a model that does not exist: the output is refused first, before any loading
+    result = run_limited("scripts/sample.py", "--model", str(tmp_path / "no-model"), "--out", str(tmp_path / out))
+    assert_one_line(result, message)
+    assert [path.name for path in tmp_path.iterdir()] == ["grids.png"] and not any((tmp_path / "grids.png").iterdir())
+
+
+def test_sample_writes_exactly_the_path_it_reports(tiny_checkpoint, tmp_path):
+    out = tmp_path / "s.NPZ"
+    result = run_limited("scripts/sample.py", "--model", str(tiny_checkpoint), "--n", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["s.NPZ", "tiny"]  # not s.NPZ.npz
+    assert result.stdout.strip().endswith(f"to {out}")
+    assert np.load(out)["images"].shape == (3, 28, 28)
+
+
+def test_sample_refuses_a_grid_too_large_for_memory_before_loading(tmp_path):
+    result = run_limited("scripts/sample.py", "--model", str(tmp_path / "no-model"), "--n", "100000", "--scale", "16", "--out", str(tmp_path / "g.png"))
+    assert_one_line(result, "a grid of 100000 images at scale 16 would be 152,192 x 151,712 pixels; at most 100,000,000")
+    assert not (tmp_path / "g.png").exists()
+
+
+@pytest.mark.parametrize("script", ["scripts/train_teacher.py", "scripts/distill.py"])
+def test_training_scripts_refuse_an_existing_file_as_out_before_training(tmp_path, script):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("keep me")
+    result = run_limited(script, "--dry-run", "--quiet", "--out", str(existing))
+    assert_one_line(result, f"{existing} is a file; a checkpoint is a folder")
+    assert "steps in" not in result.stdout and existing.read_text() == "keep me"
