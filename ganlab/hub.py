@@ -1,4 +1,4 @@
-"""Hugging Face Hub: load and push ganlab checkpoints, a thin layer over hf_hub_download.
+"""Hugging Face Hub: load and push ganlab checkpoints, a thin layer over snapshot_download.
 
 A Hub repo holds exactly what a local checkpoint folder holds (model.safetensors, config.json,
 training.json, plus a README.md model card), so a download ends in the same strict loader as
@@ -13,10 +13,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from torch import nn
 
@@ -39,7 +37,6 @@ CARD_NAME = "README.md"
 
 MAX_REPO_ID_LENGTH = 96 * 2 + 1  # 'namespace/name', each part at most 96 characters
 MAX_REVISION_LENGTH = 255
-PROBE_TIMEOUT_S = 3.0  # a TCP connect to the endpoint; without it an offline load retries for ~25 s
 _ID_CHARACTERS = re.compile(r"[A-Za-z0-9._/-]+")  # ASCII only: the Hub refuses the rest
 _COMMIT_HASH = re.compile(r"[0-9a-f]{40}")
 
@@ -160,88 +157,59 @@ def _label(repo_id: str, revision: str | None) -> str:
 
 
 def download_checkpoint(repo_id: str, *, revision: str | None = None, expect: str | None = None) -> Path:
-    """Download config.json and model.safetensors (+ training.json) of a Hub repo into the cache.
+    """Download config.json, model.safetensors and training.json of a Hub repo into the cache.
 
-    Returns the snapshot folder, named by the commit hash. The weights are fetched at the
-    commit config.json came from, so a push in between cannot mix two versions.
+    Returns the snapshot folder, named by the commit hash. Two snapshot_download calls: first
+    config.json alone (is this a ganlab checkpoint of the expected kind? nothing else is
+    fetched before that is known), then the weights pinned to the commit config.json came
+    from, so a push in between cannot mix two versions. Offline (HF_HUB_OFFLINE) or with the
+    Hub unreachable, huggingface_hub serves the cached snapshot, and says when it has none.
     """
     repo_id = validate_repo_id(repo_id)
     revision = validate_revision(revision)
     label = _label(repo_id, revision)
-    local_only = not _endpoint_reachable()
 
     # 1. config.json: is this a ganlab checkpoint of the expected kind?
-    config_path = _hub_file(repo_id, CONFIG_NAME, revision, label=label, local_only=local_only)
-    commit = config_path.parent.name if _COMMIT_HASH.fullmatch(config_path.parent.name) else revision
+    folder = _snapshot(repo_id, revision, [CONFIG_NAME], label=label)
+    if not (folder / CONFIG_NAME).is_file():
+        raise GanlabError(f"{label} has no {CONFIG_NAME}: it is not a ganlab checkpoint (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
+    commit = folder.name if _COMMIT_HASH.fullmatch(folder.name) else revision
     try:  # bounded size and depth, every field and the parameter budget checked: nothing built yet
-        config = config_from_dict(read_json(config_path, max_bytes=MAX_CONFIG_BYTES, source=CONFIG_NAME))
+        config = config_from_dict(read_json(folder / CONFIG_NAME, max_bytes=MAX_CONFIG_BYTES, source=CONFIG_NAME))
     except GanlabError as error:
         raise GanlabError(f"{label} is not a ganlab checkpoint: {error}") from None
     if expect is not None and config.kind != expect:
         raise GanlabError(f"{label} holds a {config.kind}, not a {expect}; choose a {expect} repo")
 
-    # 2. the weights, pinned to the same commit; 3. how it was trained, when recorded
-    weights_path = _hub_file(repo_id, WEIGHTS_NAME, commit, label=label, local_only=local_only)
-    try:
-        _hub_file(repo_id, TRAINING_NAME, commit, label=label, local_only=local_only)
-    except GanlabError:
-        pass  # optional: older or hand-made checkpoints have no training.json
-    if weights_path.parent != config_path.parent:
+    # 2. the weights and how they were trained (optional), pinned to the same commit
+    if _snapshot(repo_id, commit, [WEIGHTS_NAME, TRAINING_NAME], label=label) != folder:
         raise GanlabError(f"{label}: config.json and model.safetensors came from different commits; try again")
-    return config_path.parent
+    if not (folder / WEIGHTS_NAME).is_file():
+        raise GanlabError(f"{label} has no {WEIGHTS_NAME}: it is not a ganlab checkpoint (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
+    return folder
 
 
-def _endpoint_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether a TCP connection to the Hub endpoint opens (offline mode: False, use the cache).
-
-    Hand-written on purpose: re-measured against a closed port, hf_hub_download of an uncached
-    file retries for 24 s before it gives up; with this probe the error comes in well under
-    a second. (snapshot_download fails fast by itself, but it lists the repo through the Hub's
-    repo-info and tree APIs, which tests/fake_hub.py does not serve.)
-    """
-    from huggingface_hub import constants, is_offline_mode
-
-    if is_offline_mode():  # HF_HUB_OFFLINE, the library's own switch
-        return False
-    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")):
-        return True  # through a proxy a direct connect proves nothing; let the client try
-    parts = urlsplit(constants.ENDPOINT)
-    if not parts.hostname:
-        return True
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _hub_file(repo_id: str, filename: str, revision: str | None, *, label: str, local_only: bool) -> Path:
-    """hf_hub_download of one file, its errors turned into one-line GanlabErrors naming `label`."""
-    from huggingface_hub import hf_hub_download
+def _snapshot(repo_id: str, revision: str | None, files: list[str], *, label: str) -> Path:
+    """snapshot_download of `files`, its errors turned into one-line GanlabErrors naming `label`."""
+    from huggingface_hub import snapshot_download
 
     try:
-        return Path(
-            hf_hub_download(
-                repo_id, filename, revision=revision, local_files_only=local_only, library_name="ganlab"
-            )
-        )
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=files, library_name="ganlab"))
     except Exception as error:  # noqa: BLE001 - sorted by _explain; anything unrecognised is re-raised
-        explained = _explain(error, repo_id, filename, revision, label=label, local_only=local_only)
+        explained = _explain(error, repo_id, files[0], revision, label=label)
         if explained is error:
             raise
         raise explained from error
 
 
-def _explain(
-    error: Exception, repo_id: str, filename: str, revision: str | None, *, label: str, local_only: bool
-) -> Exception:
+def _explain(error: Exception, repo_id: str, filename: str, revision: str | None, *, label: str) -> Exception:
     """The GanlabError for a failed download (or `error` itself when it is not a download failure)."""
     from huggingface_hub import constants
     from huggingface_hub.errors import (
         GatedRepoError,
         HfHubHTTPError,
         HFValidationError,
+        IncompleteSnapshotError,
         LocalEntryNotFoundError,
         OfflineModeIsEnabled,
         RemoteEntryNotFoundError,
@@ -249,10 +217,11 @@ def _explain(
         RevisionNotFoundError,
     )
 
-    try:
-        from httpx2 import HTTPError as TransportFailure  # huggingface_hub's HTTP client
+    try:  # huggingface_hub's HTTP client
+        from httpx2 import ConnectError, TimeoutException
+        from httpx2 import HTTPError as TransportFailure
     except ImportError:  # pragma: no cover - other huggingface_hub versions
-        TransportFailure = OSError
+        ConnectError = TimeoutException = TransportFailure = OSError
 
     detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
     if isinstance(error, GatedRepoError):
@@ -271,13 +240,18 @@ def _explain(
         return GanlabError(
             f"{label} has no {filename}: it is not a ganlab checkpoint (expected {CONFIG_NAME} and {WEIGHTS_NAME})"
         )
+    if isinstance(error, IncompleteSnapshotError):
+        return GanlabError(
+            f"the cached copy of {label} lacks {filename} and the Hub cannot be asked now: connect to the "
+            "internet (or unset HF_HUB_OFFLINE) and try again, or load a local checkpoint folder"
+        )
     if isinstance(error, (LocalEntryNotFoundError, OfflineModeIsEnabled)):
         if constants.HF_HUB_OFFLINE:
             return GanlabError(
                 f"{label} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: "
                 "unset it and connect to the internet, or load a local checkpoint folder"
             )
-        if local_only:
+        if isinstance(error.__cause__, (ConnectError, TimeoutException)):
             return GanlabError(
                 f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} (offline?) and {label} is not in "
                 "the local cache: check your connection or HF_ENDPOINT, or load a local checkpoint folder"

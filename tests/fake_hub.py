@@ -1,7 +1,8 @@
 """A Hugging Face Hub look-alike on 127.0.0.1 for tests without internet.
 
-It answers what huggingface_hub's hf_hub_download asks: HEAD and GET on
-{endpoint}/{repo_id}/resolve/{revision}/{filename}, with the X-Repo-Commit, ETag and
+It answers what huggingface_hub's snapshot_download asks: the repo info and file tree
+(GET {endpoint}/api/models/{repo_id}/revision/{revision} and .../tree/{revision}), then HEAD
+and GET on {endpoint}/{repo_id}/resolve/{revision}/{filename}, with the X-Repo-Commit, ETag and
 Content-Length headers the client needs, and 404s carrying X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound exactly as the
 Hub sends them. Point HF_ENDPOINT at `hub.url` before huggingface_hub is imported.
 
@@ -12,6 +13,7 @@ repo; `drop_body_once` sends half of a file's body once, then closes the connect
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -88,6 +90,8 @@ class FakeHub:
         with self._lock:
             self.requests.append((request.command, request.path, request.headers.get("Range")))
         parts = urlsplit(request.path).path.lstrip("/").split("/")
+        if parts[:2] == ["api", "models"]:
+            return self._api(request, parts[2:])
         at = parts.index("resolve") if "resolve" in parts else -1
         if at < 1 or at + 2 >= len(parts):
             return _error(request, 404, None, "Not a resolve URL")
@@ -125,6 +129,39 @@ class FakeHub:
             request.connection.shutdown(2)  # hang up mid-body: the client sees a truncated download
             return
         request.wfile.write(data)
+
+
+    def _api(self, request: BaseHTTPRequestHandler, parts: list[str]) -> None:
+        """repo_info and list_repo_tree, what snapshot_download asks before it downloads:
+        /api/models/{repo}[/revision/{rev}] and /api/models/{repo}/tree/{rev} (no paging, flat repos)."""
+        kind = "tree" if "tree" in parts else "revision"
+        at = parts.index(kind) if kind in parts else len(parts)
+        repo_id = "/".join(parts[:at])
+        revision = unquote(parts[at + 1]) if at + 1 < len(parts) else "main"
+        if repo_id in self.drop_head:
+            request.close_connection = True  # hang up without a status line
+            return
+        if repo_id not in self.commits:
+            return _error(request, 401, "RepoNotFound", "Repository not found")
+        commits = self.commits[repo_id]
+        commit = self.refs[repo_id].get(revision) or (revision if revision in commits else None)
+        if commit is None:
+            return _error(request, 404, "RevisionNotFound", f"Invalid rev id: {revision}")
+        files = commits[commit]
+        if kind == "tree":
+            payload = [
+                {"type": "file", "path": name, "size": len(data), "oid": hashlib.sha1(data).hexdigest()}
+                for name, data in sorted(files.items())
+            ]
+        else:
+            payload = {"id": repo_id, "modelId": repo_id, "sha": commit, "siblings": [{"rfilename": name} for name in sorted(files)]}
+        body = json.dumps(payload).encode()
+        request.send_response(200)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        if request.command != "HEAD":
+            request.wfile.write(body)
 
 
 def _error(request: BaseHTTPRequestHandler, status: int, code: str | None, message: str, commit: str | None = None) -> None:

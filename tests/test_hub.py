@@ -294,7 +294,8 @@ def test_hub_failures_are_one_clear_ganlab_error(online, name, message):
 
 def test_hub_checks_kind_before_downloading_weights_and_validates_before_any_request(online):
     paths = [path for _, path, _ in online.requests]
-    assert any(path.startswith("/ganlab/discriminator/resolve/main/config.json") for path in paths)
+    # snapshot_download resolves main to its commit first, then fetches config.json at that commit
+    assert any(path.startswith("/ganlab/discriminator/resolve/") and path.endswith("/config.json") for path in paths)
     assert not any(path.startswith("/ganlab/discriminator/") and "model.safetensors" in path for path in paths)
     assert not any("bad--id" in path for path in paths)
 
