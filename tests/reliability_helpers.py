@@ -25,6 +25,7 @@ from lab_fixtures import tiny_lab  # noqa: E402
 
 from ganlab.checkpoints import atomic_write_json  # noqa: E402
 
+BUNDLED_STUDENT = "bundled student"  # the Compare menu's own student
 _RECORDS_LOCK = threading.Lock()
 
 

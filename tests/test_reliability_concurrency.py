@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import wait_for
-from reliability_helpers import client, record_figure, served, trainer_threads  # noqa: F401 (fixtures)
+from reliability_helpers import BUNDLED_STUDENT, client, record_figure, served, trainer_threads  # noqa: F401 (fixtures)
 
 
 def test_ten_clients_generate_while_a_run_trains_and_others_try_to_start(served, client):

@@ -20,7 +20,7 @@ import torch
 
 from conftest import REPO
 from lab_fixtures import TINY_TEACHER
-from reliability_helpers import client, record_case, served  # noqa: F401 (fixtures)
+from reliability_helpers import BUNDLED_STUDENT, client, record_case, served  # noqa: F401 (fixtures)
 
 from ganlab.checkpoints import load_checkpoint, save_checkpoint
 from ganlab.config import GeneratorConfig
@@ -156,7 +156,6 @@ def _settings(environ: dict[str, str]):
     return lambda: LabSettings.from_env(environ)
 
 
-BUNDLED_STUDENT = "bundled student"
 NAN, INF = float("nan"), float("inf")
 
 CASES = [
@@ -181,7 +180,7 @@ CASES = [
     Case("API /latent_walk (raw HTTP)", "frames -Infinity", "frames must be", raw_http("latent_walk", '{"data": [0, 1, -Infinity, "bundled student"]}')),
     Case("API /start_run", "steps 'ten'", "steps must be an integer", api("/start_run", steps="ten")),
     Case("API /start_run", "steps 10**9 (above the steps cap)", "steps must be an integer in [1, 20000]", api("/start_run", steps=10**9)),
-    Case("API /start_run", "batch size 1e12 (above the batch cap)", "batch size must be an integer in [1, 512]", api("/start_run", batch_size=1e12)),
+    Case("API /start_run", "batch size 1e12 (above the batch cap)", "batch size must be an integer in [2, 512]", api("/start_run", batch_size=1e12)),
     Case("API /start_run", "generator learning rate -0.001", "generator learning rate must be a number in (0, 0.1]", api("/start_run", lr_generator=-0.001)),
     Case("API /start_run", "discriminator learning rate 'nan' (text)", "discriminator learning rate must be", api("/start_run", lr_discriminator="nan")),
     Case("API /start_run (raw HTTP)", "α NaN (JSON literal)", "α (distillation weight) must be", raw_http("start_run", '{"data": [5, 0, 16, 0.001, 0.001, NaN, ["14x14"], 0, false, 0.99]}')),
