@@ -20,7 +20,7 @@ import gradio as gr  # noqa: E402
 
 from ganlab.config import DISTILL_LAYERS, FAST, RECIPES, recipe_by_label  # noqa: E402
 from ganlab.errors import GanlabError  # noqa: E402
-from ganlab.lab import DEFAULT_SAMPLES, RUN_DEFAULTS, STUDENT_CHOICES, Lab, RunView  # noqa: E402
+from ganlab.lab import DEFAULT_SAMPLES, RUN_DEFAULTS, STUDENT_CHOICES, Lab, RunView, serving  # noqa: E402
 
 log = logging.getLogger("ganlab.app")
 
@@ -59,7 +59,9 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
     lab = lab or Lab()
     defaults = RUN_DEFAULTS
 
-    with gr.Blocks(title="ganlab: distilling a DCGAN") as demo:
+    png = lab.images.png  # every image is served as one PNG file per content (see ganlab.lab.files)
+
+    with gr.Blocks(title="ganlab: distilling a DCGAN", delete_cache=serving.DELETE_CACHE) as demo:
         gr.Markdown("# ganlab — distil a DCGAN teacher into a smaller student (MNIST)")
         notes = lab.model_notes()
         gr.Markdown(notes, visible=bool(notes), elem_id="model-notes")
@@ -134,22 +136,22 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         @guarded
         def generate(seed, n, student):
             view = lab.generate(seed, n, student)
-            return view.teacher_image, view.student_image, view.info
+            return png(view.teacher_image), png(view.student_image), view.info
 
         @guarded
         def new_seed(n, student):
             value = lab.random_seed()
             view = lab.generate(value, n, student)
-            return value, view.teacher_image, view.student_image, view.info
+            return value, png(view.teacher_image), png(view.student_image), view.info
 
         def run_outputs(view: RunView):
             return (
                 gr.Timer(active=view.active),
                 _progress_html(view),
                 view.figure,
-                view.student_image,
-                view.baseline_image,
-                view.teacher_image,
+                png(view.student_image),
+                png(view.baseline_image),
+                png(view.teacher_image),
                 view.checkpoint,
                 view.details,
                 view.message,
@@ -179,7 +181,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         def load_hub(teacher_repo, teacher_revision, student_repo, student_revision, seed, n, student):
             message = lab.load_hub(teacher_repo, teacher_revision, student_repo, student_revision)
             view = lab.generate(seed, n, student)
-            return view.teacher_image, view.student_image, view.info, f"✅ {message}"
+            return png(view.teacher_image), png(view.student_image), view.info, f"✅ {message}"
 
         def apply_recipe(label):
             chosen = recipe_by_label(label) or FAST
@@ -188,7 +190,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         @guarded
         def latent_walk(seed_a, seed_b, frames, student):
             view = lab.latent_walk(seed_a, seed_b, frames, student)
-            return view.teacher_image, view.student_image, view.info
+            return png(view.teacher_image), png(view.student_image), view.info
 
         generate.outputs, new_seed.outputs, latent_walk.outputs, load_hub.outputs = 3, 4, 3, 4
         run_components = [timer, progress, loss_plot, run_student_image, run_baseline_image, run_teacher_image, download, run_details, run_message]
@@ -226,12 +228,19 @@ def _visitor(request: gr.Request | None) -> str:
 
 
 def launch(demo: gr.Blocks, lab_dirs: list[str] | None = None, **kwargs):
+    """Serve `demo` with the bounds of ganlab.lab.serving; `lab_dirs`: the Lab's own folder (runs_dir), the only one served."""
     # Numbers carry no `precision`, so every value reaches Lab's checks unrounded (precision=0 would
     # crash on NaN, inf or text before any handler runs). show_error: what Gradio itself refuses
     # (a missing input, a value outside a Radio's choices) reaches the client as its message
     # instead of {"error": null}; our handlers never raise (see `guarded`).
     kwargs.setdefault("show_error", True)
-    return demo.queue(default_concurrency_limit=1).launch(css=CSS, allowed_paths=lab_dirs or [], **kwargs)
+    # the PNGs are static: served as they are, never copied into (or rewritten in) Gradio's cache
+    gr.set_static_paths([os.path.join(folder, "images") for folder in lab_dirs or []])
+    kwargs.setdefault("state_session_capacity", serving.STATE_SESSION_CAPACITY)
+    kwargs.setdefault("max_file_size", serving.MAX_FILE_SIZE)
+    kwargs.setdefault("app_kwargs", serving.app_kwargs())
+    queue = demo.queue(default_concurrency_limit=1, max_size=serving.QUEUE_MAX_SIZE)
+    return queue.launch(css=CSS, allowed_paths=lab_dirs or [], **kwargs)
 
 
 def main() -> None:

@@ -14,10 +14,11 @@ calling thread's count (`LabSettings.sample_threads`): neither can leak into the
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import random
-import tempfile
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from ganlab.checkpoints import WEIGHTS_NAME
 from ganlab.config import DISTILL_LAYERS, MAX_SEED, SEED, Limit, TrainConfig, limit
 from ganlab.errors import GanlabError
 from ganlab.lab import settings as lab_settings
+from ganlab.lab.files import ImageFiles, RunFolders, process_folder
 from ganlab.lab.runs import SLOT, Run, TrainingSlot, busy_message, new_run
 from ganlab.lab.settings import DEFAULT_SAMPLES, METRICS_PATH, RUN_DEFAULTS, LabSettings
 from ganlab.lab.sources import (
@@ -110,7 +112,11 @@ class Lab:
         self._images: torch.Tensor | None = None
         self._images_lock = threading.Lock()
         self._teacher_fixed: np.ndarray | None = None
-        self.runs_dir = Path(settings.runs_dir or os.path.join(tempfile.gettempdir(), "ganlab-runs"))
+        # this process's own folder (never one another app shares); the only one Gradio may serve
+        self.runs_dir = process_folder(settings.runs_dir or None)
+        atexit.register(shutil.rmtree, self.runs_dir, True)
+        self.run_folders = RunFolders(self.runs_dir)
+        self.images = ImageFiles(self.runs_dir / "images")
         self._warm_up(self.teacher, self.student)
 
     # ---- sampling --------------------------------------------------------------------------------
@@ -148,7 +154,9 @@ class Lab:
 
     def _student_for(self, choice: str) -> LoadedModel:
         run = self.slot.current()
-        return self.students.choose(choice, self.student, None if run is None else run.output_dir, "" if run is None else run.id)
+        folder = None if run is None else run.output_dir
+        with self.run_folders.lease(folder):  # a new run never deletes the folder this reads
+            return self.students.choose(choice, self.student, folder, "" if run is None else run.id)
 
     # ---- status lines and About ------------------------------------------------------------------
     def model_notes(self) -> str:
@@ -288,7 +296,7 @@ class Lab:
             self.students.forget_runs()
             return new_run(
                 config, images=images, teacher=self.teacher.model, teacher_source=self.teacher.source,
-                runs_dir=self.runs_dir, owner=owner, settings=run_settings, baseline=baseline,
+                folders=self.run_folders, owner=owner, settings=run_settings, baseline=baseline,
             )  # fmt: skip
 
         self.slot.claim(build, cap_s=limits.run_cap_s, idle_s=limits.idle_stop_s)
@@ -323,4 +331,8 @@ class Lab:
         if run is None:
             return idle_view(self.teacher_fixed_samples())
         run.last_polled = time.monotonic()
-        return run_view(run, viewer=viewer, teacher_image=self.teacher_fixed_samples(), checkpoint_name=WEIGHTS_NAME)
+        with self.run_folders.lease(run.output_dir):
+            view = run_view(run, viewer=viewer, teacher_image=self.teacher_fixed_samples(), checkpoint_name=WEIGHTS_NAME)
+            if view.checkpoint is not None:
+                self.run_folders.handed_out(run.output_dir)  # Gradio copies the download after we return
+        return view

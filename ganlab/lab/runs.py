@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-import shutil
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ import torch
 
 from ganlab.config import TrainConfig
 from ganlab.errors import GanlabError
+from ganlab.lab.files import RunFolders
 from ganlab.models import Generator
 from ganlab.reporting import RunLog
 from ganlab.trainer import Trainer, new_trainer
@@ -111,17 +111,14 @@ def new_run(
     images: torch.Tensor,
     teacher: Generator,
     teacher_source: str,
-    runs_dir: Path,
+    folders: RunFolders,
     owner: str,
     settings: dict[str, Any],
     baseline: bool,
 ) -> Run:
-    """A run's trainers, not yet started; the previous run's files are removed first (flat disk use)."""
+    """A run's trainers, not yet started, in a folder of its own (`folders` deletes old ones nobody holds)."""
     run_id = time.strftime("%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    if runs_dir.is_dir():
-        for old in runs_dir.glob("run-*"):
-            shutil.rmtree(old, ignore_errors=True)
-    output_dir = runs_dir / f"run-{run_id}"
+    output_dir = folders.new(run_id)
     student_log = RunLog()
     student = new_trainer(
         config, images=images, teacher=copy.deepcopy(teacher), output_dir=output_dir / "student",

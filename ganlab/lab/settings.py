@@ -32,7 +32,7 @@ class LabSettings:
     sample_threads: int = 0  # GANLAB_SAMPLE_THREADS: torch threads of each sampling request (0: every core, one fewer while a run trains)
     train_images: int = 0  # GANLAB_TRAIN_IMAGES: first N MNIST images for UI runs (0: all 60,000)
     data_source: str = "mnist"  # GANLAB_TRAIN_DATA: "mnist" or "synthetic"
-    runs_dir: str = ""  # GANLAB_RUNS_DIR: where UI runs write checkpoints (default: a temp folder)
+    runs_dir: str = ""  # GANLAB_RUNS_DIR: where this process makes its own folder for UI runs (default: the OS temp dir; never the repo)
     teacher: str = ""  # GANLAB_TEACHER: teacher checkpoint folder (default checkpoints/teacher)
     student: str = ""  # GANLAB_STUDENT: student checkpoint folder (default checkpoints/student)
     teacher_repo: str = ""  # GANLAB_TEACHER_REPO: Hub repo of the default teacher (bundled folder if unreachable)

@@ -1,0 +1,162 @@
+"""This process's files: one folder for it, the run folders inside, the PNGs the app serves.
+
+On a public Space many visitors share one process, so every file the app writes lives in a
+folder made for this process alone (`process_folder`): a second app on the same machine has
+its own, and Gradio is allowed to serve that folder and nothing wider.
+
+Bounds (docs/reliability.md lists them with the app's other limits):
+- Run folders: the last `KEEP_RUNS` runs stay on disk; an older one goes only once no request
+  holds it (`RunFolders.lease`) and its checkpoint was last handed out for download more than
+  `HANDED_OUT_GRACE_S` ago, so a request in flight never meets a deleted file.
+- PNGs: one file per content (a hash of the PNG's bytes), written once under a temporary name
+  and renamed into place, never rewritten while a client downloads it; a file not handed out
+  for `IMAGE_MAX_AGE_S` is deleted, and at most `MAX_IMAGES` are kept (plus any handed out in the
+  last `MIN_IMAGE_AGE_S`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ganlab.checkpoints import REPO_ROOT
+from ganlab.errors import GanlabError
+
+KEEP_RUNS = 4  # run folders kept on disk: the current run and the three before it
+HANDED_OUT_GRACE_S = 120.0  # an older run folder whose checkpoint was offered for download this recently stays
+IMAGE_MAX_AGE_S = 900.0  # a served PNG nobody was handed for this long is deleted
+MAX_IMAGES = 2000  # at most this many PNGs on disk (a 256-sample grid is ~170 KB: ~340 MB at worst)
+MIN_IMAGE_AGE_S = 60.0  # ... but one handed out this recently stays even above MAX_IMAGES (a client may be fetching it)
+PRUNE_EVERY_S = 30.0  # how often writing a PNG also looks for old ones
+
+
+def process_folder(parent: str | os.PathLike | None = None) -> Path:
+    """A new folder for this process's files, inside `parent` (GANLAB_RUNS_DIR) or the OS temp dir.
+
+    Refuses a parent that is the repository or contains it: Gradio serves this folder, and a
+    folder around the repo would let anyone read its files (.git/config included).
+    """
+    base = Path(parent).expanduser().resolve() if parent else Path(tempfile.gettempdir()).resolve()
+    if base == REPO_ROOT or base in REPO_ROOT.parents:
+        raise GanlabError(
+            f"GANLAB_RUNS_DIR must not be the repository or a folder that contains it (got {base}); "
+            "leave it unset for a folder under the OS temp dir, or name a folder of its own"
+        )
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="ganlab-", dir=base))
+
+
+class RunFolders:
+    """The run folders of one process, deleted only when no request can still reach them."""
+
+    def __init__(self, root: Path, *, keep: int = KEEP_RUNS, grace_s: float = HANDED_OUT_GRACE_S) -> None:
+        self.root = root
+        self.keep = keep
+        self.grace_s = grace_s
+        self._lock = threading.Lock()
+        self._order: list[Path] = []  # oldest first
+        self._leases: dict[Path, int] = {}
+        self._handed_out: dict[Path, float] = {}
+
+    def new(self, run_id: str) -> Path:
+        """The folder of a new run (not yet created), after deleting the old ones nobody holds."""
+        folder = self.root / f"run-{run_id}"
+        with self._lock:
+            self._order.append(folder)
+            self._prune()
+        return folder
+
+    @contextmanager
+    def lease(self, folder: Path | None) -> Iterator[None]:
+        """Hold `folder` on disk while the block runs (a request reading a run's checkpoint)."""
+        if folder is None:
+            yield
+            return
+        with self._lock:
+            self._leases[folder] = self._leases.get(folder, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._leases[folder] -= 1
+                if not self._leases[folder]:
+                    del self._leases[folder]
+
+    def handed_out(self, folder: Path) -> None:
+        """A response names a file in `folder`: Gradio copies it after the handler returns."""
+        with self._lock:
+            self._handed_out[folder] = time.monotonic()
+
+    def folders(self) -> list[Path]:
+        with self._lock:
+            return list(self._order)
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for folder in self._order[: -self.keep]:
+            handed_out = self._handed_out.get(folder)
+            if self._leases.get(folder) or (handed_out is not None and now - handed_out < self.grace_s):
+                continue  # retried when the next run starts
+            shutil.rmtree(folder, ignore_errors=True)
+            self._order.remove(folder)
+            self._handed_out.pop(folder, None)
+
+
+class ImageFiles:
+    """PNG files for Gradio to serve as they are: one file per content, written once."""
+
+    def __init__(self, folder: Path, *, max_age_s: float = IMAGE_MAX_AGE_S, max_files: int = MAX_IMAGES) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.max_age_s = max_age_s
+        self.max_files = max_files
+        self._lock = threading.Lock()
+        self._handed_out: dict[str, float] = {}  # file name -> when a response last named it
+        self._last_prune = time.monotonic()
+
+    def png(self, image: np.ndarray | None) -> str | None:
+        """The path of `image` (uint8, H x W) as a PNG; identical images share one file."""
+        if image is None:
+            return None
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
+        data = buffer.getvalue()
+        name = hashlib.sha256(data).hexdigest()[:32] + ".png"
+        path = self.folder / name
+        with self._lock:
+            self._handed_out[name] = time.monotonic()
+            if not path.exists():
+                # a temporary name renamed into place: a reader never sees a half-written file,
+                # and an existing file is never opened for writing
+                handle, staging = tempfile.mkstemp(dir=self.folder, prefix=".png-")
+                with os.fdopen(handle, "wb") as file:
+                    file.write(data)
+                os.chmod(staging, 0o644)
+                os.replace(staging, path)
+            if time.monotonic() - self._last_prune >= PRUNE_EVERY_S or len(self._handed_out) > self.max_files:
+                self._prune()
+        return str(path)
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        self._last_prune = now
+        by_age = sorted(self._handed_out.items(), key=lambda item: item[1])  # least recently handed out first
+        excess = len(by_age) - self.max_files
+        for index, (name, handed_out) in enumerate(by_age):
+            age = now - handed_out
+            if age < MIN_IMAGE_AGE_S or (age < self.max_age_s and index >= excess):
+                break
+            (self.folder / name).unlink(missing_ok=True)
+            del self._handed_out[name]

@@ -1,0 +1,75 @@
+"""How the app is served to many visitors: the bounds on what one request can make the process hold.
+
+Each bound is declared here once and passed to Gradio by app.launch (docs/reliability.md lists them):
+- `MAX_REQUEST_BYTES`: any HTTP request body larger than this is answered 413 before it is read
+  (every input of the app is a number, a short text or a checkbox; a 20 MB "seed" never reaches
+  Gradio's JSON parser or its per-session state).
+- `MAX_FILE_SIZE`: Gradio's own upload limit (the app takes no files).
+- `DELETE_CACHE`: Gradio deletes its cached outputs (run downloads) older than an hour, every 10 minutes.
+- `STATE_SESSION_CAPACITY`: per-session state is kept for at most this many sessions (oldest out).
+- `QUEUE_MAX_SIZE`: at most this many events wait in Gradio's queue; more are refused as "queue full".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_REQUEST_BYTES = 64 * 1024
+MAX_FILE_SIZE = "1mb"
+DELETE_CACHE = (600, 3600)  # (every s, older than s)
+STATE_SESSION_CAPACITY = 1000
+QUEUE_MAX_SIZE = 100
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a request whose body exceeds `max_bytes` with 413, reading at most that much."""
+
+    def __init__(self, app: Any, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(send)
+            return
+        received, started = 0, False
+
+        async def tracked_send(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        async def counted_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:  # a chunked body that says no length
+                    raise RequestTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except RequestTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Any) -> None:
+        body = f"request body over {self.max_bytes} bytes: this app's inputs are numbers and short texts".encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class RequestTooLarge(Exception):
+    """A body grew past BodyLimit's bound while it was read."""
+
+
+def app_kwargs() -> dict[str, Any]:
+    """FastAPI arguments for Gradio's launch(app_kwargs=...): the request-size limit."""
+    from starlette.middleware import Middleware
+
+    return {"middleware": [Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)]}
