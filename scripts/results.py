@@ -176,6 +176,18 @@ def limits_table() -> str:
     return "\n".join(rows)
 
 
+def serving_table() -> str:
+    """The bounds ganlab.lab.serving declares, each with the line its docstring gives it, read from the code."""
+    from ganlab.lab import serving
+
+    rows = ["| bound | value | what it does |", "|---|---|---|"]
+    for name, meaning in re.findall(r"^- `(\w+)`: (.*(?:\n  .*)*)", serving.__doc__ or "", re.M):
+        value = getattr(serving, name)
+        shown = f"{value // 1024} KiB" if name.endswith("_BYTES") else (f"{value:,}" if isinstance(value, int) else str(value))
+        rows.append(f"| `{name}` | {shown} | {' '.join(meaning.split())} |")
+    return "\n".join(rows)
+
+
 def reliability_page(measured: Measured, page: Path) -> str:
     """docs/reliability.md: what the reliability tests recorded, and the caps from the code."""
     from ganlab.config import MAX_BATCH_SIZE, MAX_STEPS
@@ -210,7 +222,11 @@ Caps that keep a shared 2-vCPU Space usable. Set the variables to change them in
 
 Whatever the variables say, a UI run's learning rates stay in (0, 0.1] and its time budget under
 `GANLAB_RUN_CAP_S`; the training scripts cap steps at {MAX_STEPS:,} and the batch size at {MAX_BATCH_SIZE:,}
-(`ganlab.config`)."""
+(`ganlab.config`).
+
+What one request can make the process hold is bounded where the app is served (`ganlab.lab.serving`):
+
+{serving_table()}"""
 
 
 def replace_region(text: str, name: str, body: str, *, title: str = "## Results") -> str:
