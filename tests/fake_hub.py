@@ -98,16 +98,10 @@ class FakeHub:
         repo_id = "/".join(parts[:at])
         revision = unquote(parts[at + 1])
         filename = unquote("/".join(parts[at + 2 :]))
-        if repo_id in self.drop_head:
-            request.close_connection = True  # hang up without a status line
-            return
-        if repo_id not in self.commits:
-            # the real Hub answers 401 to anonymous requests for missing (or private) repos
-            return _error(request, 401, "RepoNotFound", "Repository not found")
-        commits = self.commits[repo_id]
-        commit = self.refs[repo_id].get(revision) or (revision if revision in commits else None)
+        commit = self._commit(request, repo_id, revision)
         if commit is None:
-            return _error(request, 404, "RevisionNotFound", f"Invalid rev id: {revision}")
+            return
+        commits = self.commits[repo_id]
         if filename not in commits[commit]:
             return _error(request, 404, "EntryNotFound", f"{filename} does not exist", commit=commit)
 
@@ -131,6 +125,21 @@ class FakeHub:
         request.wfile.write(data)
 
 
+    def _commit(self, request: BaseHTTPRequestHandler, repo_id: str, revision: str) -> str | None:
+        """The commit `revision` names in `repo_id`; else the Hub's answer is sent (or the line hung up) and None."""
+        if repo_id in self.drop_head:
+            request.close_connection = True  # hang up without a status line
+            return None
+        if repo_id not in self.commits:
+            # the real Hub answers 401 to anonymous requests for missing (or private) repos
+            _error(request, 401, "RepoNotFound", "Repository not found")
+            return None
+        commits = self.commits[repo_id]
+        commit = self.refs[repo_id].get(revision) or (revision if revision in commits else None)
+        if commit is None:
+            _error(request, 404, "RevisionNotFound", f"Invalid rev id: {revision}")
+        return commit
+
     def _api(self, request: BaseHTTPRequestHandler, parts: list[str]) -> None:
         """repo_info and list_repo_tree, what snapshot_download asks before it downloads:
         /api/models/{repo}[/revision/{rev}] and /api/models/{repo}/tree/{rev} (no paging, flat repos)."""
@@ -138,16 +147,10 @@ class FakeHub:
         at = parts.index(kind) if kind in parts else len(parts)
         repo_id = "/".join(parts[:at])
         revision = unquote(parts[at + 1]) if at + 1 < len(parts) else "main"
-        if repo_id in self.drop_head:
-            request.close_connection = True  # hang up without a status line
-            return
-        if repo_id not in self.commits:
-            return _error(request, 401, "RepoNotFound", "Repository not found")
-        commits = self.commits[repo_id]
-        commit = self.refs[repo_id].get(revision) or (revision if revision in commits else None)
+        commit = self._commit(request, repo_id, revision)
         if commit is None:
-            return _error(request, 404, "RevisionNotFound", f"Invalid rev id: {revision}")
-        files = commits[commit]
+            return
+        files = self.commits[repo_id][commit]
         if kind == "tree":
             payload = [
                 {"type": "file", "path": name, "size": len(data), "oid": hashlib.sha1(data).hexdigest()}
