@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
+import secrets
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -65,6 +67,9 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         gr.Markdown("# ganlab — distil a DCGAN teacher into a smaller student (MNIST)")
         notes = lab.model_notes()
         gr.Markdown(notes, visible=bool(notes), elem_id="model-notes")
+        # who started a run: a random token kept in this browser (survives a reload), never shown;
+        # outside the tabs, so that it is mounted (and saved) before the Distill tab is opened
+        owner_token = gr.BrowserState(None, storage_key="ganlab-owner")
 
         with gr.Tab("Compare"):
             with gr.Row():
@@ -158,24 +163,24 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             )
 
         @guarded
-        def start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, request: gr.Request):
-            return run_outputs(lab.start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, owner=_visitor(request)))
+        def start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, owner_token=None, request: gr.Request = None):
+            return run_outputs(lab.start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, owner=_visitor(owner_token, request)))
 
         @guarded
-        def run_status(request: gr.Request):
-            return run_outputs(lab.run_status(viewer=_visitor(request)))
+        def run_status(owner_token=None, request: gr.Request = None):
+            return run_outputs(lab.run_status(viewer=_visitor(owner_token, request)))
 
         @guarded
-        def stop_run(request: gr.Request):
-            return run_outputs(lab.stop_run(viewer=_visitor(request)))
+        def stop_run(owner_token=None, request: gr.Request = None):
+            return run_outputs(lab.stop_run(viewer=_visitor(owner_token, request)))
 
         @guarded
-        def pause_run(request: gr.Request):
-            return run_outputs(lab.pause_run(viewer=_visitor(request)))
+        def pause_run(owner_token=None, request: gr.Request = None):
+            return run_outputs(lab.pause_run(viewer=_visitor(owner_token, request)))
 
         @guarded
-        def resume_run(request: gr.Request):
-            return run_outputs(lab.resume_run(viewer=_visitor(request)))
+        def resume_run(owner_token=None, request: gr.Request = None):
+            return run_outputs(lab.resume_run(viewer=_visitor(owner_token, request)))
 
         @guarded
         def load_hub(teacher_repo, teacher_revision, student_repo, student_revision, seed, n, student):
@@ -207,24 +212,40 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             [*compare_outputs, hub_message],
             api_name="load_hub",
         )
-        recipe.change(apply_recipe, recipe, [alpha, layers, lr_generator, lr_discriminator, ema_decay], api_name="apply_recipe")
+        recipe.change(apply_recipe, recipe, [alpha, layers, lr_generator, lr_discriminator, ema_decay], api_name="apply_recipe", api_visibility="undocumented")
         run_inputs = [steps, time_budget, batch_size, lr_generator, lr_discriminator, alpha, layers, run_seed, baseline, ema_decay]
-        start_button.click(start_run, run_inputs, run_components, api_name="start_run", concurrency_limit=None)
-        timer.tick(run_status, None, run_components, api_name="run_status", concurrency_limit=None, show_progress="hidden")
-        stop_button.click(stop_run, None, run_components, api_name="stop_run", concurrency_limit=None)
-        pause_button.click(pause_run, None, run_components, api_name="pause_run", concurrency_limit=None)
-        resume_button.click(resume_run, None, run_components, api_name="resume_run", concurrency_limit=None)
+        start_button.click(start_run, [*run_inputs, owner_token], run_components, api_name="start_run", concurrency_limit=None)
+        timer.tick(run_status, owner_token, run_components, api_name="run_status", concurrency_limit=None, show_progress="hidden")
+        stop_button.click(stop_run, owner_token, run_components, api_name="stop_run", concurrency_limit=None)
+        pause_button.click(pause_run, owner_token, run_components, api_name="pause_run", concurrency_limit=None)
+        resume_button.click(resume_run, owner_token, run_components, api_name="resume_run", concurrency_limit=None)
         walk_button.click(latent_walk, [seed_a, seed_b, frames, walk_student], [walk_teacher, walk_student_image, walk_info], api_name="latent_walk")
         # a page (re)load shows samples at once and re-attaches to a run in progress
-        demo.load(generate, [seed, n, student_choice], compare_outputs, api_name="generate_on_load")
-        demo.load(run_status, None, run_components, api_name="attach", concurrency_limit=None, show_progress="hidden")
+        demo.load(generate, [seed, n, student_choice], compare_outputs, api_name="generate_on_load", api_visibility="undocumented")
+        demo.load(_owner_token, owner_token, owner_token, api_name="owner_token", api_visibility="private", concurrency_limit=None, show_progress="hidden").then(
+            run_status, owner_token, run_components, api_name="attach", api_visibility="undocumented", concurrency_limit=None, show_progress="hidden"
+        )
     return demo
 
 
-def _visitor(request: gr.Request | None) -> str:
-    """A short, stable id of the browser session (shown as who holds the training slot)."""
+OWNER_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+def _owner_token(token: str | None) -> str:
+    """This browser's owner token: the one it keeps, or a new random one (page load, hidden from the API)."""
+    return token if isinstance(token, str) and OWNER_TOKEN.fullmatch(token) else secrets.token_hex(16)
+
+
+def _visitor(token: str | None, request: gr.Request | None) -> str:
+    """Who is asking: the browser's owner token, else (an API client) its session.
+
+    A gradio_client Client keeps one session for all its calls, so the client that started a run
+    controls it; it may also pass its own 32-hex owner_token to control it from another client.
+    """
+    if isinstance(token, str) and OWNER_TOKEN.fullmatch(token):
+        return "token:" + token
     session = getattr(request, "session_hash", None) or ""
-    return session[:6] or "api"
+    return "session:" + session if session else "api"
 
 
 def launch(demo: gr.Blocks, lab_dirs: list[str] | None = None, **kwargs):

@@ -94,3 +94,39 @@ def test_generate_then_run_watch_and_stop(app_url, page):
     assert "stopped by" in page.locator("#run-message").inner_text()
     assert not [t for t in threading.enumerate() if t.name == "ganlab-trainer"]
     assert not errors, errors
+
+
+def test_a_run_belongs_to_the_browser_that_started_it_even_after_a_reload(app_url):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or CHROMIUM, args=BROWSER_ARGS)
+        try:
+            owner, stranger = (browser.new_context(viewport={"width": 1280, "height": 1400}).new_page() for _ in range(2))
+            message = "() => document.querySelector('#run-message').innerText"
+            for page in (owner, stranger):
+                page.set_default_timeout(30_000)
+                page.goto(app_url)
+                page.get_by_role("tab", name="Distill from scratch").click()
+            owner.locator("#start").click()
+            owner.wait_for_function(f"({message})().includes('started by you')")
+
+            # the other browser watches read-only: its Stop and Pause are refused, the run goes on
+            stranger.reload()
+            stranger.get_by_role("tab", name="Distill from scratch").click()
+            stranger.wait_for_function(f"({message})().includes('started by another visitor')")
+            for button in ("#stop", "#pause"):
+                stranger.locator(button).click()
+                # the refusal: a toast, and the status line until the next poll redraws it
+                stranger.wait_for_function("() => document.body.innerText.includes('belongs to another visitor')")
+                stranger.wait_for_function(f"({message})().includes('started by another visitor')")  # the next poll
+            assert "Training" in owner.evaluate(message)
+
+            # a reload keeps the owner the owner, and its Stop works
+            owner.reload()
+            owner.get_by_role("tab", name="Distill from scratch").click()
+            owner.wait_for_function(f"({message})().includes('started by you')")
+            owner.locator("#stop").click()
+            owner.wait_for_function(f"({message})().includes('stopped by the visitor who started it')")
+            assert not [t for t in threading.enumerate() if t.name == "ganlab-trainer"]
+        finally:
+            browser.close()

@@ -218,21 +218,26 @@ def test_a_run_streams_pauses_resumes_and_stops_with_its_thread_gone(lab):
     assert view.figure.layout.uirevision == "losses"
     assert view.student_image is not None and view.teacher_image is not None
 
-    # a second visitor sees the holder and the progress; starting again is refused clearly
+    # a second visitor sees the progress, not who holds the slot; starting again is refused clearly
     other = lab.run_status(viewer="someone")
-    assert "visitor me" in other.message
-    with pytest.raises(GanlabError, match="already training \\(held by visitor me, step"):
-        lab.start_run(steps=5)
+    assert "another visitor" in other.message and "'me'" not in str(other.details)
+    with pytest.raises(GanlabError, match="already training \\(held by another visitor, step .* ends within \\d+ s"):
+        lab.start_run(steps=5, owner="someone")
+    # ... and cannot pause, resume or stop it
+    for action in (lab.pause_run, lab.resume_run, lab.stop_run):
+        with pytest.raises(GanlabError, match="belongs to another visitor: only the visitor who started it .* ends within"):
+            action(viewer="someone")
+    assert lab.slot.busy() is not None and not lab.slot.busy().paused
 
-    lab.pause_run()
+    lab.pause_run(viewer="me")
     paused_at = wait_for(lambda: (v := lab.run_status()).state == "paused" and v).details["step"]
     time.sleep(0.8)
     assert lab.run_status().details["step"] <= paused_at + 1  # at most the step in flight
-    lab.resume_run()
+    lab.resume_run(viewer="me")
     wait_for(lambda: lab.run_status().details["step"] > paused_at + 1)
 
     view = lab.stop_run(viewer="me")
-    assert view.state == "stopped" and not view.active and "stopped by you" in view.message
+    assert view.state == "stopped" and not view.active and "stopped by the visitor who started it" in view.message
     wait_for(lambda: not trainer_threads())
     with pytest.raises(GanlabError, match="nothing to stop"):
         lab.stop_run()

@@ -277,3 +277,47 @@ def test_thirty_identical_concurrent_compares_all_download_whole(served):
         thread.join(timeout=180)
     assert not failures and len(results) == 30 and len(set(results)) == 1, failures[:3]
     assert httpx.get(url, timeout=10).status_code == 200
+
+
+# ---- issue #13, 1. a run belongs to whoever started it ----------------------------------------------
+def test_only_the_client_that_started_a_run_controls_it(served):
+    url, lab, _ = served
+    wait_for(lambda: lab.slot.busy() is None, timeout=30)
+    owner, stranger = client_for(url), client_for(url)
+    started = owner.predict(api_name="/start_run", steps=20_000, batch_size=8, time_budget_s=50)
+    assert started[-2].get("state") == "running" and started[-2]["yours"] and "started by you" in started[-1], started[-1]
+    try:
+        for endpoint, action in (("/stop_run", "stop"), ("/pause_run", "pause"), ("/resume_run", "resume")):
+            refused = stranger.predict(api_name=endpoint)[-1]
+            assert f"belongs to another visitor: only the visitor who started it can {action} it" in refused
+            assert "ends within" in refused
+            assert lab.slot.busy() is not None and not lab.slot.busy().paused  # the run goes on
+        # a made-up token is no better than none
+        assert "belongs to another visitor" in stranger.predict("0" * 32, api_name="/stop_run")[-1]
+        seen = stranger.predict(api_name="/run_status")
+        assert seen[-2]["state"] == "running" and not seen[-2]["yours"] and "another visitor" in seen[-1]
+        assert lab.slot.current().owner.split(":")[-1] not in json.dumps(seen[-2])  # the holder's identity stays hidden
+        refused = stranger.predict(api_name="/start_run", steps=10, batch_size=8, time_budget_s=10)[-1]
+        assert "held by another visitor" in refused and "ends within" in refused
+        assert "started by you" in owner.predict(api_name="/pause_run")[-1].replace("Paused", "started by you")
+        assert owner.predict(api_name="/resume_run")[-2]["state"] == "running"
+        stopped = owner.predict(api_name="/stop_run")[-2]
+        assert stopped["state"] == "stopped" and not stopped["threads_alive"]
+    finally:
+        lab.slot.shutdown()
+
+
+def test_an_owner_token_lets_the_same_visitor_control_its_run_from_another_client(served):
+    import secrets
+
+    url, lab, _ = served
+    wait_for(lambda: lab.slot.busy() is None, timeout=30)
+    token = secrets.token_hex(16)
+    first, second = client_for(url), client_for(url)
+    try:
+        assert first.predict(api_name="/start_run", steps=20_000, batch_size=8, time_budget_s=50, owner_token=token)[-2]["state"] == "running"
+        assert "belongs to another visitor" in second.predict(api_name="/stop_run")[-1]
+        stopped = second.predict(token, api_name="/stop_run")[-2]  # a reloaded page: same token, new session
+        assert stopped["state"] == "stopped"
+    finally:
+        lab.slot.shutdown()

@@ -29,11 +29,13 @@ import torch
 
 from ganlab.checkpoints import WEIGHTS_NAME
 from ganlab.config import DISTILL_LAYERS, MAX_SEED, SEED, Limit, TrainConfig, limit
+from ganlab.digits import DigitNoise, digit_noise
+from ganlab.downloads import png_zip, walk_gif
 from ganlab.errors import GanlabError
 from ganlab.lab import settings as lab_settings
-from ganlab.lab.files import ImageFiles, RunFolders, process_folder
-from ganlab.lab.runs import SLOT, Run, TrainingSlot, busy_message, new_run
-from ganlab.lab.settings import DEFAULT_SAMPLES, METRICS_PATH, RUN_DEFAULTS, LabSettings
+from ganlab.lab.files import ImageFiles, OnnxFiles, RunFolders, process_folder
+from ganlab.lab.runs import SLOT, Run, TrainingSlot, busy_message, new_run, not_yours_message
+from ganlab.lab.settings import ANY_DIGIT, DEFAULT_SAMPLES, DIGIT_CHOICES, METRICS_PATH, RUN_DEFAULTS, LabSettings
 from ganlab.lab.sources import (
     STUDENT_CHOICES,
     LoadedModel,
@@ -74,6 +76,16 @@ def _as_bool(name: str, value: Any) -> bool:
     if value is None or isinstance(value, bool):
         return bool(value)
     raise GanlabError(f"{name} must be true or false, got {value!r:.60}")
+
+
+def _as_digit(value: Any) -> int | None:
+    """Compare's digit choice: None for "any" (or left out), else the digit 0..9."""
+    if value is None or value == ANY_DIGIT or value == "":
+        return None
+    text = str(value).strip()
+    if isinstance(value, bool) or text not in DIGIT_CHOICES:
+        raise GanlabError(f"digit must be {ANY_DIGIT!r} or one of 0..9, got {value!r:.60}")
+    return int(text)
 
 
 def _as_layers(value: Any) -> tuple[str, ...]:
@@ -117,6 +129,7 @@ class Lab:
         atexit.register(shutil.rmtree, self.runs_dir, True)
         self.run_folders = RunFolders(self.runs_dir)
         self.images = ImageFiles(self.runs_dir / "images")
+        self.onnx = OnnxFiles(self.runs_dir / "onnx")
         self._warm_up(self.teacher, self.student)
 
     # ---- sampling --------------------------------------------------------------------------------
@@ -138,10 +151,13 @@ class Lab:
         cores = os.cpu_count() or 1
         return max(1, cores - 1) if self.slot.busy() is not None else cores
 
-    def _sample(self, model: Generator, z: torch.Tensor) -> tuple[torch.Tensor, float]:
+    def _use_sampling_threads(self) -> None:
         count = self._sampling_threads()
         if torch.get_num_threads() != count:  # a per-thread setting, see the module doc
             torch.set_num_threads(count)
+
+    def _sample(self, model: Generator, z: torch.Tensor) -> tuple[torch.Tensor, float]:
+        self._use_sampling_threads()
         start = time.perf_counter()
         images = generate(model, z)
         return images, time.perf_counter() - start
@@ -190,26 +206,58 @@ class Lab:
     def random_seed() -> int:
         return random.randint(0, MAX_SEED)
 
-    def generate(self, seed: Any = 0, n: Any = DEFAULT_SAMPLES, student: str = STUDENT_CHOICES[0]) -> CompareView:
-        """Teacher and student grids from the same noise, with sizes, timings and predictions."""
+    def _compare(self, seed: Any, n: Any, student: str, digit: Any) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """Compare's samples: (teacher images, student images) from one z, (n, 1, 28, 28), and their details."""
         seed = SEED.check(seed, text=True)
         n = _count("number of samples", n, 1, self.settings.max_samples)
+        digit = _as_digit(digit)
         student_model = self._student_for(student)
-        z = noise(n, seed)  # (n, latent): one batch, both models
+        details: dict[str, Any] = {"seed": seed, "n": n}
+        if digit is None:
+            z = noise(n, seed)  # (n, latent): one batch, both models
+        else:
+            search = self._digit_noise(digit, n, seed)
+            z = search.z  # (found, latent): the kept z, rendered by both models
+            details["n"] = search.found
+            details["digit"] = {
+                "digit": digit, "wanted": n, "found": search.found, "tried": search.tried,
+                "acceptance_rate": search.acceptance_rate, "summary": search.summary(),
+            }  # fmt: skip
         teacher_images, teacher_s = self._sample(self.teacher.model, z)
         student_images, student_s = self._sample(student_model.model, z)
+        details["teacher"] = describe(self.teacher, teacher_s)
+        details["student"] = describe(student_model, student_s)
+        return teacher_images, student_images, details
+
+    def _digit_noise(self, digit: int, n: int, seed: int) -> DigitNoise:
+        """The seed's first n z whose teacher image the classifier reads as `digit` (bounded: DIGIT_MAX_TRIES)."""
+        if self.classifier is None:
+            raise GanlabError(
+                "asking for a digit needs the evaluation classifier (checkpoints/classifier), which is not loaded; "
+                "choose 'any' or train it with scripts/train_classifier.py"
+            )
+        self._use_sampling_threads()
+        search = digit_noise(self.teacher.model, self.classifier, digit, n, seed, max_tries=lab_settings.DIGIT_MAX_TRIES)
+        if not search.found:
+            raise GanlabError(f"{search.summary()}: the teacher draws no {digit} this seed's search can find; try another seed or digit")
+        return search
+
+    def generate(
+        self, seed: Any = 0, n: Any = DEFAULT_SAMPLES, student: str = STUDENT_CHOICES[0], digit: Any = ANY_DIGIT
+    ) -> CompareView:
+        """Teacher and student grids from the same noise, with sizes, timings and predictions.
+
+        digit "0".."9" keeps only the z whose teacher image the classifier reads as that digit
+        (ganlab.digits); "any" (the default) takes the seed's noise as it comes.
+        """
+        teacher_images, student_images, details = self._compare(seed, n, student, digit)
+        n = details["n"]
         # one classifier pass over both grids: (2n, 1, 28, 28) -> 2n labels
         labels = self._predict(torch.cat([teacher_images, student_images]))
         columns = max(1, math.ceil(math.sqrt(n)))
         scale = scale_for(columns)
         teacher_grid = grid(to_uint8(teacher_images), columns=columns, scale=scale)
         student_grid = grid(to_uint8(student_images), columns=columns, scale=scale)
-        details: dict[str, Any] = {
-            "seed": seed,
-            "n": n,
-            "teacher": describe(self.teacher, teacher_s),
-            "student": describe(student_model, student_s),
-        }
         if labels is not None:
             teacher_labels, student_labels = labels[:n], labels[n:]
             details["teacher_digits"] = teacher_labels.tolist()
@@ -217,9 +265,17 @@ class Lab:
             details["agreement"] = float((teacher_labels == student_labels).mean())
         return CompareView(teacher_grid, student_grid, compare_markdown(details, columns, self.model_notes()), details)
 
+    def compare_pngs(
+        self, seed: Any = 0, n: Any = DEFAULT_SAMPLES, student: str = STUDENT_CHOICES[0], digit: Any = ANY_DIGIT
+    ) -> str:
+        """Compare's samples as a zip of one 28x28 PNG per image (teacher/000.png, student/000.png, ...); its path."""
+        teacher_images, student_images, _ = self._compare(seed, n, student, digit)
+        data = png_zip({"teacher": to_uint8(teacher_images), "student": to_uint8(student_images)})
+        return self.images.keep(data, ".zip", prefix="ganlab-samples-")
+
     # ---- Latent walk ----------------------------------------------------------------------------
-    def latent_walk(self, seed_a: Any = 0, seed_b: Any = 1, frames: Any = 10, student: str = STUDENT_CHOICES[0]) -> WalkView:
-        """Teacher and student along the same slerp path between two seeds' noise, as strips."""
+    def _walk(self, seed_a: Any, seed_b: Any, frames: Any, student: str) -> tuple[torch.Tensor, torch.Tensor, str]:
+        """Teacher and student images along the slerp path, (frames, 1, 28, 28) each, and a line saying which."""
         seed_a = SEED.check(seed_a, label="first seed", text=True)
         seed_b = SEED.check(seed_b, label="second seed", text=True)
         frames = _count("frames", frames, 2, self.settings.max_frames)
@@ -227,10 +283,26 @@ class Lab:
         z = interpolate(seed_a, seed_b, frames)  # (frames, latent)
         teacher_images, _ = self._sample(self.teacher.model, z)
         student_images, _ = self._sample(student_model.model, z)
+        return teacher_images, student_images, f"{frames} frames from seed {seed_a} to seed {seed_b} (spherical interpolation of z)"
+
+    def latent_walk(self, seed_a: Any = 0, seed_b: Any = 1, frames: Any = 10, student: str = STUDENT_CHOICES[0]) -> WalkView:
+        """Teacher and student along the same slerp path between two seeds' noise, as strips."""
+        teacher_images, student_images, info = self._walk(seed_a, seed_b, frames, student)
+        frames = len(teacher_images)
         scale = 3 if frames <= 12 else 2
         strips = [grid(to_uint8(images), columns=frames, scale=scale) for images in (teacher_images, student_images)]
-        info = f"{frames} frames from seed {seed_a} to seed {seed_b} (spherical interpolation of z)"
         return WalkView(strips[0], strips[1], info)
+
+    def latent_walk_gif(self, seed_a: Any = 0, seed_b: Any = 1, frames: Any = 10, student: str = STUDENT_CHOICES[0]) -> str:
+        """The same walk as an animated GIF, teacher left and student right, one frame per step; its path."""
+        teacher_images, student_images, _ = self._walk(seed_a, seed_b, frames, student)
+        data = walk_gif(to_uint8(teacher_images), to_uint8(student_images))
+        return self.images.keep(data, ".gif", prefix="ganlab-walk-")
+
+    # ---- Downloads ------------------------------------------------------------------------------
+    def onnx_files(self) -> list[str]:
+        """The teacher and the student Compare shows as ONNX files (exported once per model, verified)."""
+        return [str(self.onnx.path(loaded.role, loaded.model)) for loaded in (self.teacher, self.student)]
 
     # ---- Distill from scratch -------------------------------------------------------------------
     def _training_images(self) -> torch.Tensor:
@@ -277,7 +349,7 @@ class Lab:
             )
         busy = self.slot.busy()
         if busy is not None:
-            raise GanlabError(busy_message(busy))
+            raise GanlabError(busy_message(busy, limits.run_cap_s))
         config = TrainConfig(
             mode="distill", steps=steps, batch_size=batch_size, lr_generator=lr_generator,
             lr_discriminator=lr_discriminator, alpha=alpha, layers=layers, seed=seed, ema_decay=ema_decay,
@@ -302,20 +374,27 @@ class Lab:
         self.slot.claim(build, cap_s=limits.run_cap_s, idle_s=limits.idle_stop_s)
         return self.run_status(viewer=owner)
 
+    def _owned_run(self, action: str, viewer: str) -> Run:
+        """The run in progress if `viewer` started it; anyone else gets a GanlabError with the time left."""
+        run = self.slot.active(action)
+        if viewer != run.owner:
+            raise GanlabError(not_yours_message(run, action, self.settings.run_cap_s))
+        return run
+
     def stop_run(self, *, viewer: str = "") -> RunView:
-        """Stop the run after its current step and wait (a few seconds at most) for its thread."""
-        run = self.slot.active("stop")
-        by = "you" if viewer and viewer == run.owner else "a visitor"
-        if not run.stop(f"stopped by {by}"):
+        """Stop the viewer's run after its current step and wait (a few seconds at most) for its thread."""
+        if not self._owned_run("stop", viewer).stop("stopped by the visitor who started it"):
             raise GanlabError("the run was asked to stop but its thread has not ended yet; poll again in a moment")
         return self.run_status(viewer=viewer)
 
     def pause_run(self, *, viewer: str = "") -> RunView:
-        self.slot.active("pause").pause()
+        """Pause the viewer's run (the wall-clock cap keeps counting)."""
+        self._owned_run("pause", viewer).pause()
         return self.run_status(viewer=viewer)
 
     def resume_run(self, *, viewer: str = "") -> RunView:
-        self.slot.active("resume").resume()
+        """Resume the viewer's paused run."""
+        self._owned_run("resume", viewer).resume()
         return self.run_status(viewer=viewer)
 
     def teacher_fixed_samples(self) -> np.ndarray:

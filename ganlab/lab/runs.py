@@ -161,10 +161,10 @@ class TrainingSlot:
         return run
 
     def claim(self, build: Callable[[], Run], *, cap_s: float, idle_s: float) -> Run:
-        """Build and start a run unless one is alive; raise GanlabError naming the holder otherwise."""
+        """Build and start a run unless one is alive; raise GanlabError saying when it ends otherwise."""
         with self._lock:
             if self.run is not None and self.run.alive:
-                raise GanlabError(busy_message(self.run))
+                raise GanlabError(busy_message(self.run, cap_s))
             run = build()
             run.start()
             self.run = run
@@ -192,10 +192,29 @@ class TrainingSlot:
 SLOT = TrainingSlot()
 
 
-def busy_message(run: Run) -> str:
+def remaining_s(run: Run, cap_s: float) -> float:
+    """Seconds until `run` ends at the latest: its time budget or the wall-clock cap, whichever comes first."""
+    elapsed = time.monotonic() - run.started
+    left = cap_s - elapsed
+    budget = run.settings.get("time_budget_s") or 0
+    if budget:
+        left = min(left, budget - elapsed)
+    return max(0.0, left)
+
+
+def busy_message(run: Run, cap_s: float) -> str:
+    """Why the slot is taken, for anyone but the run's owner (who holds it is never named)."""
     snapshot = run.student_log.snapshot()
     return (
-        f"a run is already training (held by visitor {run.owner or 'api'}, step {snapshot['step']}/"
-        f"{snapshot['total_steps'] or run.settings['steps']}): one run at a time on this machine; "
-        "watch it in the Distill tab, or stop it first"
+        f"a run is already training (held by another visitor, step {snapshot['step']}/"
+        f"{snapshot['total_steps'] or run.settings['steps']}, ends within {remaining_s(run, cap_s):.0f} s): "
+        "one run at a time on this machine; watch it in the Distill tab, or duplicate the Space to train your own"
+    )
+
+
+def not_yours_message(run: Run, action: str, cap_s: float) -> str:
+    """The refusal a visitor meets when they try to pause, resume or stop someone else's run."""
+    return (
+        f"this run belongs to another visitor: only the visitor who started it can {action} it. "
+        f"It ends within {remaining_s(run, cap_s):.0f} s; watch it here meanwhile, or duplicate the Space to train your own"
     )

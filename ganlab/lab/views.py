@@ -91,6 +91,8 @@ def compare_markdown(details: dict[str, Any], columns: int, notes: str) -> str:
         f"| generation time ({n}) | {teacher['generation_ms']:.1f} ms | {student['generation_ms']:.1f} ms |",
     ]
     text = "\n".join(lines)
+    if "digit" in details:  # the teacher's images were chosen by the classifier: say how hard that was
+        text = f"**{details['digit']['summary']}**; teacher and student render the same kept z.\n\n" + text
     if "agreement" in details:
         text += (
             f"\n\n**Teacher–student agreement** (same predicted digit): {details['agreement']:.0%}\n\n"
@@ -193,7 +195,8 @@ def run_view(run: Run, *, viewer: str, teacher_image: np.ndarray, checkpoint_nam
     baseline = run.baseline_log.snapshot() if run.baseline_log is not None else None
     state = run.state(student)
     progress, progress_text = run.progress(student)
-    holder = "you" if viewer and viewer == run.owner else f"visitor {run.owner or 'api'}"
+    yours = viewer == run.owner
+    holder = "you" if yours else "another visitor"  # the owner's token is never shown to anyone
     message = {
         "running": f"Training (started by {holder}).",
         "paused": f"Paused (started by {holder}); the slot is freed at the wall-clock cap.",
@@ -203,7 +206,7 @@ def run_view(run: Run, *, viewer: str, teacher_image: np.ndarray, checkpoint_nam
     details = {
         "state": state,
         "run_id": run.id,
-        "owner": run.owner,
+        "yours": yours,
         "step": student["step"],
         "total_steps": student["total_steps"] or run.settings["steps"],
         "elapsed_s": round(student["elapsed"], 1),
