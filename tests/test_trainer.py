@@ -80,9 +80,12 @@ def test_background_run_stops_within_a_second():
     thread = trainer.start()
     assert thread.daemon
     assert got_steps.wait(30), "no steps reported"
+    step_times = [event.elapsed for event in events if isinstance(event, Step)]
+    one_step = step_times[-1] - step_times[-2]
     started = time.perf_counter()
     assert trainer.stop(timeout=5)
-    assert time.perf_counter() - started < 1.0
+    # within the step in flight (a loaded machine makes a step slower, not the stop later)
+    assert time.perf_counter() - started < max(1.0, 3 * one_step)
     assert not thread.is_alive()
     assert isinstance(events[-1], Finished) and events[-1].reason == "stopped"
 
@@ -99,8 +102,10 @@ def test_pause_holds_the_step_count_and_resume_continues():
     trainer.start()
     assert got.wait(30)
     trainer.pause()
-    time.sleep(0.5)  # let the step in flight finish
-    held = len(steps)
+    held, deadline = -1, time.time() + 30
+    while held != len(steps) and time.time() < deadline:  # let the step in flight finish
+        held = len(steps)
+        time.sleep(0.5)
     time.sleep(0.5)
     assert len(steps) == held and trainer.paused
     trainer.resume()
