@@ -11,7 +11,10 @@ Bounds (docs/reliability.md lists them with the app's other limits):
 - PNGs: one file per content (a hash of the PNG's bytes), written once under a temporary name
   and renamed into place, never rewritten while a client downloads it; a file not handed out
   for `IMAGE_MAX_AGE_S` is deleted, and at most `MAX_IMAGES` are kept (plus any handed out in the
-  last `MIN_IMAGE_AGE_S`).
+  last `MIN_IMAGE_AGE_S`). The walk's GIFs and Compare's zips of PNGs are kept the same way.
+- ONNX files: one export per model (keyed by a digest of its config and weights), at most
+  `KEEP_ONNX` on disk; the least recently handed out goes first, never one handed out in the
+  last `HANDED_OUT_GRACE_S`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from ganlab.checkpoints import REPO_ROOT
 from ganlab.errors import GanlabError
@@ -38,6 +42,7 @@ IMAGE_MAX_AGE_S = 900.0  # a served PNG nobody was handed for this long is delet
 MAX_IMAGES = 2000  # at most this many PNGs on disk (a 256-sample grid is ~170 KB: ~340 MB at worst)
 MIN_IMAGE_AGE_S = 60.0  # ... but one handed out this recently stays even above MAX_IMAGES (a client may be fetching it)
 PRUNE_EVERY_S = 30.0  # how often writing a PNG also looks for old ones
+KEEP_ONNX = 4  # ONNX files kept: the teacher's and the student's, and a pair from models loaded before
 
 
 def process_folder(parent: str | os.PathLike | None = None) -> Path:
@@ -132,15 +137,18 @@ class ImageFiles:
 
         buffer = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
-        data = buffer.getvalue()
-        name = hashlib.sha256(data).hexdigest()[:32] + ".png"
+        return self.keep(buffer.getvalue(), ".png")
+
+    def keep(self, data: bytes, suffix: str, *, prefix: str = "") -> str:
+        """The path of a file holding `data` (a PNG, a GIF, a zip): one file per content, under the same bounds."""
+        name = prefix + hashlib.sha256(data).hexdigest()[:32] + suffix
         path = self.folder / name
         with self._lock:
             self._handed_out[name] = time.monotonic()
             if not path.exists():
                 # a temporary name renamed into place: a reader never sees a half-written file,
                 # and an existing file is never opened for writing
-                handle, staging = tempfile.mkstemp(dir=self.folder, prefix=".png-")
+                handle, staging = tempfile.mkstemp(dir=self.folder, prefix=".part-")
                 with os.fdopen(handle, "wb") as file:
                     file.write(data)
                 os.chmod(staging, 0o644)
@@ -160,3 +168,52 @@ class ImageFiles:
                 break
             (self.folder / name).unlink(missing_ok=True)
             del self._handed_out[name]
+
+
+class OnnxFiles:
+    """ONNX exports of the models the app shows, made once per model and kept for download.
+
+    An export takes seconds (torch.export, then onnxruntime checked against PyTorch on 256
+    samples, see ganlab.export), so each model is exported once; a model loaded later (from the
+    Hub) gets its own file, and older files go under the bounds in the module doc.
+    """
+
+    def __init__(self, folder: Path, *, keep: int = KEEP_ONNX, grace_s: float = HANDED_OUT_GRACE_S) -> None:
+        self.folder = folder
+        self.keep = keep
+        self.grace_s = grace_s
+        self._lock = threading.Lock()  # one export at a time: a second request for the same model reuses the file
+        self._handed_out: dict[Path, float] = {}
+
+    def path(self, role: str, model: nn.Module) -> Path:
+        """`model` as a verified ONNX file named ganlab-<role>.onnx, exported on the first request only."""
+        from ganlab.export import export_onnx
+
+        file = self.folder / f"{role}-{model_digest(model)[:16]}" / f"ganlab-{role}.onnx"
+        with self._lock:
+            if not file.is_file():
+                file.parent.mkdir(parents=True, exist_ok=True)
+                export_onnx(model, file)  # written atomically, only once onnxruntime agrees with PyTorch
+            self._handed_out[file] = time.monotonic()
+            self._prune()
+        return file
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        by_age = sorted(self._handed_out.items(), key=lambda item: item[1])  # least recently handed out first
+        for file, handed_out in by_age[: max(0, len(by_age) - self.keep)]:
+            if now - handed_out < self.grace_s:
+                break
+            shutil.rmtree(file.parent, ignore_errors=True)
+            del self._handed_out[file]
+
+
+def model_digest(model: nn.Module) -> str:
+    """A hex digest of a model's config and every tensor of its state dict: equal digests, equal models."""
+    import json
+
+    digest = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()

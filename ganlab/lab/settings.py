@@ -13,6 +13,11 @@ from ganlab.errors import GanlabError
 
 METRICS_PATH = REPO_ROOT / "checkpoints" / "metrics.json"
 DEFAULT_SAMPLES = 64  # the Compare grid's default size (8 x 8)
+ANY_DIGIT = "any"
+DIGIT_CHOICES = (ANY_DIGIT, *"0123456789")  # Compare's digit choice: any noise, or the z whose teacher image reads as d
+# candidates one Compare request may examine for a digit: at the trained teacher's ~10% acceptance
+# 256 samples take ~2,600; an untrained teacher stops here (~2 s of CPU) and says how many it found
+DIGIT_MAX_TRIES = 32_768
 SAMPLE_EVERY = 20  # steps between the live sample grids of a UI run
 CHECKPOINT_EVERY = 500  # steps between a UI run's checkpoints: a diverged or crashed run keeps the last good one
 
