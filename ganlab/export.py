@@ -24,6 +24,7 @@ from ganlab.models import Generator
 
 OPSET = 18  # Col2Im, the output stage's fold, exists from opset 18
 INPUT_NAME, OUTPUT_NAME = "z", "image"
+ONNX_NAME = "model.onnx"  # the file's name beside model.safetensors in a Hub repo
 VERIFY_SAMPLES = 256
 TOLERANCE = 1e-4  # max |onnxruntime - PyTorch| over the verification images
 

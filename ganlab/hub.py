@@ -284,10 +284,13 @@ def stage_upload(source: nn.Module | str | os.PathLike, directory: str | os.Path
 
     A folder's files are copied byte for byte, after a strict load proves they are sound; a
     model is saved with save_checkpoint. The staged folder is loaded again before returning.
+    A generator also gets model.onnx, written only once onnxruntime agrees with PyTorch (ganlab.export).
     """
+    from ganlab.export import ONNX_NAME, export_onnx
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    for name in (WEIGHTS_NAME, CONFIG_NAME, TRAINING_NAME, CARD_NAME, model_card.SAMPLES_NAME):
+    for name in (WEIGHTS_NAME, CONFIG_NAME, TRAINING_NAME, CARD_NAME, model_card.SAMPLES_NAME, ONNX_NAME):
         (directory / name).unlink(missing_ok=True)
     if isinstance(source, nn.Module):
         save_checkpoint(source, directory)
@@ -303,8 +306,10 @@ def stage_upload(source: nn.Module | str | os.PathLike, directory: str | os.Path
                 shutil.copyfile(folder / name, directory / name)
     (directory / CARD_NAME).write_text(card, encoding="utf-8")
     model = load_checkpoint(directory)
-    if model_card.SAMPLES_NAME in card and read_config(directory).kind == "generator":
-        model_card.write_samples(model, directory)  # the grid the card shows
+    if read_config(directory).kind == "generator":
+        export_onnx(model, directory / ONNX_NAME)  # for onnxruntime users: z -> image, no PyTorch needed
+        if model_card.SAMPLES_NAME in card:
+            model_card.write_samples(model, directory)  # the grid the card shows
     return directory
 
 

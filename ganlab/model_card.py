@@ -108,6 +108,13 @@ def model_card(
             f'generator = load_generator("{usage_repo}")  # strict safetensors load, no pickle\n'
             "images = to_uint8(generate(generator, noise(16, seed=0, latent_dim=generator.latent_dim)))\n"
             "# images: (16, 28, 28) uint8 digits\n"
+            "```\n\n"
+            "Without PyTorch, `model.onnx` runs in onnxruntime (input `z`, output `image` in [-1, 1]):\n\n"
+            "```python\n"
+            "import numpy as np, onnxruntime as ort\n\n"
+            'session = ort.InferenceSession("model.onnx")\n'
+            f"z = np.random.default_rng(0).standard_normal((16, {config.latent_dim})).astype(np.float32)\n"
+            'images = session.run(["image"], {"z": z})[0]  # (16, 1, 28, 28)\n'
             "```"
         )
     else:
@@ -208,8 +215,9 @@ def model_card(
         "",
         usage,
         "",
-        "Files: `model.safetensors` (weights), `config.json` (architecture), `training.json` (recipe). "
-        "Loading is strict: a missing, unexpected or mis-shaped tensor is an error.",
+        "Files: `model.safetensors` (weights), `config.json` (architecture), `training.json` (recipe)"
+        + (", `model.onnx` (the same generator for onnxruntime, checked against PyTorch within 1e-4). " if config.kind == "generator" else ". ")
+        + "Loading is strict: a missing, unexpected or mis-shaped tensor is an error.",
         "",
         "## Intended use",
         "",

@@ -5,7 +5,8 @@
     python scripts/push_to_hub.py --namespace alice --only student --student-repo alice/my-student --private
 
 Each repo gets model.safetensors, config.json, training.json and a generated README.md (architecture,
-parameter counts, training recipe, metrics from checkpoints/metrics.json, intended use, limitations).
+parameter counts, training recipe, metrics from checkpoints/metrics.json, intended use, limitations);
+a generator also gets model.onnx (exported and checked against PyTorch with onnxruntime).
 A checkpoint folder that does not exist is skipped with a note. Log in first with `hf auth login`
 or set HF_TOKEN to a token with write access. --dry-run writes exactly the folders that would be
 uploaded and needs no network.

@@ -379,10 +379,28 @@ def test_push_uploads_the_checkpoint_files_and_the_card(recording_api, folders):
     (create, repo_id, options), (upload, upload_repo, files, _) = recording_api.calls
     assert (create, repo_id, upload, upload_repo) == ("create_repo", "alice/ganlab-student", "upload_folder", "alice/ganlab-student")
     assert options["private"] is True and options["exist_ok"] is True
-    assert sorted(files) == ["README.md", "config.json", "model.safetensors", "training.json"]
+    assert sorted(files) == ["README.md", "config.json", "model.onnx", "model.safetensors", "training.json"]
     assert files["README.md"] == b"# card\n"
     for name in ("config.json", "model.safetensors", "training.json"):
         assert files[name] == (folders.student_v1 / name).read_bytes()  # byte for byte
+
+
+def test_the_pushed_model_onnx_downloads_from_the_hub_and_runs_in_onnxruntime(recording_api, folders, tmp_path):
+    """Push (the upload recorded), serve that commit from the fake Hub, download model.onnx as a user would."""
+    from huggingface_hub import hf_hub_download
+
+    from ganlab.export import session
+    from ganlab.sampling import generate, noise
+
+    hub.push_to_hub(folders.student_v1, "alice/ganlab-student", card="# card\n")
+    (_, (_, _, files, _)) = recording_api.calls
+    with FakeHub() as server:
+        commit = server.add_commit("alice/ganlab-student", files)
+        path = hf_hub_download("alice/ganlab-student", "model.onnx", endpoint=server.url, cache_dir=tmp_path / "hf")
+    assert Path(path).read_bytes() == files["model.onnx"] and commit in path
+    z = noise(8, 4)
+    images = session(path, threads=1).run(["image"], {"z": z.numpy()})[0]
+    torch.testing.assert_close(torch.from_numpy(images), generate(folders.models["v1"], z), rtol=0, atol=1e-4)
 
 
 def test_push_refuses_bad_input_before_any_network(recording_api, folders, tmp_path):
@@ -458,7 +476,7 @@ def test_push_script_dry_run_writes_what_it_would_upload(folders, tmp_path):
     assert "skip classifier: no checkpoint at" in completed.stdout
     assert "student: would push" in completed.stdout and "huggingface.co/alice/ganlab-student" in completed.stdout
     student = tmp_path / "out" / "student"
-    assert sorted(path.name for path in student.iterdir()) == ["README.md", "config.json", "model.safetensors", "samples.png", "training.json"]
+    assert sorted(path.name for path in student.iterdir()) == ["README.md", "config.json", "model.onnx", "model.safetensors", "samples.png", "training.json"]
     card = (student / "README.md").read_text()
     assert "| `fid` | 7.5 ± 0.14 |" in card and "| `evaluation.n` | 1000 |" in card and "| `evaluation.seeds` | 0, 1 |" in card
     assert str(folders.student_v1) not in card and "wall_time_s` | 3" not in card
