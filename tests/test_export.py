@@ -169,3 +169,8 @@ def test_the_benchmark_times_onnxruntime_beside_pytorch_in_the_same_loops(models
     text = benchmark_table(result)
     assert "| onnxruntime x, CPU, opset 18 | teacher | student | student vs teacher |" in text
     assert f"| ONNX file size | {files['teacher']['file_bytes'] / 1e6:.2f} MB |" in text and "× PyTorch)" in text
+
+
+def test_the_readme_shows_the_snippet_this_module_runs():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "```python\n" + SNIPPET + "```" in readme
