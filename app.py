@@ -70,6 +70,8 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         # who started a run: a random token kept in this browser (survives a reload), never shown;
         # outside the tabs, so that it is mounted (and saved) before the Distill tab is opened
         owner_token = gr.BrowserState(None, storage_key="ganlab-owner")
+        # the Hub models this visitor loaded, as {role: [repo, revision]} (see Lab.visitor); others keep the app's
+        hub_choice = gr.State(None)
 
         with gr.Tab("Compare"):
             with gr.Row():
@@ -138,12 +140,25 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             gr.Markdown(lab.about())
 
         # ---- handlers: thin adapters from Lab views to component values --------------------------
+        def visiting(fn):
+            """A handler whose last input is the visitor's Hub choice: `fn` runs with those models."""
+
+            def handler(*args):
+                *inputs, models = args
+                with lab.visitor(models):
+                    return fn(*inputs)
+
+            handler.__name__ = fn.__name__
+            return handler
+
         @guarded
+        @visiting
         def generate(seed, n, student):
             view = lab.generate(seed, n, student)
             return png(view.teacher_image), png(view.student_image), view.info
 
         @guarded
+        @visiting
         def new_seed(n, student):
             value = lab.random_seed()
             view = lab.generate(value, n, student)
@@ -183,33 +198,35 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             return run_outputs(lab.resume_run(viewer=_visitor(owner_token, request)))
 
         @guarded
-        def load_hub(teacher_repo, teacher_revision, student_repo, student_revision, seed, n, student):
-            message = lab.load_hub(teacher_repo, teacher_revision, student_repo, student_revision)
-            view = lab.generate(seed, n, student)
-            return png(view.teacher_image), png(view.student_image), view.info, f"✅ {message}"
+        def load_hub(teacher_repo, teacher_revision, student_repo, student_revision, seed, n, student, models=None):
+            message, models = lab.load_hub(teacher_repo, teacher_revision, student_repo, student_revision, models=models)
+            with lab.visitor(models):
+                view = lab.generate(seed, n, student)
+            return png(view.teacher_image), png(view.student_image), view.info, models, f"✅ {message}"
 
         def apply_recipe(label):
             chosen = recipe_by_label(label) or FAST
             return chosen.alpha, list(chosen.layers), chosen.lr_generator, chosen.lr_discriminator, chosen.ema_decay
 
         @guarded
+        @visiting
         def latent_walk(seed_a, seed_b, frames, student):
             view = lab.latent_walk(seed_a, seed_b, frames, student)
             return png(view.teacher_image), png(view.student_image), view.info
 
-        generate.outputs, new_seed.outputs, latent_walk.outputs, load_hub.outputs = 3, 4, 3, 4
+        generate.outputs, new_seed.outputs, latent_walk.outputs, load_hub.outputs = 3, 4, 3, 5
         run_components = [timer, progress, loss_plot, run_student_image, run_baseline_image, run_teacher_image, download, run_details, run_message]
         for handler in (start_run, run_status, stop_run, pause_run, resume_run):
             handler.outputs = len(run_components)
 
         # ---- events ------------------------------------------------------------------------------
         compare_outputs = [teacher_image, student_image, compare_info]
-        generate_button.click(generate, [seed, n, student_choice], compare_outputs, api_name="generate")
-        new_seed_button.click(new_seed, [n, student_choice], [seed, *compare_outputs], api_name="new_seed")
+        generate_button.click(generate, [seed, n, student_choice, hub_choice], compare_outputs, api_name="generate")
+        new_seed_button.click(new_seed, [n, student_choice, hub_choice], [seed, *compare_outputs], api_name="new_seed")
         hub_button.click(
             load_hub,
-            [hub_teacher, hub_teacher_revision, hub_student, hub_student_revision, seed, n, student_choice],
-            [*compare_outputs, hub_message],
+            [hub_teacher, hub_teacher_revision, hub_student, hub_student_revision, seed, n, student_choice, hub_choice],
+            [*compare_outputs, hub_choice, hub_message],
             api_name="load_hub",
         )
         recipe.change(apply_recipe, recipe, [alpha, layers, lr_generator, lr_discriminator, ema_decay], api_name="apply_recipe", api_visibility="undocumented")
@@ -219,9 +236,9 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         stop_button.click(stop_run, owner_token, run_components, api_name="stop_run", concurrency_limit=None)
         pause_button.click(pause_run, owner_token, run_components, api_name="pause_run", concurrency_limit=None)
         resume_button.click(resume_run, owner_token, run_components, api_name="resume_run", concurrency_limit=None)
-        walk_button.click(latent_walk, [seed_a, seed_b, frames, walk_student], [walk_teacher, walk_student_image, walk_info], api_name="latent_walk")
+        walk_button.click(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="latent_walk")
         # a page (re)load shows samples at once and re-attaches to a run in progress
-        demo.load(generate, [seed, n, student_choice], compare_outputs, api_name="generate_on_load", api_visibility="undocumented")
+        demo.load(generate, [seed, n, student_choice, hub_choice], compare_outputs, api_name="generate_on_load", api_visibility="undocumented")
         demo.load(_owner_token, owner_token, owner_token, api_name="owner_token", api_visibility="private", concurrency_limit=None, show_progress="hidden").then(
             run_status, owner_token, run_components, api_name="attach", api_visibility="undocumented", concurrency_limit=None, show_progress="hidden"
         )

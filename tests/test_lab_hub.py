@@ -25,7 +25,7 @@ def test_bad_repo_ids_are_refused_and_the_models_stay(lab, repo, message):
     teacher, student = lab.teacher, lab.student
     with pytest.raises(GanlabError, match=message):
         lab.load_hub(repo, "", "", "")
-    assert lab.teacher is teacher and lab.student is student
+    assert lab.teacher is teacher and lab.student is student and not lab.hub_models.keys()
 
 
 def test_a_failed_download_keeps_both_models(lab, monkeypatch):
@@ -37,8 +37,8 @@ def test_a_failed_download_keeps_both_models(lab, monkeypatch):
     monkeypatch.setattr(lab_module, "load_from_hub", fake)
     teacher, student = lab.teacher, lab.student
     with pytest.raises(GanlabError, match="404"):
-        lab.load_hub("user/teacher", "", "user/missing", "")
-    assert lab.teacher is teacher and lab.student is student  # all or nothing
+        lab.load_hub("user/teacher", "", "user/missing", "", models={"student": ["user/earlier", ""]})
+    assert lab.teacher is teacher and lab.student is student  # the app's models never change
 
 
 def test_a_successful_load_swaps_into_compare(lab, monkeypatch):
@@ -49,11 +49,15 @@ def test_a_successful_load_swaps_into_compare(lab, monkeypatch):
     monkeypatch.setattr(
         lab_module, "load_from_hub", lambda role, repo, revision=None: LoadedModel(role, replacement, True, f"hub:{repo}@{revision}")
     )
-    message = lab.load_hub("", "", "user/student", "v1")
-    assert "student from hub:user/student@v1" in message
-    assert lab.student.model is replacement
-    view = lab.generate(0, 4)
-    assert view.student_image is not None
+    bundled = lab.student
+    message, choice = lab.load_hub("", "", "user/student", "v1")
+    assert "student from hub:user/student@v1" in message and choice == {"student": ["user/student", "v1"]}
+    assert lab.student is bundled  # only the visitor who loaded it sees it
+    with lab.visitor(choice):
+        assert lab.student.model is replacement
+        view = lab.generate(0, 4)
+    assert view.student_image is not None and view.details["student"]["source"] == "hub:user/student@v1"
+    assert lab.generate(0, 4).details["student"]["source"] == bundled.source
 
 
 def test_an_unreachable_default_repo_falls_back_to_the_folder(tmp_path, monkeypatch):
@@ -69,3 +73,40 @@ def test_an_unreachable_default_repo_falls_back_to_the_folder(tmp_path, monkeypa
     loaded = load_model("student", repo="user/ganlab-student")
     assert loaded.trained and loaded.source == str(student_folder)
     assert "offline" in loaded.note
+
+
+def test_a_hub_load_in_one_session_leaves_another_sessions_compare_unchanged(lab, monkeypatch):
+    """Two visitors: one loads a Hub student; the other's Compare draws exactly what it drew before."""
+    replacement = Generator(TINY_STUDENT).eval()
+    loads: list[tuple[str, str | None]] = []
+
+    def fake(role, repo, revision=None):
+        loads.append((repo, revision))
+        return LoadedModel(role, replacement, True, f"hub:{repo}")
+
+    monkeypatch.setattr(lab_module, "load_from_hub", fake)
+    before = lab.generate(7, 9)  # visitor B, no Hub choice
+    _, choice_a = lab.load_hub("", "", "user/student", "")  # visitor A
+    with lab.visitor(choice_a):
+        seen_by_a = lab.generate(7, 9)
+    seen_by_b = lab.generate(7, 9)
+    assert seen_by_a.details["student"]["source"] == "hub:user/student"
+    assert seen_by_b.details["student"]["source"] == before.details["student"]["source"]
+    assert (seen_by_b.student_image == before.student_image).all() and (seen_by_b.teacher_image == before.teacher_image).all()
+    # a second visitor loading the same (repo, revision) shares the one copy
+    _, choice_c = lab.load_hub("", "", "user/student", "")
+    with lab.visitor(choice_c):
+        assert lab.student.model is replacement
+    assert loads == [("user/student", None)]
+
+
+def test_the_hub_cache_is_bounded_least_recently_used_out(lab, monkeypatch):
+    from ganlab.lab.sources import HUB_CACHE_SIZE
+
+    monkeypatch.setattr(lab_module, "load_from_hub", lambda role, repo, revision=None: LoadedModel(role, Generator(TINY_STUDENT).eval(), True, f"hub:{repo}"))
+    for index in range(HUB_CACHE_SIZE + 2):
+        lab.load_hub("", "", f"user/student-{index}", "")
+    assert len(lab.hub_models.keys()) == HUB_CACHE_SIZE
+    assert ("user/student-0", "") not in lab.hub_models.keys()
+    with lab.visitor({"student": ["user/student-0", ""]}):  # an evicted choice is simply loaded again
+        assert lab.student.source == "hub:user/student-0"

@@ -321,3 +321,29 @@ def test_an_owner_token_lets_the_same_visitor_control_its_run_from_another_clien
         assert stopped["state"] == "stopped"
     finally:
         lab.slot.shutdown()
+
+
+# ---- issue #13, 2. what a visitor loads from the Hub is that visitor's ------------------------------
+def test_a_hub_load_by_one_client_leaves_another_clients_compare_unchanged(served, monkeypatch):
+    import torch
+
+    import ganlab.lab.sources as sources
+    from ganlab.lab import LoadedModel
+    from ganlab.models import Generator
+    from lab_fixtures import TINY_STUDENT
+
+    url, lab, _ = served
+    constant = Generator(TINY_STUDENT).eval()
+    with torch.no_grad():
+        constant.blocks[-1][0].weight.zero_()  # a constant image: nothing like the bundled student's
+    monkeypatch.setattr(sources, "load_from_hub", lambda role, repo, revision=None: LoadedModel(role, constant, True, f"hub:{repo}"))
+    loader, other = client_for(url), client_for(url)
+    before = Path(other.predict(5, 4, "bundled student", api_name="/generate")[1]).read_bytes()
+    loaded = loader.predict("", "", "user/student", "", 5, 4, "bundled student", api_name="/load_hub")
+    assert loaded[-1] == "✅ Loaded student from hub:user/student"
+    hub_student = Path(loaded[1]).read_bytes()
+    assert hub_student != before  # the loader sees the Hub student ...
+    again = loader.predict(5, 4, "bundled student", api_name="/generate")
+    assert Path(again[1]).read_bytes() == hub_student  # ... in every later call of its session
+    after = other.predict(5, 4, "bundled student", api_name="/generate")
+    assert Path(after[1]).read_bytes() == before  # the other one does not

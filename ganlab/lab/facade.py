@@ -21,6 +21,10 @@ import random
 import shutil
 import threading
 import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +42,10 @@ from ganlab.lab.runs import SLOT, Run, TrainingSlot, busy_message, new_run, not_
 from ganlab.lab.settings import ANY_DIGIT, DEFAULT_SAMPLES, DIGIT_CHOICES, METRICS_PATH, RUN_DEFAULTS, LabSettings
 from ganlab.lab.sources import (
     STUDENT_CHOICES,
+    HubModels,
     LoadedModel,
     StudentShelf,
-    load_from_hub_panel,
+    hub_requests,
     load_model,
     load_optional_classifier,
 )
@@ -102,6 +107,10 @@ def _as_layers(value: Any) -> tuple[str, ...]:
     return tuple(layer for layer in DISTILL_LAYERS if layer in value)
 
 
+# the Hub models of the visitor whose request this thread is serving (see Lab.visitor)
+_VISITOR_MODELS: ContextVar[dict[str, LoadedModel] | None] = ContextVar("ganlab_visitor_models", default=None)
+
+
 class Lab:
     """Everything the app does, as plain methods with the UI's inputs."""
 
@@ -121,9 +130,10 @@ class Lab:
         # True: load it if present; None/False: none; a module: use it (tests)
         self.classifier = load_optional_classifier() if classifier is True else (classifier or None)
         self.students = StudentShelf(lambda loaded: self._warm_up(loaded))
+        self.hub_models = HubModels(lambda loaded: self._warm_up(loaded))  # shared by key, bounded (HUB_CACHE_SIZE)
         self._images: torch.Tensor | None = None
         self._images_lock = threading.Lock()
-        self._teacher_fixed: np.ndarray | None = None
+        self._teacher_fixed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # teacher model -> its fixed-noise grid
         # this process's own folder (never one another app shares); the only one Gradio may serve
         self.runs_dir = process_folder(settings.runs_dir or None)
         atexit.register(shutil.rmtree, self.runs_dir, True)
@@ -185,21 +195,64 @@ class Lab:
 
     # ---- Hub ------------------------------------------------------------------------------------
     def load_hub(
-        self, teacher_repo: Any = "", teacher_revision: Any = "", student_repo: Any = "", student_revision: Any = ""
-    ) -> str:
-        """Swap Hub models into Compare; all requested models load before any is swapped in.
+        self, teacher_repo: Any = "", teacher_revision: Any = "", student_repo: Any = "", student_revision: Any = "",
+        *, models: dict[str, Any] | None = None,
+    ) -> tuple[str, dict[str, list[str]]]:
+        """Load Hub models for one visitor: (message, that visitor's new choice), all requested models or none.
 
-        Any failure (invalid id, offline, 404, wrong kind, bad weights) raises GanlabError and
-        leaves the models the app had.
+        `models` is the visitor's current choice ({role: [repo, revision]}, kept in a gr.State);
+        nothing changes for anyone else. Any failure (invalid id, offline, 404, wrong kind, bad
+        weights) raises GanlabError and leaves the visitor's choice as it was.
         """
-        loaded = load_from_hub_panel(teacher_repo, teacher_revision, student_repo, student_revision)
-        if "teacher" in loaded:
-            self.teacher = loaded["teacher"]
-            self._teacher_fixed = None  # the run view's teacher grid comes from the new teacher
-        if "student" in loaded:
-            self.student = loaded["student"]
-        self._warm_up(*loaded.values())
-        return "Loaded " + ", ".join(f"{role} from {model.source}" for role, model in loaded.items())
+        requests = hub_requests(teacher_repo, teacher_revision, student_repo, student_revision)
+        loaded = {role: self.hub_models.get(role, repo, revision) for role, repo, revision in requests}
+        choice = {**self._checked_choice(models), **{role: [repo, revision] for role, repo, revision in requests}}
+        return "Loaded " + ", ".join(f"{role} from {model.source}" for role, model in loaded.items()), choice
+
+    @staticmethod
+    def _checked_choice(models: Any) -> dict[str, list[str]]:
+        if not models:
+            return {}
+        if not isinstance(models, dict) or not set(models) <= {"teacher", "student"}:
+            raise GanlabError("the models choice must map 'teacher' and/or 'student' to [repo, revision]")
+        for pair in models.values():
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(part, str) for part in pair)):
+                raise GanlabError("the models choice must map 'teacher' and/or 'student' to [repo, revision]")
+        return {role: list(pair) for role, pair in models.items()}
+
+    @contextmanager
+    def visitor(self, models: dict[str, Any] | None) -> Iterator[None]:
+        """Within the block, `teacher` and `student` are the Hub models this visitor chose (a gr.State's value).
+
+        A context variable rather than an argument on every method: each Gradio request runs its
+        handler in one worker thread, so one visitor's choice never reaches another's request.
+        """
+        chosen = {role: self.hub_models.get(role, *pair) for role, pair in self._checked_choice(models).items()}
+        token = _VISITOR_MODELS.set(chosen or None)
+        try:
+            yield
+        finally:
+            _VISITOR_MODELS.reset(token)
+
+    @property
+    def teacher(self) -> LoadedModel:
+        """The teacher Compare shows: the visitor's Hub choice inside `visitor(...)`, else the app's."""
+        chosen = _VISITOR_MODELS.get()
+        return chosen.get("teacher", self._teacher) if chosen else self._teacher
+
+    @teacher.setter
+    def teacher(self, loaded: LoadedModel) -> None:
+        self._teacher = loaded
+
+    @property
+    def student(self) -> LoadedModel:
+        """The bundled-student choice: the visitor's Hub choice inside `visitor(...)`, else the app's."""
+        chosen = _VISITOR_MODELS.get()
+        return chosen.get("student", self._student) if chosen else self._student
+
+    @student.setter
+    def student(self, loaded: LoadedModel) -> None:
+        self._student = loaded
 
     # ---- Compare --------------------------------------------------------------------------------
     @staticmethod
@@ -399,10 +452,11 @@ class Lab:
 
     def teacher_fixed_samples(self) -> np.ndarray:
         """The teacher on the trainer's fixed noise batch: what the live student is compared with."""
-        if self._teacher_fixed is None:
-            images, _ = self._sample(self.teacher.model, noise(64, FIXED_NOISE_SEED))
-            self._teacher_fixed = grid(to_uint8(images), columns=8, scale=2)
-        return self._teacher_fixed
+        model = self.teacher.model  # the app's, or the visitor's Hub teacher (a grid each, gone with the model)
+        if model not in self._teacher_fixed:
+            images, _ = self._sample(model, noise(64, FIXED_NOISE_SEED))
+            self._teacher_fixed[model] = grid(to_uint8(images), columns=8, scale=2)
+        return self._teacher_fixed[model]
 
     def run_status(self, *, viewer: str = "") -> RunView:
         """What the Distill tab shows now; polling also tells the watchdog someone is watching."""

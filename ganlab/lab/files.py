@@ -48,11 +48,12 @@ KEEP_ONNX = 4  # ONNX files kept: the teacher's and the student's, and a pair fr
 def process_folder(parent: str | os.PathLike | None = None) -> Path:
     """A new folder for this process's files, inside `parent` (GANLAB_RUNS_DIR) or the OS temp dir.
 
-    Refuses a parent that is the repository or contains it: Gradio serves this folder, and a
-    folder around the repo would let anyone read its files (.git/config included).
+    Refuses a GANLAB_RUNS_DIR that is the repository or contains it: only the new folder is served,
+    but a runs directory around the repo says the setting is wrong (a repo under the OS temp dir
+    is fine: the folder made there is new and empty).
     """
     base = Path(parent).expanduser().resolve() if parent else Path(tempfile.gettempdir()).resolve()
-    if base == REPO_ROOT or base in REPO_ROOT.parents:
+    if parent and (base == REPO_ROOT or base in REPO_ROOT.parents):
         raise GanlabError(
             f"GANLAB_RUNS_DIR must not be the repository or a folder that contains it (got {base}); "
             "leave it unset for a folder under the OS temp dir, or name a folder of its own"

@@ -9,8 +9,10 @@ bundled student trained with the original loss.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -107,8 +109,46 @@ def load_optional_classifier() -> torch.nn.Module | None:
         return None
 
 
-def load_from_hub_panel(teacher_repo, teacher_revision, student_repo, student_revision) -> dict[str, LoadedModel]:
-    """role -> model for each Hub repo the panel names (at least one), all loaded or a GanlabError."""
+HUB_CACHE_SIZE = 4  # Hub models held in memory for all visitors together, least recently used out
+
+
+class HubModels:
+    """Generators loaded from the Hub, shared by every visitor who asks for the same (repo, revision).
+
+    A small LRU cache: a visitor's choice names a key, not a model, so an evicted model is simply
+    loaded again the next time that visitor draws with it. `warm_up` runs once per loaded model.
+    """
+
+    def __init__(self, warm_up: Callable[[LoadedModel], None], *, size: int = HUB_CACHE_SIZE) -> None:
+        self._warm_up = warm_up
+        self.size = size
+        self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, role: str, repo: str, revision: str = "") -> LoadedModel:
+        """The generator of `repo` at `revision` labelled as `role`, loaded (and warmed) on first use."""
+        key = (repo, revision or "")
+        with self._lock:
+            loaded = self._models.get(key)
+            if loaded is not None:
+                self._models.move_to_end(key)
+        if loaded is None:
+            loaded = load_from_hub(role, repo, revision or None)  # outside the lock: a download takes seconds
+            self._warm_up(loaded)
+            with self._lock:
+                loaded = self._models.setdefault(key, loaded)  # two visitors loading at once keep one copy
+                self._models.move_to_end(key)
+                while len(self._models) > self.size:
+                    self._models.popitem(last=False)
+        return loaded if loaded.role == role else replace(loaded, role=role)
+
+    def keys(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._models)
+
+
+def hub_requests(teacher_repo, teacher_revision, student_repo, student_revision) -> list[tuple[str, str, str]]:
+    """(role, repo, revision) for each Hub repo the panel names (at least one), checked, or a GanlabError."""
     from ganlab.hub import validate_repo_id, validate_revision
 
     requests = []
@@ -120,7 +160,7 @@ def load_from_hub_panel(teacher_repo, teacher_revision, student_repo, student_re
         requests.append((role, validate_repo_id(repo), validate_revision(revision if isinstance(revision, str) else None)))
     if not requests:
         raise GanlabError("enter a Hub repo id ('user/name') for the teacher, the student, or both")
-    return {role: load_from_hub(role, repo, revision) for role, repo, revision in requests}
+    return [(role, repo, revision or "") for role, repo, revision in requests]
 
 
 class StudentShelf:
