@@ -114,6 +114,8 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 resume_button = gr.Button("Resume", elem_id="resume")
                 stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
             run_message = gr.Markdown(elem_id="run-message")
+            # one training slot per process: on a Space, a visitor who wants it to themselves duplicates it
+            gr.DuplicateButton("Duplicate this Space to train without waiting", visible=bool(os.environ.get("SPACE_ID")), elem_id="duplicate")
             progress = gr.HTML(elem_id="run-progress-box")
             loss_plot = gr.Plot(label="losses", elem_id="loss-plot")
             with gr.Row():

@@ -347,3 +347,28 @@ def test_a_hub_load_by_one_client_leaves_another_clients_compare_unchanged(serve
     assert Path(again[1]).read_bytes() == hub_student  # ... in every later call of its session
     after = other.predict(5, 4, "bundled student", api_name="/generate")
     assert Path(after[1]).read_bytes() == before  # the other one does not
+
+
+# ---- issue #13, 4. Spaces conventions ---------------------------------------------------------------
+@pytest.mark.parametrize("space_id, shown", [("", False), ("someone/ganlab", True)])
+def test_the_duplicate_button_shows_on_spaces_only(tmp_path, monkeypatch, space_id, shown):
+    import gradio as gr
+
+    from app import build_app
+
+    monkeypatch.setenv("SPACE_ID", space_id)
+    demo = build_app(tiny_lab(tmp_path))
+    buttons = [block for block in demo.blocks.values() if isinstance(block, gr.DuplicateButton)]
+    assert len(buttons) == 1 and bool(buttons[0].visible) is shown
+
+
+def test_internal_events_are_left_off_the_api_page(served):
+    url, _, _ = served
+    named = set(client_for(url).view_api(return_format="dict", print_info=False)["named_endpoints"])
+    assert not {"/generate_on_load", "/attach", "/apply_recipe", "/owner_token"} & named
+    assert {"/generate", "/start_run", "/stop_run", "/run_status", "/load_hub"} <= named
+
+
+def test_the_space_suggests_cpu_basic():
+    front_matter = (REPO / "README.md").read_text().split("---")[1]
+    assert "\nsuggested_hardware: cpu-basic\n" in front_matter
