@@ -22,7 +22,7 @@ import gradio as gr  # noqa: E402
 
 from ganlab.config import DISTILL_LAYERS, FAST, RECIPES, recipe_by_label  # noqa: E402
 from ganlab.errors import GanlabError  # noqa: E402
-from ganlab.lab import DEFAULT_SAMPLES, RUN_DEFAULTS, STUDENT_CHOICES, Lab, RunView, serving  # noqa: E402
+from ganlab.lab import DEFAULT_SAMPLES, DIGIT_CHOICES, RUN_DEFAULTS, STUDENT_CHOICES, Lab, RunView, serving  # noqa: E402
 
 log = logging.getLogger("ganlab.app")
 
@@ -78,13 +78,16 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 seed = gr.Number(value=0, label="seed", elem_id="seed")
                 n = gr.Number(value=DEFAULT_SAMPLES, label=f"samples per model (1–{lab.settings.max_samples})")
                 student_choice = gr.Radio(list(STUDENT_CHOICES), value=STUDENT_CHOICES[0], label="student")
+                digit_choice = gr.Dropdown(list(DIGIT_CHOICES), value=DIGIT_CHOICES[0], label="digit (any, or the z whose teacher image reads as it)", elem_id="digit")
             with gr.Row():
                 generate_button = gr.Button("Generate", variant="primary", elem_id="generate")
                 new_seed_button = gr.Button("New seed", elem_id="new-seed")
+                zip_button = gr.Button("Download these samples (zip of PNGs)", elem_id="download-pngs")
             with gr.Row():
                 teacher_image = gr.Image(label="teacher", type="numpy", format="png", elem_id="teacher-image", elem_classes="pixelated", interactive=False)
                 student_image = gr.Image(label="student", type="numpy", format="png", elem_id="student-image", elem_classes="pixelated", interactive=False)
             compare_info = gr.Markdown(elem_id="compare-info")
+            compare_zip = gr.File(label="samples: teacher/NNN.png and student/NNN.png", interactive=False, height=90, elem_id="compare-zip")
             with gr.Accordion("Load models from the Hugging Face Hub", open=False):
                 with gr.Row():
                     hub_teacher = gr.Textbox(label="teacher repo id", placeholder="user/ganlab-teacher")
@@ -133,13 +136,19 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 seed_b = gr.Number(value=1, label="to seed")
                 frames = gr.Number(value=10, label=f"frames (2–{lab.settings.max_frames})")
                 walk_student = gr.Radio(list(STUDENT_CHOICES), value=STUDENT_CHOICES[0], label="student")
-            walk_button = gr.Button("Walk", variant="primary", elem_id="walk")
+            with gr.Row():
+                walk_button = gr.Button("Walk", variant="primary", elem_id="walk")
+                gif_button = gr.Button("Download the walk (animated GIF)", elem_id="download-gif")
             walk_teacher = gr.Image(label="teacher", type="numpy", format="png", elem_classes="pixelated", interactive=False)
             walk_student_image = gr.Image(label="student", type="numpy", format="png", elem_classes="pixelated", interactive=False)
             walk_info = gr.Markdown()
+            walk_gif = gr.File(label="walk: teacher left, student right", interactive=False, height=90, elem_id="walk-gif")
 
         with gr.Tab("About"):
             gr.Markdown(lab.about())
+            onnx_button = gr.Button("Export the teacher and student to ONNX", elem_id="export-onnx")
+            onnx_files = gr.File(label="ONNX files (z (batch, 100) -> image (batch, 1, 28, 28); see the README for onnxruntime)", file_count="multiple", interactive=False, elem_id="onnx-files")
+            onnx_message = gr.Markdown(elem_id="onnx-message")
 
         # ---- handlers: thin adapters from Lab views to component values --------------------------
         def visiting(fn):
@@ -155,16 +164,27 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
 
         @guarded
         @visiting
-        def generate(seed, n, student):
-            view = lab.generate(seed, n, student)
+        def generate(seed, n, student, digit=DIGIT_CHOICES[0]):
+            view = lab.generate(seed, n, student, digit)
             return png(view.teacher_image), png(view.student_image), view.info
 
         @guarded
         @visiting
-        def new_seed(n, student):
+        def new_seed(n, student, digit=DIGIT_CHOICES[0]):
             value = lab.random_seed()
-            view = lab.generate(value, n, student)
+            view = lab.generate(value, n, student, digit)
             return value, png(view.teacher_image), png(view.student_image), view.info
+
+        @guarded
+        @visiting
+        def download_pngs(seed, n, student, digit=DIGIT_CHOICES[0]):
+            return lab.compare_pngs(seed, n, student, digit), gr.skip()
+
+        @guarded
+        @visiting
+        def export_onnx():
+            paths = lab.onnx_files()
+            return paths, "Verified against PyTorch with onnxruntime (max difference ≤ 1e-4 on 256 samples)."
 
         def run_outputs(view: RunView):
             return (
@@ -200,10 +220,10 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             return run_outputs(lab.resume_run(viewer=_visitor(owner_token, request)))
 
         @guarded
-        def load_hub(teacher_repo, teacher_revision, student_repo, student_revision, seed, n, student, models=None):
+        def load_hub(teacher_repo, teacher_revision, student_repo, student_revision, seed, n, student, digit=DIGIT_CHOICES[0], models=None):
             message, models = lab.load_hub(teacher_repo, teacher_revision, student_repo, student_revision, models=models)
             with lab.visitor(models):
-                view = lab.generate(seed, n, student)
+                view = lab.generate(seed, n, student, digit)
             return png(view.teacher_image), png(view.student_image), view.info, models, f"✅ {message}"
 
         def apply_recipe(label):
@@ -216,18 +236,26 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             view = lab.latent_walk(seed_a, seed_b, frames, student)
             return png(view.teacher_image), png(view.student_image), view.info
 
+        @guarded
+        @visiting
+        def download_gif(seed_a, seed_b, frames, student):
+            return lab.latent_walk_gif(seed_a, seed_b, frames, student), gr.skip()
+
         generate.outputs, new_seed.outputs, latent_walk.outputs, load_hub.outputs = 3, 4, 3, 5
+        download_pngs.outputs, download_gif.outputs, export_onnx.outputs = 2, 2, 2
         run_components = [timer, progress, loss_plot, run_student_image, run_baseline_image, run_teacher_image, download, run_details, run_message]
         for handler in (start_run, run_status, stop_run, pause_run, resume_run):
             handler.outputs = len(run_components)
 
         # ---- events ------------------------------------------------------------------------------
         compare_outputs = [teacher_image, student_image, compare_info]
-        generate_button.click(generate, [seed, n, student_choice, hub_choice], compare_outputs, api_name="generate")
-        new_seed_button.click(new_seed, [n, student_choice, hub_choice], [seed, *compare_outputs], api_name="new_seed")
+        # digit is the last input of each Compare event, so clients that send (seed, n, student) keep working
+        generate_button.click(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate")
+        new_seed_button.click(new_seed, [n, student_choice, digit_choice, hub_choice], [seed, *compare_outputs], api_name="new_seed")
+        zip_button.click(download_pngs, [seed, n, student_choice, digit_choice, hub_choice], [compare_zip, compare_info], api_name="download_pngs")
         hub_button.click(
             load_hub,
-            [hub_teacher, hub_teacher_revision, hub_student, hub_student_revision, seed, n, student_choice, hub_choice],
+            [hub_teacher, hub_teacher_revision, hub_student, hub_student_revision, seed, n, student_choice, digit_choice, hub_choice],
             [*compare_outputs, hub_choice, hub_message],
             api_name="load_hub",
         )
@@ -239,8 +267,10 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         pause_button.click(pause_run, owner_token, run_components, api_name="pause_run", concurrency_limit=None)
         resume_button.click(resume_run, owner_token, run_components, api_name="resume_run", concurrency_limit=None)
         walk_button.click(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="latent_walk")
+        gif_button.click(download_gif, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_gif, walk_info], api_name="download_gif")
+        onnx_button.click(export_onnx, hub_choice, [onnx_files, onnx_message], api_name="export_onnx")
         # a page (re)load shows samples at once and re-attaches to a run in progress
-        demo.load(generate, [seed, n, student_choice, hub_choice], compare_outputs, api_name="generate_on_load", api_visibility="undocumented")
+        demo.load(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate_on_load", api_visibility="undocumented")
         demo.load(_owner_token, owner_token, owner_token, api_name="owner_token", api_visibility="private", concurrency_limit=None, show_progress="hidden").then(
             run_status, owner_token, run_components, api_name="attach", api_visibility="undocumented", concurrency_limit=None, show_progress="hidden"
         )
