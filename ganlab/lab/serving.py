@@ -36,24 +36,30 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(send)
             return
-        received, started = 0, False
-
-        async def tracked_send(message: dict) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        received, started, too_large = 0, False, False
 
         async def counted_receive() -> dict:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:  # a chunked body that says no length
+                    too_large = True
                     raise RequestTooLarge
             return message
 
+        async def checked_send(message: dict) -> None:
+            nonlocal started
+            if too_large:  # the app caught RequestTooLarge (FastAPI answers 400 for a body it cannot read): say 413
+                if not started:
+                    started = True
+                    await self._refuse(send)
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, counted_receive, tracked_send)
+            await self.app(scope, counted_receive, checked_send)
         except RequestTooLarge:
             if not started:
                 await self._refuse(send)
