@@ -91,7 +91,7 @@ def time_http_requests(url: str, count: int, n: int) -> list[float]:
     latencies = []
     for index in range(count):
         start = time.perf_counter()
-        body = json.dumps({"data": [index, n, "bundled student"]}).encode()
+        body = json.dumps({"data": [index, n, "bundled student", "any"]}).encode()  # raw HTTP sends every input: seed, n, student, digit
         event = json.loads(fetch(f"{url}gradio_api/call/generate", body))["event_id"]
         stream = fetch(f"{url}gradio_api/call/generate/{event}").decode()
         if "event: complete" not in stream:
