@@ -28,6 +28,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ganlab.cli import ArgumentParser, float_in, int_in, run_main  # noqa: E402
 
+
+def cpu_name() -> str:
+    """The CPU's model name (figures differ ~3x between the machines this project has run on)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor() or platform.system()}"
+
 TRAIN_WARMUP_STEPS = 3  # not timed: first steps allocate buffers and warm the allocator (1 in --quick)
 
 
@@ -299,11 +310,13 @@ def main() -> None:
             batch_size=args.train_batch, warmup=1 if args.quick else TRAIN_WARMUP_STEPS,
         )
     result["checks"] = checks(result)
+    from ganlab.trainer import cpu_has_fast_bf16
+
     result["meta"] = {
         "order": list(models),  # teacher first; the JSON's keys are sorted
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "machine": f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} logical CPUs",
+        "machine": f"{cpu_name()}, {os.cpu_count()} logical CPUs, {'native' if cpu_has_fast_bf16() else 'no native'} bf16",
         "repeats": args.repeats,
         "min_seconds_per_loop": args.min_seconds,
         "quick": args.quick,
