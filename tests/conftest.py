@@ -36,6 +36,29 @@ def tiny_checkpoint(tmp_path, tiny_student_config):
     return save_checkpoint(model, tmp_path / "tiny", training={"steps": 0})
 
 
+def run_in_process(script: str, *args: str, capsys) -> tuple[int, str, str]:
+    """Run scripts/<script> in this process, as `python scripts/<script> args` would; (status, stdout, stderr).
+
+    In-process (runpy): a fresh interpreter per call spends more time importing torch than the
+    script runs. A script's --threads must not leak into later tests, so torch's count is restored.
+    """
+    import runpy
+
+    threads = torch.get_num_threads()
+    argv = sys.argv
+    sys.argv = [str(REPO / "scripts" / script), *args]
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    finally:
+        sys.argv = argv
+        torch.set_num_threads(threads)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run a scripts/ entry point the way a user does, from the repo root."""
     return subprocess.run(

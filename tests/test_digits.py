@@ -5,14 +5,12 @@ The bundled teacher, student and classifier are the subjects: the claim is about
 
 from __future__ import annotations
 
-import runpy
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import run_in_process as run
 from ganlab.checkpoints import load_checkpoint, load_classifier, resolve_model_path
 from ganlab.digits import THRESHOLD, digit_noise
 from ganlab.errors import GanlabError
@@ -21,19 +19,6 @@ from ganlab.sampling import generate, noise, to_uint8
 DIGIT, N, SEED = 7, 16, 3
 
 
-def run(script: str, *args: str, capsys) -> tuple[int, str, str]:
-    """Run scripts/<script> in this process, as `python scripts/<script> args` would; (status, stdout, stderr)."""
-    argv = sys.argv
-    sys.argv = [str(REPO / "scripts" / script), *args]
-    try:
-        runpy.run_path(sys.argv[0], run_name="__main__")
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,12 @@ interpreter per script would spend more time importing torch and torchmetrics th
 from __future__ import annotations
 
 import json
-import runpy
 import sys
 
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, run_in_process
 from ganlab.checkpoints import load_classifier, save_checkpoint
 from ganlab.classifier import Classifier
 from ganlab.config import ClassifierConfig, GeneratorConfig
@@ -34,24 +33,9 @@ def need_mnist():
 
 
 def run(script: str, *args: str, capsys) -> tuple[int, str, str]:
-    """Run scripts/<script> in-process with argv; returns (exit status, stdout, stderr).
-
-    One torch thread: on a shared 2-core machine two threads next to another busy process
-    make each training step ~20x slower; these runs check outputs, not speed.
-    """
-    threads = torch.get_num_threads()
-    argv = sys.argv
-    sys.argv = [str(REPO / "scripts" / script), *args, "--threads", "1"]
-    try:
-        runpy.run_path(sys.argv[0], run_name="__main__")
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    finally:
-        sys.argv = argv
-        torch.set_num_threads(threads)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    """scripts/<script> in-process with one torch thread: on a shared 2-core machine two threads
+    next to another busy process make each training step ~20x slower; these runs check outputs."""
+    return run_in_process(script, *args, "--threads", "1", capsys=capsys)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_in_process as run
 from ganlab.checkpoints import load_checkpoint, resolve_model_path
 from ganlab.errors import GanlabError
 from ganlab.export import OPSET, export_onnx, session
@@ -38,19 +38,6 @@ with open("digits.pgm", "wb") as file:  # greyscale PGM: opens in any image view
 """
 
 
-def run(script: str, *args: str, capsys) -> tuple[int, str, str]:
-    """Run scripts/<script> in this process, as `python scripts/<script> args` would; (status, stdout, stderr)."""
-    argv = sys.argv
-    sys.argv = [str(REPO / "scripts" / script), *args]
-    try:
-        runpy.run_path(sys.argv[0], run_name="__main__")
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
