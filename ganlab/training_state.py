@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from ganlab.errors import GanlabError
 
@@ -93,11 +93,9 @@ def read_state(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch
     if not path.is_file():
         raise GanlabError(f"no training state at {path}: train with --checkpoint-every N to write one")
     try:
-        tensors = load_file(str(path))
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as handle:
+        with safe_open(str(path), framework="pt") as handle:  # one read: header and tensors
             header = json.loads((handle.metadata() or {})["state"])
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except (SafetensorError, OSError, ValueError, KeyError, RuntimeError) as error:
         raise GanlabError(f"{path} is not a readable training state ({type(error).__name__}); resume from another folder or start anew") from None
     if not isinstance(header, dict) or header.get("version") != STATE_VERSION:
