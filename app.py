@@ -19,9 +19,11 @@ import secrets
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+from gradio.utils import get_space  # noqa: E402
 
 from ganlab.config import DISTILL_LAYERS, FAST, RECIPES, recipe_by_label  # noqa: E402
 from ganlab.errors import GanlabError  # noqa: E402
+from ganlab.hub import push_token  # noqa: E402
 from ganlab.lab import DEFAULT_SAMPLES, DIGIT_CHOICES, RUN_DEFAULTS, STUDENT_CHOICES, Lab, RunView, serving  # noqa: E402
 
 log = logging.getLogger("ganlab.app")
@@ -126,6 +128,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 run_baseline_image = gr.Image(label="baseline (fixed noise)", type="numpy", format="png", elem_classes="pixelated", interactive=False)
                 run_teacher_image = gr.Image(label="teacher (same noise)", type="numpy", format="png", elem_classes="pixelated", interactive=False)
             download = gr.File(label="this run's student (safetensors)", interactive=False, height=90)
+            _push_panel(lab, owner_token)
             with gr.Accordion("raw status (JSON)", open=False):
                 run_details = gr.JSON()
             timer = gr.Timer(1.0, active=False)
@@ -295,6 +298,47 @@ def _visitor(token: str | None, request: gr.Request | None) -> str:
         return "token:" + token
     session = getattr(request, "session_hash", None) or ""
     return "session:" + session if session else "api"
+
+
+PUSH_HELP_SPACE = (
+    "Sign in with your Hugging Face account, type a repo id in your namespace and press Push: the student "
+    "of the run you started here goes there with its model card (this run's metrics and recipe, a sample grid). "
+    "The Space asks you for permission to create and write your repos; it never pushes with a token of its own."
+)
+PUSH_HELP_LOCAL = (
+    "Run locally, the push uses this machine's Hugging Face login: run `hf auth login` in a terminal "
+    "(or start the app with `HF_TOKEN` set to a token with write access). The student of the run you started "
+    "here goes to the repo with its model card (this run's metrics and recipe, a sample grid)."
+)
+
+
+def _push_panel(lab: Lab, owner_token: gr.BrowserState) -> None:
+    """The Distill tab's panel that pushes the visitor's finished run's student to the Hub: its layout and its event.
+
+    On a Space the visitor signs in with gr.LoginButton (hf_oauth in README.md's front matter) and the
+    push uses their OAuth token. Run locally there is no LoginButton: Gradio would mock OAuth with this
+    machine's login, and refuse to start without one, so the push uses that login directly (push_token).
+    """
+    on_space = get_space() is not None  # Gradio's own test (SYSTEM=spaces and SPACE_ID): real OAuth routes only then
+    sign_in = on_space and bool(os.environ.get("OAUTH_CLIENT_ID"))  # set by the Space when hf_oauth is on; else no button, no crash
+    with gr.Accordion("Push this run's student to the Hub", open=False):
+        gr.Markdown(PUSH_HELP_SPACE if on_space else PUSH_HELP_LOCAL, elem_id="push-help")
+        if sign_in:
+            gr.LoginButton()
+        with gr.Row():
+            repo = gr.Textbox(label="Hub repo id", placeholder="your-name/ganlab-student", elem_id="push-repo")
+            private = gr.Checkbox(value=True, label="private repo", elem_id="push-private")
+        button = gr.Button("Push", elem_id="push")
+        message = gr.Markdown(elem_id="push-message")
+
+    @guarded
+    def push_run(repo_id, private, owner_token=None, oauth_token: gr.OAuthToken | None = None, request: gr.Request = None):
+        token = push_token(None if oauth_token is None else oauth_token.token, on_space=on_space)
+        pushed, text = lab.push_run(repo_id, private, token=token, viewer=_visitor(owner_token, request))
+        return pushed, f"✅ {text}"
+
+    push_run.outputs = 2
+    button.click(push_run, [repo, private, owner_token], [repo, message], api_name="push_run")
 
 
 def launch(demo: gr.Blocks, lab_dirs: list[str] | None = None, **kwargs):

@@ -323,18 +323,30 @@ def push_to_hub(
 ) -> str:
     """Create `repo_id` if needed and upload the checkpoint with its model card; returns the commit URL.
 
-    token=None uses HF_TOKEN or the login saved by `hf auth login`.
+    token=None uses HF_TOKEN or the login saved by `hf auth login`. private=True refuses to upload
+    into a repo that already exists and is public, rather than publish what was meant to stay private.
     """
     repo_id = validate_repo_id(repo_id)
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
+
+    try:  # huggingface_hub's HTTP client
+        from httpx2 import HTTPError as TransportFailure
+    except ImportError:  # pragma: no cover - other huggingface_hub versions
+        TransportFailure = OSError
 
     with tempfile.TemporaryDirectory(prefix="ganlab-push-") as scratch:
         staged = stage_upload(model_dir_or_model, Path(scratch) / "upload", card=card)
         kind = read_config(staged).kind
         api = HfApi(token=token)
         try:
-            api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+            # 'name' alone lands in the token's own namespace: the Hub's answer names the full id
+            repo_id = api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True).repo_id
+            if private and not api.repo_info(repo_id, repo_type="model").private:
+                raise GanlabError(
+                    f"Hub repo {repo_id} already exists and is public: choose a new repo name to keep this "
+                    "checkpoint private, or push it as public on purpose (untick private / leave out --private)"
+                )
             commit = api.upload_folder(
                 repo_id=repo_id,
                 repo_type="model",
@@ -343,12 +355,55 @@ def push_to_hub(
             )
         except HfHubHTTPError as error:
             status = getattr(getattr(error, "response", None), "status_code", None)
-            if status in (401, 403):
+            if status == 401:
                 raise GanlabError(
-                    f"not allowed to write to Hub repo {repo_id} (HTTP {status}): run `hf auth login` "
-                    "or set HF_TOKEN to a token with write access"
+                    f"the Hub refused the token for Hub repo {repo_id} (HTTP 401: invalid, expired or without "
+                    "write access): log in again (`hf auth login` or HF_TOKEN; on a Space, Sign in with Hugging Face)"
+                ) from error
+            if status == 403:
+                raise GanlabError(
+                    f"not allowed to write to Hub repo {repo_id} (HTTP 403): push to your own namespace "
+                    "('your-name/ganlab-student') or to an organisation you can write to"
                 ) from error
             raise GanlabError(f"pushing to Hub repo {repo_id} failed (HTTP {status}): try again later") from error
-        except OSError as error:
+        except (OSError, TransportFailure) as error:
             raise GanlabError(f"cannot reach the Hugging Face Hub to push {repo_id} ({error}): check your connection") from error
     return str(getattr(commit, "commit_url", commit))
+
+
+def publish(
+    kind: str,
+    checkpoint_dir: str | os.PathLike,
+    repo_id: str,
+    *,
+    metrics: dict | None = None,
+    token: str | None = None,
+    private: bool = False,
+    dry_run_to: str | os.PathLike | None = None,
+) -> str:
+    """Push a checkpoint folder with its model card; the one push of scripts/push_to_hub.py and the app.
+
+    The card (ganlab.model_card) gives the model's role (`kind`), its recipe from training.json,
+    `metrics` and, for a generator, a sample grid. dry_run_to: write what would be uploaded into
+    that folder instead (no network) and return it; else returns the commit URL.
+    """
+    repo_id = validate_repo_id(repo_id)
+    card = model_card.model_card(kind, checkpoint_dir, metrics, repo_id=repo_id)
+    if dry_run_to is not None:
+        return str(stage_upload(checkpoint_dir, dry_run_to, card=card))
+    return push_to_hub(checkpoint_dir, repo_id, card=card, token=token, private=private)
+
+
+def push_token(oauth_token: str | None, *, on_space: bool) -> str | None:
+    """The token a push from the app uses: the visitor's OAuth token, else (run locally) this machine's login.
+
+    On a Space, never the machine's login: that would be the Space's own HF_TOKEN secret, and every
+    visitor would push as the Space's owner. None means nobody is logged in.
+    """
+    if oauth_token:
+        return oauth_token
+    if on_space:
+        return None
+    from huggingface_hub import get_token
+
+    return get_token()  # HF_TOKEN, else the token `hf auth login` saved

@@ -232,14 +232,18 @@ def model_card(
 
 
 def _eval_results(metrics: dict[str, Any], task_type: str) -> list:
-    """The card's metrics as the Hub's model-index entries (numbers only; 'mean ± std' reports its mean)."""
+    """The card's metrics as the Hub's model-index entries (numbers only; 'mean ± std' reports its mean).
+
+    Left out: the evaluation's setup ("evaluation.") and what a run measured while it trained
+    ("training.": losses, steps), which the card lists but which are no evaluation results.
+    """
     from huggingface_hub import EvalResult
 
     results = []
     for key, value in _flatten(metrics):
         if isinstance(value, str) and " ± " in value:
             value = float(value.split(" ± ")[0])
-        if key.startswith("evaluation.") or isinstance(value, bool) or not isinstance(value, (int, float)):
+        if key.startswith(("evaluation.", "training.")) or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         results.append(EvalResult(task_type=task_type, dataset_type=DATASET, dataset_name="MNIST", metric_type=key,
                                   metric_value=value, metric_name=key))  # fmt: skip

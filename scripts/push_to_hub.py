@@ -42,8 +42,7 @@ def main() -> int:
 
     from ganlab.errors import GanlabError
     from ganlab.checkpoints import display_path
-    from ganlab.hub import push_to_hub, stage_upload, validate_repo_id
-    from ganlab.model_card import model_card
+    from ganlab.hub import publish, validate_repo_id
 
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(MODELS))
@@ -63,12 +62,12 @@ def main() -> int:
             print(f"skip {name}: no checkpoint at {folder}")
             continue
         # evaluate.py labels its rows ("student (distilled)") and records each row's folder
-        card = model_card(name, folder, metrics.get(display_path(folder), metrics.get(name)), repo_id=repos[name])
+        card_metrics = metrics.get(display_path(folder), metrics.get(name))
         if args.dry_run:
-            staged = stage_upload(folder, Path(args.out) / name, card=card)
+            staged = publish(name, folder, repos[name], metrics=card_metrics, dry_run_to=Path(args.out) / name)
             print(f"{name}: would push {staged} to https://huggingface.co/{repos[name]}")
         else:
-            url = push_to_hub(folder, repos[name], card=card, private=args.private)
+            url = publish(name, folder, repos[name], metrics=card_metrics, private=args.private)
             print(f"{name}: pushed to https://huggingface.co/{repos[name]} ({url})")
         pushed += 1
     if pushed == 0:

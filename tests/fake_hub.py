@@ -1,10 +1,18 @@
 """A Hugging Face Hub look-alike on 127.0.0.1 for tests without internet.
 
-It answers what huggingface_hub's snapshot_download asks: the repo info and file tree
+Downloads: it answers what huggingface_hub's snapshot_download asks: the repo info and file tree
 (GET {endpoint}/api/models/{repo_id}/revision/{revision} and .../tree/{revision}), then HEAD
 and GET on {endpoint}/{repo_id}/resolve/{revision}/{filename}, with the X-Repo-Commit, ETag and
 Content-Length headers the client needs, and 404s carrying X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound exactly as the
 Hub sends them. Point HF_ENDPOINT at `hub.url` before huggingface_hub is imported.
+
+Uploads: what HfApi.create_repo and upload_folder send (huggingface_hub 2.x): POST /api/repos/create
+(409 with the repo's url when it exists), POST /api/validate-yaml (the card's metadata), POST
+/api/models/{repo_id}/preupload/{revision} (every file is answered "regular", so no LFS or Xet
+transfer follows) and POST /api/models/{repo_id}/commit/{revision} (NDJSON, files inline in base64).
+A write needs `Authorization: Bearer <token>` of a user added with `add_user` (else 401, as the
+Hub answers an invalid token) and reaches only that user's namespace (else 403). A private repo
+is visible only to its owner; to anyone else it is missing (401 RepoNotFound), as on the Hub.
 
 Faults on demand: `drop_head` closes the connection without answering any request for a
 repo; `drop_body_once` sends half of a file's body once, then closes the connection.
@@ -12,6 +20,7 @@ repo; `drop_body_once` sends half of a file's body once, then closes the connect
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -27,6 +36,8 @@ class FakeHub:
         self.drop_head: set[str] = set()
         self.drop_body_once: set[tuple[str, str]] = set()  # (repo id, filename)
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
+        self.users: dict[str, str] = {}  # token -> user name (the only namespace that token may write)
+        self.private: set[str] = set()  # repo ids created private
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -45,6 +56,16 @@ class FakeHub:
     def add_folder(self, repo_id: str, folder: Path, *, refs: tuple[str, ...] = ("main",)) -> str:
         files = {path.name: path.read_bytes() for path in Path(folder).iterdir() if path.is_file()}
         return self.add_commit(repo_id, files, refs=refs)
+
+    def add_user(self, name: str, token: str) -> str:
+        """A user whose token may create and write repos in the namespace `name`; returns the token."""
+        self.users[token] = name
+        return token
+
+    def files(self, repo_id: str, ref: str = "main") -> dict[str, bytes]:
+        """The files `ref` of `repo_id` holds now ({} for a repo that does not exist)."""
+        commit = self.refs.get(repo_id, {}).get(ref)
+        return dict(self.commits[repo_id][commit]) if commit else {}
 
     # -- server --------------------------------------------------------------------------
     @property
@@ -67,6 +88,9 @@ class FakeHub:
 
             def do_GET(self) -> None:
                 hub._answer(self, with_body=True)
+
+            def do_POST(self) -> None:
+                hub._post(self)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -130,7 +154,7 @@ class FakeHub:
         if repo_id in self.drop_head:
             request.close_connection = True  # hang up without a status line
             return None
-        if repo_id not in self.commits:
+        if repo_id not in self.commits or not self._may_read(request, repo_id):
             # the real Hub answers 401 to anonymous requests for missing (or private) repos
             _error(request, 401, "RepoNotFound", "Repository not found")
             return None
@@ -157,14 +181,104 @@ class FakeHub:
                 for name, data in sorted(files.items())
             ]
         else:
-            payload = {"id": repo_id, "modelId": repo_id, "sha": commit, "siblings": [{"rfilename": name} for name in sorted(files)]}
-        body = json.dumps(payload).encode()
-        request.send_response(200)
-        request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(body)
+            payload = {
+                "id": repo_id, "modelId": repo_id, "sha": commit, "private": repo_id in self.private,
+                "siblings": [{"rfilename": name} for name in sorted(files)],
+            }  # fmt: skip
+        _json(request, 200, payload)
+
+    # -- uploads -------------------------------------------------------------------------
+    def _user(self, request: BaseHTTPRequestHandler) -> str | None:
+        """The user whose token the request carries, or None (no token, or one the Hub does not know)."""
+        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+        return self.users.get(token.strip()) if scheme.lower() == "bearer" else None
+
+    def _may_read(self, request: BaseHTTPRequestHandler, repo_id: str) -> bool:
+        return repo_id not in self.private or self._user(request) == repo_id.split("/")[0]
+
+    def _writer(self, request: BaseHTTPRequestHandler, namespace: str) -> str | None:
+        """The user allowed to write `namespace`; else the Hub's 401 or 403 is sent and None returned."""
+        user = self._user(request)
+        if user is None:
+            _error(request, 401, None, "Invalid credentials in Authorization header")
+            return None
+        if user != namespace:
+            _error(request, 403, None, f'You don\'t have the rights to create a model under the namespace "{namespace}"')
+            return None
+        return user
+
+    def _post(self, request: BaseHTTPRequestHandler) -> None:
+        """create_repo, validate-yaml, preupload and commit: what HfApi.upload_folder sends."""
+        body = _read_body(request)  # always read it, so the kept-alive connection stays in step
+        with self._lock:
+            self.requests.append((request.command, request.path, None))
+        parts = [unquote(part) for part in urlsplit(request.path).path.strip("/").split("/")]
+        if parts == ["api", "repos", "create"]:
+            return self._create_repo(request, json.loads(body))
+        if parts == ["api", "validate-yaml"]:
+            return _json(request, 200, {"errors": [], "warnings": []})
+        if len(parts) == 6 and parts[:2] == ["api", "models"] and parts[4] in ("preupload", "commit"):
+            repo_id, revision = "/".join(parts[2:4]), parts[5]
+            if self._writer(request, parts[2]) is None:
+                return None
+            if repo_id not in self.commits:
+                return _error(request, 404, "RepoNotFound", "Repository not found")
+            if parts[4] == "preupload":
+                files = [{"path": item["path"], "uploadMode": "regular", "shouldIgnore": False} for item in json.loads(body)["files"]]
+                return _json(request, 200, {"files": files})
+            return self._commit_files(request, repo_id, revision, body)
+        return _error(request, 404, None, f"no such endpoint: POST {request.path}")
+
+    def _create_repo(self, request: BaseHTTPRequestHandler, payload: dict) -> None:
+        user = self._user(request)
+        namespace = payload.get("organization") or user or ""
+        if self._writer(request, namespace) is None:
+            return
+        repo_id = f"{namespace}/{payload['name']}"
+        url = f"{self.url}/{repo_id}"
+        if repo_id in self.commits:
+            return _json(request, 409, {"error": "You already created this model repo", "url": url})
+        self.add_commit(repo_id, {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"})
+        if payload.get("visibility") == "private":
+            self.private.add(repo_id)
+        _json(request, 200, {"url": url, "name": repo_id})
+
+    def _commit_files(self, request: BaseHTTPRequestHandler, repo_id: str, revision: str, body: bytes) -> None:
+        """One commit on `revision` from the NDJSON body: its parent's files, plus and minus the listed ones."""
+        files = self.files(repo_id, revision)
+        for line in body.splitlines():
+            item = json.loads(line)
+            key, value = item["key"], item["value"]
+            if key == "file":
+                files[value["path"]] = base64.b64decode(value["content"])
+            elif key == "deletedFile":
+                files.pop(value["path"], None)
+            elif key != "header":
+                return _error(request, 400, None, f"the fake Hub takes inline files only, got {key!r}")
+        commit = self.add_commit(repo_id, files, refs=(revision,))
+        _json(request, 200, {"success": True, "commitOid": commit, "commitUrl": f"{self.url}/{repo_id}/commit/{commit}"})
+
+
+def _read_body(request: BaseHTTPRequestHandler) -> bytes:
+    if request.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        chunks = []
+        while size := int(request.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            chunks.append(request.rfile.read(size))
+            request.rfile.readline()  # the CRLF after each chunk
+        while request.rfile.readline().strip():  # trailers, up to the blank line
+            pass
+        return b"".join(chunks)
+    return request.rfile.read(int(request.headers.get("Content-Length") or 0))
+
+
+def _json(request: BaseHTTPRequestHandler, status: int, payload: object) -> None:
+    body = json.dumps(payload).encode()
+    request.send_response(status)
+    request.send_header("Content-Type", "application/json")
+    request.send_header("Content-Length", str(len(body)))
+    request.end_headers()
+    if request.command != "HEAD":
+        request.wfile.write(body)
 
 
 def _error(request: BaseHTTPRequestHandler, status: int, code: str | None, message: str, commit: str | None = None) -> None:

@@ -357,6 +357,11 @@ class RecordingApi:
         if RecordingApi.fail_with is not None:
             raise RecordingApi.fail_with
         RecordingApi.calls.append(("create_repo", repo_id, options))
+        return SimpleNamespace(repo_id=repo_id)
+
+    def repo_info(self, repo_id, **options):  # a repo it created has the visibility it was created with
+        private = [call[2]["private"] for call in RecordingApi.calls if call[:2] == ("create_repo", repo_id)]
+        return SimpleNamespace(private=bool(private and private[-1]))
 
     def upload_folder(self, *, repo_id, folder_path, **options):
         files = {path.name: path.read_bytes() for path in Path(folder_path).iterdir()}
@@ -419,7 +424,7 @@ def test_push_explains_a_missing_login(recording_api, folders):
 
     response = httpx2.Response(401, request=httpx2.Request("POST", "https://hub.test/api/repos/create"))
     recording_api.fail_with = HfHubHTTPError("401 Unauthorized", response=response)
-    with pytest.raises(GanlabError, match=r"not allowed to write to Hub repo alice/x \(HTTP 401\): run `hf auth login`"):
+    with pytest.raises(GanlabError, match=r"the Hub refused the token for Hub repo alice/x \(HTTP 401.*\): log in again \(`hf auth login`"):
         hub.push_to_hub(tiny_generator(0), "alice/x", card="")
 
 

@@ -5,6 +5,7 @@
     sources.py  which teacher and student Compare shows (folder, Hub repo, bundled, untrained)
     runs.py     a UI run, the one training slot and its watchdog (the only threads)
     views.py    what one poll shows: view dataclasses, markdown and plotly rendering
+    publish.py  pushing a run's student to the Hub: whose run, whether it has ended, what its card reports
     files.py    this process's own folder: run folders kept while reachable, PNGs, GIFs, zips and ONNX files written once per content
     serving.py  the bounds on what one request can make the process hold (body size, cache, sessions, queue)
 """

@@ -36,8 +36,10 @@ from ganlab.config import DISTILL_LAYERS, MAX_SEED, SEED, Limit, TrainConfig, li
 from ganlab.digits import DigitNoise, digit_noise
 from ganlab.downloads import png_zip, walk_gif
 from ganlab.errors import GanlabError
+from ganlab.hub import publish, validate_repo_id
 from ganlab.lab import settings as lab_settings
 from ganlab.lab.files import ImageFiles, OnnxFiles, RunFolders, process_folder
+from ganlab.lab.publish import NOT_LOGGED_IN, card_kind, finished_student, run_metrics
 from ganlab.lab.runs import SLOT, Run, TrainingSlot, busy_message, new_run, not_yours_message
 from ganlab.lab.settings import ANY_DIGIT, DEFAULT_SAMPLES, DIGIT_CHOICES, METRICS_PATH, RUN_DEFAULTS, LabSettings
 from ganlab.lab.sources import (
@@ -219,6 +221,24 @@ class Lab:
             if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(part, str) for part in pair)):
                 raise GanlabError("the models choice must map 'teacher' and/or 'student' to [repo, revision]")
         return {role: list(pair) for role, pair in models.items()}
+
+    def push_run(self, repo_id: Any = "", private: Any = True, *, token: str | None = None, viewer: str = "") -> tuple[str, str]:
+        """Push the student of the viewer's finished run to `repo_id` with the model card that
+        scripts/push_to_hub.py writes (this run's metrics and recipe, a sample grid); returns
+        (the repo id as pushed, the message to show).
+
+        token: the visitor's Hub token (ganlab.hub.push_token); None means nobody is logged in.
+        The repo id is checked before anything else, so a typo costs no work and no request.
+        """
+        repo_id = validate_repo_id(repo_id)
+        private = True if private is None else _as_bool("private", private)  # a client that leaves it out gets the default
+        run = self.slot.current()
+        folder = finished_student(run, viewer)
+        if not token:
+            raise GanlabError(NOT_LOGGED_IN)
+        with self.run_folders.lease(run.output_dir):  # a new run never deletes the folder being pushed
+            url = publish(card_kind(run), folder, repo_id, metrics=run_metrics(run), token=token, private=private)
+        return repo_id, f"Pushed this run's {card_kind(run)} to {repo_id}" + (" (private)" if private else "") + f": {url}"
 
     @contextmanager
     def visitor(self, models: dict[str, Any] | None) -> Iterator[None]:
