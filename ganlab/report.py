@@ -127,11 +127,12 @@ def headline_figures(metrics: dict[str, Any], benchmark: dict[str, Any] | None =
 
 
 def checks_list(*documents: dict[str, Any] | None) -> str:
-    """The targets each JSON file checked, one '✅/❌ name: measured … (target …)' line each."""
+    """The targets each JSON file checked, one 'met/missed name: measured … (target …)' line each (words, not
+    emoji: a browser without an emoji font shows those as empty boxes)."""
     lines = []
     for document in documents:
         for name, check in (document or {}).get("checks", {}).items():
-            lines.append(f"- {'✅' if check['met'] else '❌'} {name}: measured **{check['value']}** (target {check['target']})")
+            lines.append(f"- **{'met' if check['met'] else 'missed'}** {name}: measured **{check['value']}** (target {check['target']})")
     return "\n".join(lines)
 
 

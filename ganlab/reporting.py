@@ -1,7 +1,7 @@
 """Consumers of trainer events: a tqdm progress bar for the CLI, a thread-safe run log for the UI.
 
 The trainer only emits; whatever shows progress subscribes here, so the CLI and the app see
-the same stream of Started / Step / Samples / CheckpointWritten / Finished / Failed.
+the same stream of Started / Step / Samples / Quality / CheckpointWritten / Finished / Failed.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ganlab.events import COMPLETED_REASONS, CheckpointWritten, Event, Failed, Finished, Samples, Started, Step
+from ganlab.events import COMPLETED_REASONS, CheckpointWritten, Event, Failed, Finished, Quality, Samples, Started, Step
+
+MAX_SNAPSHOTS = 128  # sample grids a run log keeps for its history; beyond, every other one is dropped
 
 
 class TqdmReporter:
@@ -52,6 +54,11 @@ class RunLog:
     steps: list[int] = field(default_factory=list)
     samples: np.ndarray | None = None
     samples_step: int = 0
+    # the sample grids seen so far, oldest first: (step, uint8 images); thinned to MAX_SNAPSHOTS by
+    # dropping every other one, so a long run keeps its whole arc at a bounded memory (~6 MB at most)
+    snapshots: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    quality: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # (step, probe values)
+    probe_seconds: float = 0.0  # what the quality probe has cost so far
     checkpoint: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -66,6 +73,15 @@ class RunLog:
                     self.history.setdefault(name, []).append(value)
             elif isinstance(event, Samples):
                 self.samples, self.samples_step = event.images, event.step
+                if self.snapshots and self.snapshots[-1][0] == event.step:
+                    self.snapshots[-1] = (event.step, event.images)
+                else:
+                    self.snapshots.append((event.step, event.images))
+                if len(self.snapshots) > MAX_SNAPSHOTS:  # keep the first and the latest
+                    self.snapshots = self.snapshots[:-1:2] + self.snapshots[-1:]
+            elif isinstance(event, Quality):
+                self.quality.append((event.step, dict(event.values)))
+                self.probe_seconds += event.seconds
             elif isinstance(event, CheckpointWritten):
                 self.checkpoint = event.path
             elif isinstance(event, Finished):
@@ -75,6 +91,13 @@ class RunLog:
                 self.message = f"{event.reason} after {event.step} steps in {event.elapsed:.1f} s"
             elif isinstance(event, Failed):
                 self.status, self.message = "failed", event.error
+
+    def snapshot_images(self, index: int) -> tuple[int, np.ndarray] | None:
+        """The history's sample grid number `index` (clamped) as (step, images), or None before any."""
+        with self._lock:
+            if not self.snapshots:
+                return None
+            return self.snapshots[max(0, min(index, len(self.snapshots) - 1))]
 
     def snapshot(self) -> dict:
         """A consistent copy for a UI poll."""
@@ -90,5 +113,8 @@ class RunLog:
                 "history": {k: list(v) for k, v in self.history.items()},
                 "samples": None if self.samples is None else self.samples.copy(),
                 "samples_step": self.samples_step,
+                "snapshot_steps": [step for step, _ in self.snapshots],
+                "quality": [(step, dict(values)) for step, values in self.quality],
+                "probe_seconds": self.probe_seconds,
                 "checkpoint": self.checkpoint,
             }

@@ -3,9 +3,10 @@
 It trains a teacher GAN (mode "teacher") or distils a frozen teacher into a student (mode
 "distill") against a discriminator on real images. It runs in the caller's thread (`run`) or
 in a daemon thread (`start`), and says everything it does through `on_event` callbacks:
-Started, Step, Samples, CheckpointWritten, then Finished or Failed. `stop(reason)` sets
-one threading.Event checked once per step, so a run ends within one step (~0.2 s on a CPU), and
-the reason arrives in Finished. The event types live in ganlab.events.
+Started, Step, Samples, Quality, CheckpointWritten, then Finished or Failed. `stop(reason)`
+sets one threading.Event checked once per step, so a run ends within one step (~0.2 s on a
+CPU), and the reason arrives in Finished. `pause()`, `resume()` and `advance(n)` (n steps, then
+paused again) act between steps too. The event types live in ganlab.events.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ganlab.checkpoints import save_checkpoint
 from ganlab.config import MAX_STEPS, TrainConfig
 from ganlab.data import InMemoryBatches
 from ganlab.errors import GanlabError
-from ganlab.events import CheckpointWritten, Event, Failed, Finished, Samples, Started, Step
+from ganlab.events import CheckpointWritten, Event, Failed, Finished, Quality, Samples, Started, Step
 from ganlab.losses import discriminator_loss, generator_loss, r1_penalty
 from ganlab.models import Discriminator, Generator
 from ganlab.sampling import noise, to_uint8
@@ -105,6 +106,8 @@ class Trainer:
         on_event: Callable[[Event], None] | None = None,
         num_samples: int = 64,
         extra_info: dict[str, Any] | None = None,
+        probe: Callable[[nn.Module], dict[str, float]] | None = None,
+        probe_every_s: float = 10.0,
     ) -> None:
         if config.mode == "distill" and teacher is None and config.alpha > 0:
             raise GanlabError("distillation with alpha > 0 needs a teacher")
@@ -133,6 +136,11 @@ class Trainer:
         self._stop_reason = "stopped"
         self._resume = threading.Event()
         self._resume.set()
+        self._steps_left: int | None = None  # set by advance(): steps to run before pausing again
+        # scores the sampling generator between steps (in this thread, so it never sees a half-updated
+        # model) every `probe_every_s` seconds of training; its time counts in the run's elapsed time
+        self.probe = probe
+        self.probe_every_s = probe_every_s
         self._thread: threading.Thread | None = None
         self._build_optimisation()
 
@@ -210,10 +218,34 @@ class Trainer:
         return True
 
     def pause(self) -> None:
-        self._resume.clear()
+        with self._stop_lock:
+            self._steps_left = None
+            self._resume.clear()
 
     def resume(self) -> None:
-        self._resume.set()
+        with self._stop_lock:
+            self._steps_left = None
+            self._resume.set()
+
+    def advance(self, steps: int) -> None:
+        """While paused: run `steps` more steps, then pause again (with fresh samples to look at)."""
+        if steps < 1:
+            raise GanlabError(f"advance needs at least one step, got {steps}")
+        with self._stop_lock:
+            self._steps_left = steps
+            self._resume.set()
+
+    def _count_down(self) -> bool:
+        """After a step: True when an advance() has just run its last step (and paused the run)."""
+        with self._stop_lock:
+            if self._steps_left is None:
+                return False
+            self._steps_left -= 1
+            if self._steps_left > 0:
+                return False
+            self._steps_left = None
+            self._resume.clear()
+            return True
 
     @property
     def paused(self) -> bool:
@@ -261,6 +293,7 @@ class Trainer:
         if config.sample_every:
             self._emit_samples()
         elapsed, last_resume = 0.0, time.perf_counter()  # this invocation's time; the budget counts it
+        next_probe = 0.0  # the probe's clock: training seconds (pauses excluded), first at the start
         reason = "completed"
         while self.step < config.steps:
             if self._stop.is_set():
@@ -285,8 +318,12 @@ class Trainer:
                 scheduler.step()
             now = elapsed + time.perf_counter() - last_resume
             self._emit(Step(self.step, parts, self.elapsed_before + now, self.optimizer_g.param_groups[0]["lr"]))
-            if config.sample_every and self.step % config.sample_every == 0:
+            stepped_to_pause = self._count_down()
+            if config.sample_every and (self.step % config.sample_every == 0 or stepped_to_pause):
                 self._emit_samples()
+            if self.probe is not None and (now >= next_probe or stepped_to_pause):
+                self._emit_quality()
+                next_probe = now + self.probe_every_s
             if config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < config.steps:
                 self._save(self.elapsed_before + now, averages.mean(), "running")
             if config.time_budget_s and now >= config.time_budget_s:
@@ -297,6 +334,8 @@ class Trainer:
         final = averages.mean()
         if config.sample_every and self.step % config.sample_every:
             self._emit_samples()
+        if self.probe is not None and self.step > 0:
+            self._emit_quality()
         if self.step > 0:
             self._save(total, final, reason)
         finished = Finished(step=self.step, reason=reason, elapsed=total, losses=final)
@@ -426,6 +465,18 @@ class Trainer:
         model.train(was_training)
         self._emit(Samples(step=self.step, images=to_uint8(images)))
 
+    def _emit_quality(self) -> None:
+        model = self.sampling_generator
+        was_training = model.training
+        model.eval()
+        start = time.perf_counter()
+        try:
+            with torch.no_grad():
+                values = self.probe(model)
+        finally:
+            model.train(was_training)
+        self._emit(Quality(step=self.step, values=values, seconds=time.perf_counter() - start))
+
     def _save(self, elapsed: float, losses: dict[str, float], status: str) -> None:
         if self.output_dir is None:
             return
@@ -459,6 +510,8 @@ def new_trainer(
     output_dir: str | Path | None = None,
     on_event: Callable[[Event], None] | None = None,
     extra_info: dict[str, Any] | None = None,
+    probe: Callable[[nn.Module], dict[str, float]] | None = None,
+    probe_every_s: float = 10.0,
 ) -> Trainer:
     """A trainer with freshly initialised, seeded models: the one way scripts and the app start runs."""
     from ganlab.config import DiscriminatorConfig, GeneratorConfig
@@ -479,4 +532,6 @@ def new_trainer(
         output_dir=output_dir,
         on_event=on_event,
         extra_info=extra_info,
+        probe=probe,
+        probe_every_s=probe_every_s,
     )

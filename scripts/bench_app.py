@@ -148,7 +148,7 @@ def main() -> None:
         idle = time_requests(client, requests, args.n)
         idle_http = time_http_requests(url, requests, args.n)
         started = client.predict(api_name="/start_run")
-        if started[-2].get("state") != "running":
+        if started[-2].get("state") not in ("preparing", "running"):  # preparing: MNIST loads in the run's thread
             raise GanlabError(f"could not start a run: {started[-1]}")
         time.sleep(2.0)  # let the run reach its steady state
         training = time_requests(client, requests, args.n)

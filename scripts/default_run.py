@@ -68,6 +68,9 @@ def main() -> int:
         "steps": details["step"],
         "elapsed_s": details["elapsed_s"],
         "steps_per_s": round(details["step"] / max(details["elapsed_s"], 1e-9), 2),
+        # the live quality curve's points and the share of the run's time they took (issue #14: < 10%)
+        "quality_points": details["quality_points"],
+        "quality_cost": details["quality_cost"],
         "cpu_count": os.cpu_count(),
         "train_threads": lab.settings.train_threads,
         "torch": torch.__version__,

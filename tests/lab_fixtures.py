@@ -26,8 +26,9 @@ def tiny_checkpoints(folder: Path) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-def tiny_lab(folder: Path, **overrides) -> Lab:
-    """A Lab on tiny checkpoints, a small real-MNIST subset and its own training slot."""
+def tiny_lab(folder: Path, *, classifier: bool = False, **overrides) -> Lab:
+    """A Lab on tiny checkpoints, a small real-MNIST subset and its own training slot
+    (with the bundled classifier, and so the quality curve, when `classifier`)."""
     teacher, student = tiny_checkpoints(folder)
     values = dict(
         teacher=str(teacher),
@@ -39,4 +40,4 @@ def tiny_lab(folder: Path, **overrides) -> Lab:
         max_samples=64,
     )
     values.update(overrides)
-    return Lab(LabSettings(**values), slot=TrainingSlot(), metrics_path=folder / "metrics.json", classifier=None)
+    return Lab(LabSettings(**values), slot=TrainingSlot(), metrics_path=folder / "metrics.json", classifier=True if classifier else None)

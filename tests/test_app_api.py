@@ -97,7 +97,7 @@ def test_stop_when_nothing_runs_says_so(served):
 def test_a_run_starts_streams_and_stops_and_its_thread_ends(served):
     client, lab = served
     result = client.predict(api_name="/start_run", steps=3000, batch_size=32, baseline=True)
-    assert result[-2]["state"] == "running" and result[-2]["settings"]["alpha"] == 0.9  # the fast default recipe
+    assert result[-2]["state"] in ("preparing", "running") and result[-2]["settings"]["alpha"] == 0.9  # the fast default recipe
     assert result[-2]["settings"]["layers"] == ["7x7", "14x14", "pixels"] and result[-2]["settings"]["ema_decay"] == 0.99
     deadline = time.monotonic() + 30
     while (current := status(client))["step"] < 3:
@@ -111,7 +111,8 @@ def test_a_run_starts_streams_and_stops_and_its_thread_ends(served):
     stopped = client.predict(api_name="/stop_run")
     assert stopped[-2]["state"] == "stopped" and not stopped[-2]["threads_alive"]
     assert not [t for t in threading.enumerate() if t.name == "ganlab-trainer"]
-    assert stopped[6] is not None and stopped[6].endswith(".safetensors")  # the download
+    download = stopped[10]  # layout updates (a Column's visibility, the Timer) are not outputs a client sees
+    assert download is not None and download.endswith(".safetensors")
     teacher, student, info = client.predict(0, 4, "last run's student", api_name="/generate")
     assert "784,640" in info  # the run's (original-width) student now serves Compare
 

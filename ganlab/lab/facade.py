@@ -15,6 +15,7 @@ calling thread's count (`LabSettings.sample_threads`): neither can leak into the
 from __future__ import annotations
 
 import atexit
+import logging
 import math
 import os
 import random
@@ -40,7 +41,8 @@ from ganlab.hub import publish, validate_repo_id
 from ganlab.lab import settings as lab_settings
 from ganlab.lab.files import ImageFiles, OnnxFiles, RunFolders, process_folder
 from ganlab.lab.publish import NOT_LOGGED_IN, card_kind, finished_student, run_metrics
-from ganlab.lab.runs import SLOT, Run, TrainingSlot, busy_message, new_run, not_yours_message
+from ganlab.lab.quality import QualityProbe
+from ganlab.lab.runs import MAX_ADVANCE, SLOT, Run, TrainingSlot, busy_message, new_run, not_yours_message, run_trainers
 from ganlab.lab.settings import ANY_DIGIT, DEFAULT_SAMPLES, DIGIT_CHOICES, METRICS_PATH, RUN_DEFAULTS, LabSettings
 from ganlab.lab.sources import (
     STUDENT_CHOICES,
@@ -59,6 +61,7 @@ from ganlab.lab.views import (
     compare_markdown,
     describe,
     idle_view,
+    labelled_frames,
     model_notes,
     run_view,
     scale_for,
@@ -66,6 +69,8 @@ from ganlab.lab.views import (
 from ganlab.models import Generator
 from ganlab.sampling import generate, grid, interpolate, noise, to_uint8
 from ganlab.trainer import FIXED_NOISE_SEED, resolve_precision
+
+log = logging.getLogger("ganlab.lab")
 
 
 def _setting(name: str, value: Any, *, high: float | None = None, label: str | None = None) -> Any:
@@ -136,6 +141,9 @@ class Lab:
         self._images: torch.Tensor | None = None
         self._images_lock = threading.Lock()
         self._teacher_fixed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # teacher model -> its fixed-noise grid
+        self._probes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # teacher model -> its QualityProbe
+        self._probe_lock = threading.Lock()
+        self._real_grid: np.ndarray | None = None
         # this process's own folder (never one another app shares); the only one Gradio may serve
         self.runs_dir = process_folder(settings.runs_dir or None)
         atexit.register(shutil.rmtree, self.runs_dir, True)
@@ -361,9 +369,7 @@ class Lab:
     def latent_walk(self, seed_a: Any = 0, seed_b: Any = 1, frames: Any = 10, student: str = STUDENT_CHOICES[0]) -> WalkView:
         """Teacher and student along the same slerp path between two seeds' noise, as strips."""
         teacher_images, student_images, info = self._walk(seed_a, seed_b, frames, student)
-        frames = len(teacher_images)
-        scale = 3 if frames <= 12 else 2
-        strips = [grid(to_uint8(images), columns=frames, scale=scale) for images in (teacher_images, student_images)]
+        strips = [labelled_frames(to_uint8(images), self._predict(images)) for images in (teacher_images, student_images)]
         return WalkView(strips[0], strips[1], info)
 
     def latent_walk_gif(self, seed_a: Any = 0, seed_b: Any = 1, frames: Any = 10, student: str = STUDENT_CHOICES[0]) -> str:
@@ -378,13 +384,51 @@ class Lab:
         return [str(self.onnx.path(loaded.role, loaded.model)) for loaded in (self.teacher, self.student)]
 
     # ---- Distill from scratch -------------------------------------------------------------------
-    def _training_images(self) -> torch.Tensor:
-        from ganlab.data import training_images
+    def _training_images(self, say=lambda note: None) -> torch.Tensor:
+        """The UI runs' training images, loaded once (the first run of a fresh install downloads MNIST)."""
+        from ganlab.data import mnist_present, training_images
 
         with self._images_lock:
             if self._images is None:
-                self._images = training_images(self.settings.data_source, limit=self.settings.train_images)
+                source = self.settings.data_source
+                downloading = "downloading MNIST (first run only, about 12 MB)"
+                if source == "mnist" and not mnist_present():
+                    say(downloading)
+                else:
+                    say("loading MNIST")
+                # each source tried says so in the server log; visitors see the phase, not the server's paths
+                self._images = training_images(source, limit=self.settings.train_images, log=lambda message: (log.info(message), say(downloading)))
+                say("MNIST loaded")
             return self._images
+
+    def _reference_images(self) -> torch.Tensor:
+        """Real digits the quality curve's FID compares with: MNIST test (synthetic blobs when training on those)."""
+        from ganlab.data import load_mnist, synthetic_images, to_unit_range
+        from ganlab.lab.quality import REFERENCE_IMAGES
+
+        if self.settings.data_source == "synthetic":
+            return synthetic_images(REFERENCE_IMAGES, seed=1)
+        images, _ = load_mnist("test")
+        return to_unit_range(images[:REFERENCE_IMAGES])
+
+    def quality_probe(self, teacher: LoadedModel | None = None) -> QualityProbe | None:
+        """The quality curve's probe for `teacher` (default: the app's or the visitor's), built once per
+        teacher model; None without the bundled classifier or with the curve turned off."""
+        if self.classifier is None or not self.settings.probe_every_s:
+            return None
+        from ganlab.lab.quality import QualityProbe
+
+        model = (teacher or self.teacher).model
+        with self._probe_lock:
+            probe = self._probes.get(model)
+            if probe is None:
+                probe = self._probes[model] = QualityProbe(self.classifier, model, self._reference_images())
+        return probe
+
+    def quality_references(self, probe: QualityProbe, teacher: LoadedModel, student: LoadedModel) -> dict[str, dict[str, float]]:
+        """The probe's values for the teacher and the committed student: the curve's reference lines."""
+        with self._probe_lock:
+            return {"teacher": probe.reference_values(teacher.model), "committed student": probe.reference_values(student.model)}
 
     def start_run(
         self,
@@ -398,10 +442,15 @@ class Lab:
         seed: Any = RUN_DEFAULTS.seed,
         baseline: Any = RUN_DEFAULTS.baseline,
         ema_decay: Any = RUN_DEFAULTS.ema_decay,
+        sample_every: Any = RUN_DEFAULTS.sample_every,
         *,
         owner: str = "",
     ) -> RunView:
-        """Validate the settings, claim the one training slot and start the run's thread(s)."""
+        """Validate the settings, claim the one training slot and start the run.
+
+        Returns at once: the run's preparer thread fetches MNIST if needed (the phase line shows
+        it), builds the trainers and starts them; polls show each phase.
+        """
         limits = self.settings
         steps = _setting("steps", steps, high=limits.max_steps)
         time_budget_s = _setting("time_budget_s", time_budget_s, high=limits.run_cap_s)
@@ -413,11 +462,13 @@ class Lab:
         seed = _setting("seed", seed)
         baseline = _as_bool("baseline", baseline)
         ema_decay = _setting("ema_decay", ema_decay)
+        sample_every = _count("show every (steps)", RUN_DEFAULTS.sample_every if sample_every is None else sample_every, 1, lab_settings.MAX_SAMPLE_EVERY)
         if alpha > 0 and not layers:
             raise GanlabError("α > 0 needs at least one distilled layer (or set α to 0)")
-        if alpha > 0 and not self.teacher.trained:
+        teacher, student = self.teacher, self.student  # the app's, or this visitor's Hub models (read in this thread)
+        if alpha > 0 and not teacher.trained:
             raise GanlabError(
-                f"no trained teacher is loaded ({self.teacher.note}); distillation needs one: set GANLAB_TEACHER "
+                f"no trained teacher is loaded ({teacher.note}); distillation needs one: set GANLAB_TEACHER "
                 "to a checkpoint folder or train one with scripts/train_teacher.py"
             )
         busy = self.slot.busy()
@@ -426,25 +477,35 @@ class Lab:
         config = TrainConfig(
             mode="distill", steps=steps, batch_size=batch_size, lr_generator=lr_generator,
             lr_discriminator=lr_discriminator, alpha=alpha, layers=layers, seed=seed, ema_decay=ema_decay,
-            sample_every=lab_settings.SAMPLE_EVERY, checkpoint_every=lab_settings.CHECKPOINT_EVERY,
+            sample_every=sample_every, checkpoint_every=lab_settings.CHECKPOINT_EVERY,
             time_budget_s=time_budget_s or limits.run_cap_s, num_threads=limits.train_threads,
             precision=resolve_precision(limits.train_precision),
         )  # fmt: skip
-        images = self._training_images()  # loaded outside the slot lock (a second or two, once)
         run_settings = {
             "steps": steps, "time_budget_s": time_budget_s, "batch_size": batch_size, "lr_generator": lr_generator,
             "lr_discriminator": lr_discriminator, "alpha": alpha, "layers": list(layers), "seed": seed,
-            "baseline": baseline, "ema_decay": ema_decay, "precision": config.precision,
+            "baseline": baseline, "ema_decay": ema_decay, "sample_every": sample_every,
+            "precision": config.precision, "cap_s": limits.run_cap_s,
         }  # fmt: skip
 
         def build() -> Run:
             self.students.forget_runs()
-            return new_run(
-                config, images=images, teacher=self.teacher.model, teacher_source=self.teacher.source,
-                folders=self.run_folders, owner=owner, settings=run_settings, baseline=baseline,
+            return new_run(folders=self.run_folders, owner=owner, settings=run_settings, baseline=baseline)
+
+        def prepare(run: Run):  # in the run's own thread: the slot is claimed, polls show each phase
+            images = self._training_images(run.say)
+            probe = None
+            if self.classifier is not None and limits.probe_every_s:
+                run.say("preparing the quality curve")
+                probe = self.quality_probe(teacher)
+                run.quality_references = self.quality_references(probe, teacher, student)
+            run.say("building the models")
+            return run_trainers(
+                run, config, images=images, teacher=teacher.model, teacher_source=teacher.source,
+                probe=probe, probe_every_s=limits.probe_every_s,
             )  # fmt: skip
 
-        self.slot.claim(build, cap_s=limits.run_cap_s, idle_s=limits.idle_stop_s)
+        self.slot.claim(build, prepare, cap_s=limits.run_cap_s, idle_s=limits.idle_stop_s)
         return self.run_status(viewer=owner)
 
     def _owned_run(self, action: str, viewer: str) -> Run:
@@ -454,21 +515,40 @@ class Lab:
             raise GanlabError(not_yours_message(run, action, self.settings.run_cap_s))
         return run
 
-    def stop_run(self, *, viewer: str = "") -> RunView:
+    def stop_run(self, *, viewer: str = "", smoothing: Any = None) -> RunView:
         """Stop the viewer's run after its current step and wait (a few seconds at most) for its thread."""
-        if not self._owned_run("stop", viewer).stop("stopped by the visitor who started it"):
+        if not self._owned_run("stop", viewer).stop("stopped by you"):
             raise GanlabError("the run was asked to stop but its thread has not ended yet; poll again in a moment")
-        return self.run_status(viewer=viewer)
+        return self.run_status(viewer=viewer, smoothing=smoothing)
 
-    def pause_run(self, *, viewer: str = "") -> RunView:
+    def pause_run(self, *, viewer: str = "", smoothing: Any = None) -> RunView:
         """Pause the viewer's run (the wall-clock cap keeps counting)."""
         self._owned_run("pause", viewer).pause()
-        return self.run_status(viewer=viewer)
+        return self.run_status(viewer=viewer, smoothing=smoothing)
 
-    def resume_run(self, *, viewer: str = "") -> RunView:
+    def resume_run(self, *, viewer: str = "", smoothing: Any = None) -> RunView:
         """Resume the viewer's paused run."""
         self._owned_run("resume", viewer).resume()
-        return self.run_status(viewer=viewer)
+        return self.run_status(viewer=viewer, smoothing=smoothing)
+
+    def step_run(self, steps: Any = 1, *, viewer: str = "", smoothing: Any = None) -> RunView:
+        """Run `steps` (1-100) more steps of the viewer's paused run, then pause it again."""
+        count = _count("steps per Step", 1 if steps is None else steps, 1, MAX_ADVANCE)
+        self._owned_run("step", viewer).advance(count)
+        return self.run_status(viewer=viewer, smoothing=smoothing)
+
+    def history(self, percent: Any = 100) -> tuple[np.ndarray | None, str]:
+        """The run's sample grid `percent` of the way through its history (100: the latest) and a caption."""
+        percent = Limit("history position (%)", 0, 100).check(100 if percent is None else percent, text=True)
+        run = self.slot.current()
+        if run is None:
+            return None, "No run yet."
+        count = len(run.student_log.snapshot()["snapshot_steps"])
+        if count == 0:
+            return None, "No samples yet."
+        position = round(percent / 100 * (count - 1))
+        step, images = run.student_log.snapshot_images(position)
+        return grid(images, columns=8, scale=2), f"student at step {step:,} (snapshot {position + 1} of {count})"
 
     def teacher_fixed_samples(self) -> np.ndarray:
         """The teacher on the trainer's fixed noise batch: what the live student is compared with."""
@@ -478,14 +558,33 @@ class Lab:
             self._teacher_fixed[model] = grid(to_uint8(images), columns=8, scale=2)
         return self._teacher_fixed[model]
 
-    def run_status(self, *, viewer: str = "") -> RunView:
+    def real_digits(self) -> np.ndarray | None:
+        """64 real training digits (fixed), shown beside the live samples; None until MNIST is loaded."""
+        images = self._images
+        if images is None:
+            return None
+        if self._real_grid is None:
+            picked = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:64]]
+            self._real_grid = grid(to_uint8(picked), columns=8, scale=2)
+        return self._real_grid
+
+    def run_status(self, *, viewer: str = "", smoothing: Any = None) -> RunView:
         """What the Distill tab shows now; polling also tells the watchdog someone is watching."""
+        smoothing = lab_settings.SMOOTHING if smoothing is None else Limit("smoothing", 0.0, 0.99).check(smoothing, text=True)
         run = self.slot.current()
         if run is None:
             return idle_view(self.teacher_fixed_samples())
         run.last_polled = time.monotonic()
+        downloaded = None
+        if run.student is None and run.note.startswith("downloading"):
+            from ganlab.data import downloaded_bytes
+
+            downloaded = downloaded_bytes()
         with self.run_folders.lease(run.output_dir):
-            view = run_view(run, viewer=viewer, teacher_image=self.teacher_fixed_samples(), checkpoint_name=WEIGHTS_NAME)
+            view = run_view(
+                run, viewer=viewer, teacher_image=self.teacher_fixed_samples(), real_image=self.real_digits(),
+                checkpoint_name=WEIGHTS_NAME, smoothing=smoothing, downloaded=downloaded,
+            )  # fmt: skip
             if view.checkpoint is not None:
                 self.run_folders.handed_out(run.output_dir)  # Gradio copies the download after we return
         return view

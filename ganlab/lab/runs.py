@@ -9,7 +9,6 @@ Trainer.stop(reason), so why a run ended arrives in its Finished event and nowhe
 from __future__ import annotations
 
 import copy
-import math
 import threading
 import time
 import uuid
@@ -24,114 +23,198 @@ from ganlab.config import TrainConfig
 from ganlab.errors import GanlabError
 from ganlab.lab.files import RunFolders
 from ganlab.models import Generator
+from ganlab.events import Failed, Finished
 from ganlab.reporting import RunLog
 from ganlab.trainer import Trainer, new_trainer
 
 
+MAX_ADVANCE = 100  # steps one press of Step may run
+
+
 @dataclass
 class Run:
-    """One UI run: the distilled student, optionally a no-distillation baseline beside it."""
+    """One UI run: the distilled student, optionally a no-distillation baseline beside it.
+
+    A run starts in the "preparing" phase: its preparer thread fetches MNIST if needed (the first
+    run of a fresh install downloads it), loads it, builds the trainers and starts them. Until
+    then `student` is None and `note` says what the preparer is doing, for the phase line.
+    """
 
     id: str
     owner: str
     settings: dict[str, Any]
     output_dir: Path
-    student: Trainer
     student_log: RunLog
-    baseline: Trainer | None = None
     baseline_log: RunLog | None = None
+    student: Trainer | None = None
+    baseline: Trainer | None = None
+    note: str = "starting"  # what the preparer is doing (the phase line while preparing)
+    note_since: float = field(default_factory=time.monotonic)
+    quality_references: dict[str, dict[str, float]] = field(default_factory=dict)  # probe values of fixed models
     started: float = field(default_factory=time.monotonic)
     started_wall: float = field(default_factory=time.time)
     last_polled: float = field(default_factory=time.monotonic)
+    _preparer: threading.Thread | None = field(default=None, repr=False)
+    _stop_reason: str | None = field(default=None, repr=False)
+    _start_paused: bool = field(default=False, repr=False)  # Pause pressed while preparing: start the trainers paused
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def trainers(self) -> list[Trainer]:
         return [t for t in (self.student, self.baseline) if t is not None]
 
     @property
+    def preparing(self) -> bool:
+        return self._preparer is not None and self._preparer.is_alive()
+
+    @property
     def alive(self) -> bool:
-        return any(t.alive for t in self.trainers)
+        return self.preparing or any(t.alive for t in self.trainers)
 
     @property
     def paused(self) -> bool:
-        return self.student.paused
+        return self.student.paused if self.student is not None else self._start_paused
 
-    def start(self) -> None:
-        for trainer in self.trainers:
-            trainer.start()
+    def say(self, note: str) -> None:
+        """The preparer's progress line (called from its thread)."""
+        self.note, self.note_since = note, time.monotonic()
+
+    def start(self, prepare: Callable[[Run], tuple[Trainer, Trainer | None]]) -> None:
+        """Run `prepare` in a thread of its own, then start the trainers it returns (unless stopped meanwhile)."""
+
+        def preparer() -> None:
+            try:
+                student, baseline = prepare(self)
+            except Exception as error:  # MNIST unreachable, a teacher that will not load: the run fails, the app stays
+                message = str(error) if isinstance(error, GanlabError) else f"{type(error).__name__}: {error}"
+                self.student_log(Failed(step=0, error=message))
+                return
+            with self._lock:
+                if self._stop_reason is not None:  # stopped while preparing: nothing trained
+                    self.student_log(Finished(step=0, reason=self._stop_reason, elapsed=0.0, losses={}))
+                    return
+                self.student, self.baseline = student, baseline
+                for trainer in self.trainers:
+                    if self._start_paused:
+                        trainer.pause()
+                    trainer.start()
+
+        self._preparer = threading.Thread(target=preparer, name="ganlab-prepare", daemon=True)
+        self._preparer.start()
 
     def stop(self, reason: str, timeout: float = 5.0) -> bool:
         """Ask every trainer to end after its current step, for `reason`; True once all threads have ended."""
-        for trainer in self.trainers:
+        with self._lock:
+            if self._stop_reason is None:
+                self._stop_reason = reason
+            trainers = self.trainers
+            if not trainers:  # still preparing: a download in flight finishes (and is kept), then nothing trains
+                self.say(f"stopping ({reason}) once the preparation step in flight ends")
+        for trainer in trainers:
             trainer.stop(reason, timeout=0)
         deadline = time.monotonic() + timeout
-        for trainer in self.trainers:
+        if self._preparer is not None and not trainers:  # usually a second or two (loading MNIST); a download takes longer
+            self._preparer.join(max(0.0, deadline - time.monotonic()))
+        for trainer in trainers:
             trainer.join(max(0.0, deadline - time.monotonic()))
-        return not self.alive
+        return not any(t.alive for t in trainers)
+
+    def _training(self, action: str) -> list[Trainer]:
+        if self.student is None:
+            raise GanlabError(f"the run is still preparing ({self.note}): nothing to {action} yet")
+        return self.trainers
 
     def pause(self) -> None:
-        for trainer in self.trainers:
+        with self._lock:
+            self._start_paused = True  # heard while preparing: the trainers start paused
+            trainers = self.trainers
+        for trainer in trainers:
             trainer.pause()
 
     def resume(self) -> None:
-        for trainer in self.trainers:
+        with self._lock:
+            self._start_paused = False
+            trainers = self.trainers
+        for trainer in trainers:
             trainer.resume()
 
-    def state(self, snapshot: dict[str, Any]) -> str:
-        """idle, running, paused, finished, stopped or failed, from the student's log snapshot."""
-        if self.alive:
-            return "paused" if self.paused else "running"
-        return snapshot["status"] if snapshot["status"] in ("finished", "stopped", "failed") else "stopped"
+    def advance(self, steps: int) -> None:
+        """While paused: `steps` more steps for the student (and the baseline), then paused again."""
+        if not self.paused:
+            raise GanlabError("Step works on a paused run: press Pause first")
+        for trainer in self._training("step"):
+            trainer.advance(steps)
 
-    def progress(self, snapshot: dict[str, Any]) -> tuple[float, str]:
-        """(fraction done, one line of step, time, speed and ETA)."""
+    def state(self, snapshot: dict[str, Any]) -> str:
+        """preparing, running, paused, finished, stopped or failed, from the student's log snapshot."""
+        if snapshot["status"] == "failed":
+            return "failed"
+        if self.alive:
+            if self.student is None:
+                return "preparing"
+            return "paused" if self.paused else "running"
+        return snapshot["status"] if snapshot["status"] in ("finished", "stopped") else "stopped"
+
+    def progress(self, snapshot: dict[str, Any], state: str) -> tuple[float, str]:
+        """(fraction done, one plain line): the bar fills by whichever limit ends the run first, and says which."""
         total = snapshot["total_steps"] or self.settings["steps"]
         step, elapsed = snapshot["step"], snapshot["elapsed"]
-        budget = self.settings["time_budget_s"]
-        fraction = step / total if total else 0.0
-        eta = (total - step) * elapsed / step if step else math.inf
-        if budget:
-            fraction = max(fraction, min(1.0, elapsed / budget))
-            eta = min(eta, max(0.0, budget - elapsed))
-        text = f"step {step:,} / {total:,} · {elapsed:.0f} s elapsed"
-        if step:
-            text += f" · {step / max(elapsed, 1e-9):.1f} steps/s"
+        budget = self.settings["time_budget_s"] or self.settings.get("cap_s", 0)
+        by_steps = step / total if total else 0.0
+        by_time = min(1.0, elapsed / budget) if budget else 0.0
+        rate = step / elapsed if step and elapsed > 0 else 0.0
+        # which limit ends the run: the budget when the steps cannot be reached within it at this pace
+        time_bound = bool(budget) and (by_time > by_steps if not rate else total / rate > budget)
+        if not rate and budget:  # no pace yet: both limits
+            text = f"step {step:,} of {total:,} · {elapsed:.0f} s of the {budget:g} s budget"
+        elif time_bound:
+            text = f"step {step:,} · {elapsed:.0f} s of the {budget:g} s budget"
+            if state in ("running", "paused"):
+                text += f" (the budget ends the run first, near step {min(total, round(rate * budget)):,} of {total:,})"
+        else:
+            text = f"step {step:,} of {total:,} · {elapsed:.0f} s"
+        if state == "running" and rate:
+            left = (budget - elapsed) if time_bound else (total - step) / rate
+            text += f" · {rate:.1f} steps/s · about {max(0.0, left):.0f} s left"
         if self.settings.get("precision") == "bf16":
             text += " · bf16 autocast"
-        if self.alive and math.isfinite(eta):
-            text += f" · ETA {eta:.0f} s"
-        if not self.alive and snapshot["status"] == "finished":  # completed, or its time budget ran out
+        fraction = max(by_steps, by_time)
+        if state == "finished":  # completed, or its time budget ran out
             fraction = 1.0
         return min(1.0, fraction), text
 
 
-def new_run(
+def new_run(*, folders: RunFolders, owner: str, settings: dict[str, Any], baseline: bool) -> Run:
+    """A run in a folder of its own (`folders` deletes old ones nobody holds); its trainers come from `start`."""
+    run_id = time.strftime("%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    output_dir = folders.new(run_id)
+    return Run(run_id, owner, settings, output_dir, RunLog(), RunLog() if baseline else None)
+
+
+def run_trainers(
+    run: Run,
     config: TrainConfig,
     *,
     images: torch.Tensor,
     teacher: Generator,
     teacher_source: str,
-    folders: RunFolders,
-    owner: str,
-    settings: dict[str, Any],
-    baseline: bool,
-) -> Run:
-    """A run's trainers, not yet started, in a folder of its own (`folders` deletes old ones nobody holds)."""
-    run_id = time.strftime("%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    output_dir = folders.new(run_id)
-    student_log = RunLog()
+    probe: Callable[..., dict[str, float]] | None = None,
+    probe_every_s: float = 10.0,
+) -> tuple[Trainer, Trainer | None]:
+    """The student's trainer (and the baseline's when the run has one), writing into the run's folder and logs."""
     student = new_trainer(
-        config, images=images, teacher=copy.deepcopy(teacher), output_dir=output_dir / "student",
-        on_event=student_log, extra_info={"teacher": teacher_source, "ui_run": run_id},
+        config, images=images, teacher=copy.deepcopy(teacher), output_dir=run.output_dir / "student",
+        on_event=run.student_log, extra_info={"teacher": teacher_source, "ui_run": run.id},
+        probe=probe, probe_every_s=probe_every_s,
     )  # fmt: skip
-    run = Run(run_id, owner, settings, output_dir, student, student_log)
-    if baseline:
-        run.baseline_log = RunLog()
-        run.baseline = new_trainer(
-            config.replace(alpha=0.0, layers=()), images=images, output_dir=output_dir / "baseline",
-            on_event=run.baseline_log, extra_info={"ui_run": run_id, "baseline": True},
+    baseline = None
+    if run.baseline_log is not None:
+        baseline = new_trainer(
+            config.replace(alpha=0.0, layers=()), images=images, output_dir=run.output_dir / "baseline",
+            on_event=run.baseline_log, extra_info={"ui_run": run.id, "baseline": True},
+            probe=probe, probe_every_s=probe_every_s,
         )  # fmt: skip
-    return run
+    return student, baseline
 
 
 class TrainingSlot:
@@ -160,13 +243,13 @@ class TrainingSlot:
             raise GanlabError(f"no run is training: nothing to {action}")
         return run
 
-    def claim(self, build: Callable[[], Run], *, cap_s: float, idle_s: float) -> Run:
+    def claim(self, build: Callable[[], Run], prepare: Callable[[Run], tuple[Trainer, Trainer | None]], *, cap_s: float, idle_s: float) -> Run:
         """Build and start a run unless one is alive; raise GanlabError saying when it ends otherwise."""
         with self._lock:
             if self.run is not None and self.run.alive:
                 raise GanlabError(busy_message(self.run, cap_s))
             run = build()
-            run.start()
+            run.start(prepare)
             self.run = run
         watchdog = threading.Thread(target=self._watch, args=(run, cap_s, idle_s), name="ganlab-watchdog", daemon=True)
         watchdog.start()

@@ -20,7 +20,9 @@ DIGIT_CHOICES = (ANY_DIGIT, *"0123456789")  # Compare's digit choice: any noise,
 # or Hub teacher that draws no such digit stops here and the view says how many it found. Cost:
 # ~1-5 s per 1,024 candidates at 1 thread (teacher + classifier; 5 s on a shared 2-core machine)
 DIGIT_MAX_TRIES = 8_192
-SAMPLE_EVERY = 20  # steps between the live sample grids of a UI run
+SAMPLE_EVERY = 20  # steps between the live sample grids of a UI run (the default of its "show every")
+MAX_SAMPLE_EVERY = 500
+SMOOTHING = 0.6  # the loss curves' default EMA smoothing (raw lines stay, faint)
 CHECKPOINT_EVERY = 500  # steps between a UI run's checkpoints: a diverged or crashed run keeps the last good one
 
 
@@ -36,6 +38,7 @@ class LabSettings:
     idle_stop_s: float = 120.0  # GANLAB_RUN_IDLE_S: stop a run nobody has polled for this long
     train_threads: int = 1  # GANLAB_TRAIN_THREADS: torch threads of the trainer thread(s)
     train_precision: str = "auto"  # GANLAB_TRAIN_PRECISION: fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16)
+    probe_every_s: float = 10.0  # GANLAB_PROBE_EVERY_S: seconds of training between quality-curve points (0: no curve)
     sample_threads: int = 0  # GANLAB_SAMPLE_THREADS: torch threads of each sampling request (0: every core, one fewer while a run trains)
     train_images: int = 0  # GANLAB_TRAIN_IMAGES: first N MNIST images for UI runs (0: all 60,000)
     data_source: str = "mnist"  # GANLAB_TRAIN_DATA: "mnist" or "synthetic"
@@ -60,6 +63,7 @@ class LabSettings:
             "train_threads": ("GANLAB_TRAIN_THREADS", int),
             "train_precision": ("GANLAB_TRAIN_PRECISION", str),
             "sample_threads": ("GANLAB_SAMPLE_THREADS", int),
+            "probe_every_s": ("GANLAB_PROBE_EVERY_S", float),
             "train_images": ("GANLAB_TRAIN_IMAGES", int),
             "data_source": ("GANLAB_TRAIN_DATA", str),
             "runs_dir": ("GANLAB_RUNS_DIR", str),
@@ -93,6 +97,8 @@ class LabSettings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise GanlabError(f"{variable} ({name}) must be a positive number of seconds, got {value!r}")
+        if not (math.isfinite(self.probe_every_s) and self.probe_every_s >= 0):
+            raise GanlabError(f"GANLAB_PROBE_EVERY_S (probe_every_s) must be 0 (no quality curve) or more seconds, got {self.probe_every_s!r}")
         if self.data_source not in ("mnist", "synthetic"):
             raise GanlabError(f"GANLAB_TRAIN_DATA must be 'mnist' or 'synthetic', got {self.data_source!r}")
         if self.train_precision not in ("auto", *PRECISIONS):
@@ -114,6 +120,7 @@ class RunDefaults:
     seed: int = 0
     baseline: bool = False
     ema_decay: float = FAST.ema_decay
+    sample_every: int = SAMPLE_EVERY
 
 
 RUN_DEFAULTS = RunDefaults()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ class CompareView:
 
 @dataclass
 class RunView:
-    state: str  # idle, running, paused, finished, stopped, failed
+    state: str  # idle, preparing, running, paused, finished, stopped, failed
     message: str  # one line for people
     progress: float  # 0..1
     progress_text: str
@@ -39,6 +40,14 @@ class RunView:
     checkpoint: str | None  # the run's student model.safetensors once written
     active: bool  # whether the UI should keep polling
     details: dict[str, Any]
+    phase: str = ""  # the phase line: what the run is doing now, in words
+    controls: dict[str, bool] = field(default_factory=lambda: dict(IDLE_CONTROLS))  # which buttons act now
+    quality_figure: Any = None  # the live quality curve (a plotly Figure), or None without one
+    history_count: int = 0  # sample grids in the run's history (the slider's range)
+    real_image: np.ndarray | None = None  # real MNIST digits, beside the live samples
+
+
+IDLE_CONTROLS = {"start": True, "pause": False, "resume": False, "step": False, "stop": False}
 
 
 @dataclass
@@ -102,6 +111,31 @@ def compare_markdown(details: dict[str, Any], columns: int, notes: str) -> str:
     return text + ("\n\n" + notes if notes else "")
 
 
+WALK_COLUMNS = 8  # frames per row of a walk strip: 8 x 84 px fits the panel, so no frame is shown under 56 px
+WALK_SCALE = 3
+
+
+def labelled_frames(images: np.ndarray, labels: Sequence[int] | None, *, columns: int = WALK_COLUMNS, scale: int = WALK_SCALE) -> np.ndarray:
+    """Frames (n, 28, 28) uint8 in rows of `columns`, each scaled up with its predicted digit written under it."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    n = len(images)
+    columns = min(columns, n)
+    rows = math.ceil(n / columns)
+    cell, pad = 28 * scale, 2 * scale
+    band = 0 if labels is None else 9 * scale  # room for the digit under each frame
+    canvas = Image.new("L", (columns * (cell + pad) + pad, rows * (cell + band + pad) + pad), 0)
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=7 * scale)
+    for index, image in enumerate(images):
+        x = pad + (index % columns) * (cell + pad)
+        y = pad + (index // columns) * (cell + band + pad)
+        canvas.paste(Image.fromarray(image).resize((cell, cell), Image.NEAREST), (x, y))
+        if labels is not None:
+            draw.text((x + cell // 2, y + cell + band // 2), str(int(labels[index])), fill=200, font=font, anchor="mm")
+    return np.asarray(canvas)
+
+
 def sample_grid(snapshot: dict[str, Any] | None) -> np.ndarray | None:
     if snapshot is None or snapshot["samples"] is None:
         return None
@@ -120,12 +154,31 @@ def thin(steps: list[int], values: list[float], max_points: int = 400) -> tuple[
     return xs, ys
 
 
+def smooth(values: list[float], weight: float) -> list[float]:
+    """Exponential moving average with TensorBoard's debiasing (the first points are not pulled to 0)."""
+    out, average = [], 0.0
+    for count, value in enumerate(values, start=1):
+        average = weight * average + (1.0 - weight) * value
+        out.append(average / (1.0 - weight**count) if weight else value)
+    return out
+
+
 LOSS_CURVES = ("adversarial", "distillation", "discriminator")
 COLOURS = {"adversarial": "#1f77b4", "distillation": "#2ca02c", "discriminator": "#d62728"}
 
 
-def loss_figure(student: dict[str, Any], baseline: dict[str, Any] | None = None):
-    """Plotly loss curves; a constant uirevision keeps the user's zoom across updates."""
+def _up_to(snapshot: dict[str, Any], name: str, last_step: int | None) -> tuple[list[int], list[float]]:
+    values = snapshot["history"].get(name) or []
+    steps = snapshot["steps"][: len(values)]
+    if last_step is not None:  # the baseline runs faster (no teacher pass): show it at the student's steps only
+        keep = sum(1 for step in steps if step <= last_step)
+        steps, values = steps[:keep], values[:keep]
+    return steps, values
+
+
+def loss_figure(student: dict[str, Any], baseline: dict[str, Any] | None = None, smoothing: float = 0.6):
+    """Plotly loss curves on one step axis: smoothed lines over faint raw ones; a constant uirevision
+    keeps the user's zoom across updates."""
     import plotly.graph_objects as go
 
     figure = go.Figure()
@@ -133,13 +186,17 @@ def loss_figure(student: dict[str, Any], baseline: dict[str, Any] | None = None)
         if snapshot is None:
             continue
         for name in LOSS_CURVES:
-            values = snapshot["history"].get(name)
-            if not values:
+            xs, ys = thin(*_up_to(snapshot, name, student["step"] if snapshot is baseline else None))
+            if not ys:
                 continue
-            xs, ys = thin(snapshot["steps"][: len(values)], values)
-            figure.add_trace(
-                go.Scatter(x=xs, y=ys, mode="lines", name=f"{label}{name}", line={"color": COLOURS[name], "dash": dash})
-            )
+            line = {"color": COLOURS[name], "dash": dash}
+            if smoothing:
+                figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={**line, "width": 1}, opacity=0.25, hoverinfo="skip", showlegend=False))
+                ys = smooth(ys, smoothing)
+            figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{label}{name}", line=line))
+    title = "losses" + (f" (smoothed {smoothing:g}; faint: raw)" if smoothing else "")
+    if baseline:
+        title += "; dashed: no-distillation baseline, shown up to the student's step"
     figure.update_layout(
         uirevision="losses",
         height=320,
@@ -147,8 +204,49 @@ def loss_figure(student: dict[str, Any], baseline: dict[str, Any] | None = None)
         xaxis_title="step",
         yaxis_title="loss",
         legend={"orientation": "h", "y": -0.25},
-        title={"text": "losses (dashed: no-distillation baseline)" if baseline else "losses", "font": {"size": 13}},
+        title={"text": title, "font": {"size": 13}},
     )
+    return figure
+
+
+QUALITY_LABELS = {"recognizable": "recognizable", "agreement": "agreement with the teacher", "fid": "FID"}
+QUALITY_COLOURS = {"recognizable": "#9467bd", "agreement": "#ff7f0e", "fid": "#8c564b"}
+REFERENCE_DASH = {"teacher": "dot", "committed student": "dashdot"}
+
+
+def quality_figure(student: dict[str, Any], baseline: dict[str, Any] | None, references: dict[str, dict[str, float]]):
+    """The live quality curve: recognizable and agreement (left, 0-1) and FID (right) against steps,
+    with the teacher's and the committed student's values as horizontal reference lines."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("recognizable · agreement with the teacher", "FID (512 samples, lower is better)"))
+    last_step = student["step"]
+    for label, snapshot, dash in (("", student, "solid"), ("baseline ", baseline, "dash")):
+        if snapshot is None or not snapshot["quality"]:
+            continue
+        points = [(step, values) for step, values in snapshot["quality"] if step <= last_step or snapshot is student]
+        xs = [step for step, _ in points]
+        for name in ("recognizable", "agreement", "fid"):
+            figure.add_trace(
+                go.Scatter(x=xs, y=[values[name] for _, values in points], mode="lines+markers", name=f"{label}{QUALITY_LABELS[name]}",
+                           line={"color": QUALITY_COLOURS[name], "dash": dash}, marker={"size": 4}),
+                row=1, col=2 if name == "fid" else 1,
+            )  # fmt: skip
+    for label, values in references.items():
+        for name in ("recognizable", "agreement", "fid"):
+            if name == "agreement" and label == "teacher":
+                continue  # the teacher agrees with itself
+            figure.add_hline(
+                y=values[name], row=1, col=2 if name == "fid" else 1, line={"color": QUALITY_COLOURS[name], "dash": REFERENCE_DASH[label], "width": 1},
+                annotation_text=f"{label} {values[name]:.2f}" if name != "fid" else f"{label} {values[name]:.0f}", annotation_font_size=10,
+            )  # fmt: skip
+    figure.update_yaxes(range=[0, 1.02], row=1, col=1)
+    figure.update_xaxes(title_text="step")
+    figure.update_layout(
+        uirevision="quality", height=300, margin={"l": 40, "r": 10, "t": 40, "b": 40},
+        legend={"orientation": "h", "y": -0.3}, font={"size": 11},
+    )  # fmt: skip
     return figure
 
 
@@ -185,26 +283,78 @@ def model_notes(models: Sequence[LoadedModel]) -> str:
 def idle_view(teacher_image: np.ndarray) -> RunView:
     return RunView(
         "idle", "No run yet: choose settings and press Start.", 0.0, "", None, None, None,
-        teacher_image, None, False, {"state": "idle"},
+        teacher_image, None, False, {"state": "idle"}, phase="idle: no run yet",
     )  # fmt: skip
 
 
-def run_view(run: Run, *, viewer: str, teacher_image: np.ndarray, checkpoint_name: str) -> RunView:
+def end_words(snapshot: dict[str, Any], settings: dict[str, Any], *, yours: bool) -> str:
+    """Why a run ended, in plain words."""
+    step, elapsed, reason = snapshot["step"], snapshot["elapsed"], snapshot["reason"]
+    if reason == "completed":
+        return f"Finished: all {step:,} steps done in {elapsed:.0f} s."
+    if reason == "time budget":
+        return f"Finished: its {settings['time_budget_s'] or settings.get('cap_s', 0):g} s time budget ran out at step {step:,}."
+    if reason.startswith("wall-clock cap"):
+        return f"Stopped at step {step:,}: this app ends every run {settings.get('cap_s', 0):g} s after it starts, pauses included."
+    if reason.startswith("nobody watched"):
+        return f"Stopped at step {step:,}: {reason} (closing the tab stops a run)."
+    if reason == "stopped by you":
+        return f"Stopped at step {step:,} by {'you' if yours else 'the visitor who started it'}."
+    return f"Stopped at step {step:,}: {reason}."
+
+
+def phase_line(run: Run, state: str, snapshot: dict[str, Any], downloaded: int | None) -> str:
+    """What the run is doing now, in words: preparing (with the download's progress), training, or how it ended."""
+    if state == "preparing":
+        seconds = time.monotonic() - run.note_since
+        line = f"preparing: {run.note} ({seconds:.0f} s)"
+        if downloaded is not None and run.note.startswith("downloading"):
+            line = f"preparing: {run.note}: {downloaded / 1e6:.1f} MB so far ({seconds:.0f} s)"
+        return line
+    if state == "running":
+        return "training"
+    if state == "paused":
+        return f"paused at step {snapshot['step']:,}"
+    return {"finished": "finished", "failed": "failed"}.get(state, "stopped")
+
+
+def run_view(
+    run: Run, *, viewer: str, teacher_image: np.ndarray, checkpoint_name: str, real_image: np.ndarray | None = None,
+    smoothing: float = 0.6, downloaded: int | None = None,
+) -> RunView:
     """What the Distill tab shows for `run` now, as `viewer` sees it."""
     student = run.student_log.snapshot()
     baseline = run.baseline_log.snapshot() if run.baseline_log is not None else None
     state = run.state(student)
-    progress, progress_text = run.progress(student)
+    progress, progress_text = run.progress(student, state)
     yours = viewer == run.owner
     holder = "you" if yours else "another visitor"  # the owner's token is never shown to anyone
+    if state in ("running", "paused", "preparing") and not yours:
+        watch = " Only they can pause, step or stop it; watch it here."
+    else:
+        watch = ""
     message = {
-        "running": f"Training (started by {holder}).",
-        "paused": f"Paused (started by {holder}); the slot is freed at the wall-clock cap.",
+        "preparing": f"Preparing the run (started by {holder}).{watch}",
+        "running": f"Training (started by {holder}).{watch}",
+        "paused": f"Paused at step {student['step']:,} (started by {holder})"
+        + (": Resume goes on; Step runs a few steps and pauses again." if yours else f".{watch}"),
         "failed": f"Failed: {student['message']}",
-    }.get(state, f"Done: {student['message']}.")
+    }.get(state) or end_words(student, run.settings, yours=yours)
+    if state == "paused":
+        progress_text = progress_text.split(" · about")[0]  # no rate, no time left while paused
     checkpoint = run.output_dir / "student" / checkpoint_name
+    live = state in ("preparing", "running", "paused")
+    controls = {
+        "start": not live,
+        "pause": yours and state == "running",
+        "resume": yours and state == "paused",
+        "step": yours and state == "paused",
+        "stop": yours and live,
+    }
+    probe_share = student["probe_seconds"] / student["elapsed"] if student["elapsed"] else 0.0
     details = {
         "state": state,
+        "phase": phase_line(run, state, student, downloaded),
         "run_id": run.id,
         "yours": yours,
         "step": student["step"],
@@ -214,22 +364,33 @@ def run_view(run: Run, *, viewer: str, teacher_image: np.ndarray, checkpoint_nam
         "settings": run.settings,
         "stop_reason": student["reason"] if state == "stopped" else "",
         "latest_losses": {k: round(v[-1], 4) for k, v in student["history"].items() if v},
+        "latest_quality": {k: round(v, 4) for k, v in student["quality"][-1][1].items()} if student["quality"] else {},
+        "quality_points": len(student["quality"]),
+        "quality_cost": round(probe_share, 4),  # share of the run's time the quality curve took
+        "history": len(student["snapshot_steps"]),
         "baseline_step": baseline["step"] if baseline else None,
         "threads_alive": run.alive,
+        "controls": controls,
         "checkpoint": str(checkpoint) if checkpoint.is_file() and not run.alive else None,
     }
+    has_quality = bool(student["quality"])
     return RunView(
         state=state,
         message=message,
         progress=progress,
         progress_text=progress_text,
-        figure=loss_figure(student, baseline),
+        figure=loss_figure(student, baseline, smoothing) if student["steps"] else None,
         student_image=sample_grid(student),
         baseline_image=sample_grid(baseline) if baseline else None,
         teacher_image=teacher_image,
         checkpoint=details["checkpoint"],
         active=run.alive,
         details=details,
+        phase=details["phase"],
+        controls=controls,
+        quality_figure=quality_figure(student, baseline, run.quality_references) if has_quality else None,
+        history_count=details["history"],
+        real_image=real_image,
     )
 
 

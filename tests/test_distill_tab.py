@@ -1,0 +1,145 @@
+"""The Distill tab's lab side (issue #14): preparing phase, honest progress, Step, history, the quality curve."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import wait_for
+from ganlab.data import synthetic_images
+from ganlab.errors import GanlabError
+from ganlab.events import Quality, Samples, Step
+from ganlab.lab.quality import PROBE_SAMPLES, QualityProbe
+from ganlab.lab.views import end_words, labelled_frames, smooth
+from ganlab.reporting import MAX_SNAPSHOTS, RunLog
+from ganlab.trainer import new_trainer
+from lab_fixtures import tiny_lab
+from test_trainer import config, small_teacher
+
+
+def test_advance_runs_exactly_n_steps_then_pauses_with_fresh_samples():
+    events = []
+    trainer = new_trainer(config(steps=100_000, sample_every=50), images=synthetic_images(64), teacher=small_teacher(), on_event=events.append)
+    trainer.pause()  # start paused, as a run paused while preparing does
+    trainer.start()
+    time.sleep(0.5)
+    assert trainer.step == 0 and trainer.paused
+    trainer.advance(3)
+    wait_for(lambda: trainer.step == 3 and trainer.paused, timeout=30)
+    time.sleep(0.5)
+    assert trainer.step == 3  # paused again, not running on
+    samples = [event.step for event in events if isinstance(event, Samples)]
+    assert samples[-1] == 3  # the grid after a Step shows that step, not the last multiple of sample_every
+    with pytest.raises(GanlabError, match="at least one step"):
+        trainer.advance(0)
+    trainer.resume()
+    wait_for(lambda: trainer.step > 3, timeout=30)
+    assert trainer.stop(timeout=5)
+
+
+def test_the_probe_runs_every_few_seconds_in_the_trainer_thread_and_its_time_is_counted():
+    seen_threads, events = set(), []
+
+    def probe(model):
+        seen_threads.add(threading.current_thread().name)
+        assert not model.training  # scored in eval mode
+        return {"recognizable": 0.5}
+
+    trainer = new_trainer(
+        config(steps=100_000, sample_every=0, time_budget_s=1.0), images=synthetic_images(64), teacher=small_teacher(),
+        on_event=events.append, probe=probe, probe_every_s=0.3,
+    )  # fmt: skip
+    finished = trainer.run()
+    quality = [event for event in events if isinstance(event, Quality)]
+    assert seen_threads == {threading.current_thread().name}  # run() in this thread: the probe ran here
+    assert 3 <= len(quality) <= 8 and quality[0].step == 1 and quality[-1].step == finished.step
+    assert all(event.seconds >= 0 for event in quality) and trainer.generator.training
+
+
+def test_a_run_log_keeps_a_bounded_history_from_the_first_grid_to_the_latest():
+    log = RunLog()
+    for step in range(0, 1000 * 5, 5):
+        log(Samples(step=step, images=np.full((2, 28, 28), step % 256, np.uint8)))
+    snapshot = log.snapshot()
+    steps = snapshot["snapshot_steps"]
+    assert len(steps) <= MAX_SNAPSHOTS and steps[0] == 0 and steps[-1] == 4995 and steps == sorted(steps)
+    assert log.snapshot_images(0)[0] == 0 and log.snapshot_images(10**6)[0] == 4995  # clamped
+    log(Quality(step=7, values={"fid": 3.0}, seconds=0.25))
+    log(Quality(step=9, values={"fid": 2.0}, seconds=0.5))
+    assert log.snapshot()["quality"] == [(7, {"fid": 3.0}), (9, {"fid": 2.0})] and log.snapshot()["probe_seconds"] == 0.75
+
+
+def test_the_quality_probe_scores_a_fixed_batch_against_the_teacher():
+    from ganlab.checkpoints import load_classifier
+
+    classifier = load_classifier()
+    teacher = small_teacher()
+    probe = QualityProbe(classifier, teacher, synthetic_images(300, seed=1))
+    values = probe(teacher)
+    assert values["agreement"] == 1.0 and 0 <= values["recognizable"] <= 1 and values["fid"] > 0
+    assert probe(teacher) == values  # a fixed batch: the same model scores the same
+    assert probe.z.shape[0] == PROBE_SAMPLES and probe.reference_values(teacher) is probe.reference_values(teacher)
+
+
+def test_smoothing_is_debiased_and_zero_means_raw():
+    assert smooth([1.0, 1.0, 1.0], 0.9) == pytest.approx([1.0, 1.0, 1.0])  # no pull towards 0 at the start
+    assert smooth([1.0, 3.0], 0.0) == [1.0, 3.0]
+
+
+def test_end_reasons_are_plain_words():
+    settings = {"time_budget_s": 120.0, "cap_s": 600.0}
+    base = {"step": 205, "elapsed": 120.3}
+    assert end_words({**base, "reason": "time budget"}, settings, yours=True) == "Finished: its 120 s time budget ran out at step 205."
+    assert end_words({**base, "reason": "completed"}, settings, yours=True).startswith("Finished: all 205 steps done")
+    assert "ends every run 600 s after it starts, pauses included" in end_words({**base, "reason": "wall-clock cap of 600 s reached"}, settings, yours=False)
+    assert end_words({**base, "reason": "stopped by you"}, settings, yours=False).endswith("by the visitor who started it.")
+
+
+def test_walk_frames_wrap_into_rows_with_their_digit_under_each():
+    frames = np.zeros((10, 28, 28), np.uint8)
+    strip = labelled_frames(frames, list(range(10)))
+    assert strip.shape == (2 * (84 + 27 + 6) + 6, 8 * (84 + 6) + 6)  # 2 rows of up to 8 frames, 84 px each
+    assert strip[90:111, :].max() > 0  # the label band under the first row has text in it
+    assert labelled_frames(frames, None).shape[0] < strip.shape[0]  # no classifier: no label band
+
+
+def test_a_run_prepares_in_its_own_thread_and_a_failed_download_fails_the_run_not_the_app(tmp_path, monkeypatch):
+    from ganlab import data
+
+    def offline(root):
+        raise OSError("network unreachable")
+
+    monkeypatch.setenv(data.ROOT_ENV, str(tmp_path / "empty"))
+    monkeypatch.setattr(data, "SOURCES", [("offline mirror", offline)])
+    lab = tiny_lab(tmp_path)
+    view = lab.start_run(steps=5, batch_size=16, owner="me")  # returns at once; the failure arrives in a poll
+    assert view.state in ("preparing", "failed")
+    view = wait_for(lambda: (v := lab.run_status(viewer="me")).state == "failed" and v, timeout=30)
+    assert "could not get MNIST" in view.message and view.controls["start"] and not view.active
+
+
+def test_pause_while_preparing_starts_the_run_paused_and_step_needs_a_pause(tmp_path):
+    lab = tiny_lab(tmp_path)
+    lab.start_run(steps=500, batch_size=16, owner="me")
+    lab.pause_run(viewer="me")
+    view = wait_for(lambda: (v := lab.run_status(viewer="me")).state == "paused" and v, timeout=60)
+    assert view.details["step"] == 0 and view.controls == {"start": False, "pause": False, "resume": True, "step": True, "stop": True}
+    assert "steps/s" not in view.progress_text
+    view = lab.step_run(2, viewer="me")
+    wait_for(lambda: lab.run_status(viewer="me").details["step"] == 2 and lab.slot.current().paused, timeout=30)
+    with pytest.raises(GanlabError, match="steps per Step must be an integer in \\[1, 100\\]"):
+        lab.step_run(101, viewer="me")
+    with pytest.raises(GanlabError, match="belongs to another visitor"):
+        lab.step_run(1, viewer="someone")
+    lab.resume_run(viewer="me")
+    with pytest.raises(GanlabError, match="Step works on a paused run"):
+        lab.step_run(1, viewer="me")
+    image, caption = lab.history(0)
+    assert image is not None and caption.startswith("student at step 0")
+    with pytest.raises(GanlabError, match="history position"):
+        lab.history(101)
+    lab.stop_run(viewer="me")
