@@ -106,7 +106,8 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 _, teacher_image = grid_image("teacher", "teacher-image")
                 _, student_image = grid_image("student", "student-image")
             compare_info = gr.Markdown(elem_id="compare-info")
-            compare_zip = gr.File(label="samples: teacher/NNN.png and student/NNN.png", interactive=False, height=90, elem_id="compare-zip")
+            with gr.Column(visible=False) as compare_zip_box:  # empty file panels stay hidden until there is a file
+                compare_zip = gr.File(label="samples: teacher/NNN.png and student/NNN.png", interactive=False, height=90, elem_id="compare-zip")
             with gr.Accordion("Load models from the Hugging Face Hub", open=False):
                 with gr.Row():
                     hub_teacher = gr.Textbox(label="teacher repo id", placeholder="user/ganlab-teacher")
@@ -176,16 +177,18 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             with gr.Row():
                 walk_button = gr.Button("Walk", variant="primary", elem_id="walk")
                 gif_button = gr.Button("Download the walk (animated GIF)", elem_id="download-gif")
-            with gr.Row():
-                _, walk_teacher = grid_image("teacher (the classifier's digit under each frame)", "walk-teacher")
-                _, walk_student_image = grid_image("student (same z)", "walk-student")
+            # one strip a row, at full width: a frame shows at its 84 px, not squeezed beside the other strip
+            _, walk_teacher = grid_image("teacher (the classifier's digit under each frame)", "walk-teacher")
+            _, walk_student_image = grid_image("student (same z)", "walk-student")
             walk_info = gr.Markdown()
-            walk_gif = gr.File(label="walk: teacher left, student right", interactive=False, height=90, elem_id="walk-gif")
+            with gr.Column(visible=False) as walk_gif_box:
+                walk_gif = gr.File(label="walk: teacher left, student right", interactive=False, height=90, elem_id="walk-gif")
 
         with gr.Tab("About"):
             gr.Markdown(lab.about(), elem_id="about")
             onnx_button = gr.Button("Export the teacher and student to ONNX", elem_id="export-onnx")
-            onnx_files = gr.File(label="ONNX files (z (batch, 100) -> image (batch, 1, 28, 28); see the README for onnxruntime)", file_count="multiple", interactive=False, elem_id="onnx-files")
+            with gr.Column(visible=False) as onnx_box:
+                onnx_files = gr.File(label="ONNX files (z (batch, 100) -> image (batch, 1, 28, 28); see the README for onnxruntime)", file_count="multiple", interactive=False, height=90, elem_id="onnx-files")
             onnx_message = gr.Markdown(elem_id="onnx-message")
 
         # ---- handlers: thin adapters from Lab views to component values --------------------------
@@ -216,16 +219,17 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         @guarded
         @visiting
         def download_pngs(seed, n, student, digit=DIGIT_CHOICES[0]):
-            return lab.compare_pngs(seed, n, student, digit), gr.skip()
+            return gr.Column(visible=True), lab.compare_pngs(seed, n, student, digit), gr.skip()
 
         @guarded
         @visiting
         def export_onnx():
             paths = lab.onnx_files()
-            return paths, "Verified against PyTorch with onnxruntime (max difference ≤ 1e-4 on 256 samples)."
+            return gr.Column(visible=True), paths, "Verified against PyTorch with onnxruntime (max difference ≤ 1e-4 on 256 samples)."
 
-        def run_outputs(view: RunView):
+        def run_outputs(view: RunView, percent=100):
             controls = view.controls
+            history_grid, history_text = lab.history(percent)
             return (
                 gr.Timer(active=view.active),
                 f"**Phase:** {view.phase}",
@@ -237,6 +241,8 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 png(view.baseline_image),
                 png(view.teacher_image),
                 png(view.real_image),
+                png(history_grid),
+                history_text,
                 gr.Column(visible=view.checkpoint is not None),
                 view.checkpoint,
                 gr.Button(interactive=controls["start"]),
@@ -250,32 +256,32 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
 
         @guarded
         def start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, owner_token=None, sample_every=None, models=None, request: gr.Request = None):
-            with lab.visitor(models):
+            with lab.visitor(models):  # a visitor who loaded a Hub teacher distils from it
                 return run_outputs(lab.start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, sample_every, owner=_visitor(owner_token, request)))
 
         @guarded
-        def run_status(owner_token=None, smoothing=None, request: gr.Request = None):
-            return run_outputs(lab.run_status(viewer=_visitor(owner_token, request), smoothing=smoothing))
+        def run_status(owner_token=None, smoothing=None, percent=100, request: gr.Request = None):
+            return run_outputs(lab.run_status(viewer=_visitor(owner_token, request), smoothing=smoothing), percent)
 
         @guarded
-        def stop_run(owner_token=None, smoothing=None, request: gr.Request = None):
-            return run_outputs(lab.stop_run(viewer=_visitor(owner_token, request), smoothing=smoothing))
+        def stop_run(owner_token=None, smoothing=None, percent=100, request: gr.Request = None):
+            return run_outputs(lab.stop_run(viewer=_visitor(owner_token, request), smoothing=smoothing), percent)
 
         @guarded
-        def pause_run(owner_token=None, smoothing=None, request: gr.Request = None):
-            return run_outputs(lab.pause_run(viewer=_visitor(owner_token, request), smoothing=smoothing))
+        def pause_run(owner_token=None, smoothing=None, percent=100, request: gr.Request = None):
+            return run_outputs(lab.pause_run(viewer=_visitor(owner_token, request), smoothing=smoothing), percent)
 
         @guarded
-        def resume_run(owner_token=None, smoothing=None, request: gr.Request = None):
-            return run_outputs(lab.resume_run(viewer=_visitor(owner_token, request), smoothing=smoothing))
+        def resume_run(owner_token=None, smoothing=None, percent=100, request: gr.Request = None):
+            return run_outputs(lab.resume_run(viewer=_visitor(owner_token, request), smoothing=smoothing), percent)
 
         @guarded
-        def step_run(count=1, owner_token=None, smoothing=None, request: gr.Request = None):
-            return run_outputs(lab.step_run(count, viewer=_visitor(owner_token, request), smoothing=smoothing))
+        def step_run(steps=1, owner_token=None, smoothing=None, percent=100, request: gr.Request = None):
+            return run_outputs(lab.step_run(steps, viewer=_visitor(owner_token, request), smoothing=smoothing), percent)
 
         @guarded
-        def show_history(index=None):
-            image, caption = lab.history(index)
+        def show_history(percent=100):
+            image, caption = lab.history(percent)
             return png(image), caption
 
         @guarded
@@ -298,13 +304,13 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         @guarded
         @visiting
         def download_gif(seed_a, seed_b, frames, student):
-            return lab.latent_walk_gif(seed_a, seed_b, frames, student), gr.skip()
+            return gr.Column(visible=True), lab.latent_walk_gif(seed_a, seed_b, frames, student), gr.skip()
 
         generate.outputs, new_seed.outputs, latent_walk.outputs, load_hub.outputs = 3, 4, 3, 5
-        download_pngs.outputs, download_gif.outputs, export_onnx.outputs = 2, 2, 2
+        download_pngs.outputs, download_gif.outputs, export_onnx.outputs = 3, 3, 3
         run_components = [
             timer, phase, progress, loss_plot, quality_plot, run_student_image, baseline_column, run_baseline_image, run_teacher_image,
-            real_image, download_column, download, start_button, pause_button, resume_button, step_button, stop_button, run_details, run_message,
+            real_image, history_image, history_caption, download_column, download, start_button, pause_button, resume_button, step_button, stop_button, run_details, run_message,
         ]  # fmt: skip
         for handler in (start_run, run_status, stop_run, pause_run, resume_run, step_run):
             handler.outputs = len(run_components)
@@ -315,7 +321,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         # digit is the last input of each Compare event, so clients that send (seed, n, student) keep working
         generate_button.click(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate")
         new_seed_button.click(new_seed, [n, student_choice, digit_choice, hub_choice], [seed, *compare_outputs], api_name="new_seed")
-        zip_button.click(download_pngs, [seed, n, student_choice, digit_choice, hub_choice], [compare_zip, compare_info], api_name="download_pngs")
+        zip_button.click(download_pngs, [seed, n, student_choice, digit_choice, hub_choice], [compare_zip_box, compare_zip, compare_info], api_name="download_pngs")
         hub_button.click(
             load_hub,
             [hub_teacher, hub_teacher_revision, hub_student, hub_student_revision, seed, n, student_choice, digit_choice, hub_choice],
@@ -328,16 +334,16 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         quiet = {"concurrency_limit": None, "show_progress": "hidden"}
         # trailing inputs (sample_every, the Hub choice) are optional, so clients of the earlier API keep working
         start_button.click(start_run, [*run_inputs, owner_token, sample_every, hub_choice], run_components, api_name="start_run", **quiet)
-        timer.tick(run_status, [owner_token, smoothing], run_components, api_name="run_status", **quiet)
-        stop_button.click(stop_run, [owner_token, smoothing], run_components, api_name="stop_run", **quiet)
-        pause_button.click(pause_run, [owner_token, smoothing], run_components, api_name="pause_run", **quiet)
-        resume_button.click(resume_run, [owner_token, smoothing], run_components, api_name="resume_run", **quiet)
-        step_button.click(step_run, [step_count, owner_token, smoothing], run_components, api_name="step_run", **quiet)
-        smoothing.release(run_status, [owner_token, smoothing], run_components, api_name=False, **quiet)
+        timer.tick(run_status, [owner_token, smoothing, history], run_components, api_name="run_status", **quiet)
+        stop_button.click(stop_run, [owner_token, smoothing, history], run_components, api_name="stop_run", **quiet)
+        pause_button.click(pause_run, [owner_token, smoothing, history], run_components, api_name="pause_run", **quiet)
+        resume_button.click(resume_run, [owner_token, smoothing, history], run_components, api_name="resume_run", **quiet)
+        step_button.click(step_run, [step_count, owner_token, smoothing, history], run_components, api_name="step_run", **quiet)
+        smoothing.release(run_status, [owner_token, smoothing, history], run_components, api_name=False, **quiet)
         history.change(show_history, history, [history_image, history_caption], api_name="history", **quiet)
         walk_button.click(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="latent_walk")
-        gif_button.click(download_gif, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_gif, walk_info], api_name="download_gif")
-        onnx_button.click(export_onnx, hub_choice, [onnx_files, onnx_message], api_name="export_onnx")
+        gif_button.click(download_gif, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_gif_box, walk_gif, walk_info], api_name="download_gif")
+        onnx_button.click(export_onnx, hub_choice, [onnx_box, onnx_files, onnx_message], api_name="export_onnx")
         # a page (re)load shows samples at once and re-attaches to a run in progress
         demo.load(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate_on_load", api_visibility="undocumented")
         demo.load(_owner_token, owner_token, owner_token, api_name="owner_token", api_visibility="private", concurrency_limit=None, show_progress="hidden").then(

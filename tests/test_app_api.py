@@ -111,7 +111,7 @@ def test_a_run_starts_streams_and_stops_and_its_thread_ends(served):
     stopped = client.predict(api_name="/stop_run")
     assert stopped[-2]["state"] == "stopped" and not stopped[-2]["threads_alive"]
     assert not [t for t in threading.enumerate() if t.name == "ganlab-trainer"]
-    download = stopped[10]  # layout updates (a Column's visibility, the Timer) are not outputs a client sees
+    download = stopped[-3]  # before the status JSON and the message (button and Column updates are not outputs a client sees)
     assert download is not None and download.endswith(".safetensors")
     teacher, student, info = client.predict(0, 4, "last run's student", api_name="/generate")
     assert "784,640" in info  # the run's (original-width) student now serves Compare

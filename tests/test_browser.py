@@ -120,7 +120,9 @@ def test_every_tab_and_a_first_run_from_download_to_step_by_step(lab_url, page):
     page.screenshot(path=str(ARTIFACTS / "tab_compare.png"), full_page=True)
     page.get_by_role("tab", name="Latent walk").click()
     page.locator("#walk-teacher img").wait_for()
-    assert page.locator("#walk-teacher img").bounding_box()["height"] >= 56  # one row of up to 8 frames, 84 px each
+    shown = page.evaluate("() => { const img = document.querySelector('#walk-teacher img'); return img.getBoundingClientRect().width / img.naturalWidth; }")
+    assert 84 * shown >= 56  # rows of up to 8 frames drawn 84 px wide, shown at least 56 px wide
+    assert not page.locator("#walk-gif").is_visible()  # no empty file panel before there is a file
     page.screenshot(path=str(ARTIFACTS / "tab_latent_walk.png"), full_page=True)
     page.get_by_role("tab", name="About").click()
     page.screenshot(path=str(ARTIFACTS / "tab_about.png"), full_page=True)

@@ -143,3 +143,26 @@ def test_pause_while_preparing_starts_the_run_paused_and_step_needs_a_pause(tmp_
     with pytest.raises(GanlabError, match="history position"):
         lab.history(101)
     lab.stop_run(viewer="me")
+
+
+def test_a_stalled_preparation_is_abandoned_past_the_cap_and_frees_the_slot(tmp_path):
+    from ganlab.lab.files import RunFolders
+    from ganlab.lab.runs import TrainingSlot, new_run
+
+    slot, release = TrainingSlot(), threading.Event()
+    folders = RunFolders(tmp_path)
+
+    def stalled(run):  # a download that never answers
+        release.wait(30)
+        return None, None
+
+    build = lambda: new_run(folders=folders, owner="me", settings={"steps": 5, "time_budget_s": 0}, baseline=False)  # noqa: E731
+    run = slot.claim(build, stalled, cap_s=0.3, idle_s=60, grace_s=0.2)
+    assert run.alive and run.state(run.student_log.snapshot()) == "preparing"
+    assert not run.stop("stopped by you", timeout=0.1)  # still preparing: not claimed as stopped
+    wait_for(lambda: not run.alive, timeout=10)
+    assert run.state(run.student_log.snapshot()) == "failed" and "still preparing" in run.student_log.snapshot()["message"]
+    assert slot.busy() is None
+    release.set()  # the preparer returns later and starts nothing
+    time.sleep(0.2)
+    assert run.trainers == []

@@ -494,18 +494,23 @@ class Lab:
 
         def prepare(run: Run):  # in the run's own thread: the slot is claimed, polls show each phase
             images = self._training_images(run.say)
+            if run.stopping:
+                return None, None
             probe = None
             if self.classifier is not None and limits.probe_every_s:
                 run.say("preparing the quality curve")
                 probe = self.quality_probe(teacher)
                 run.quality_references = self.quality_references(probe, teacher, student)
+            if run.stopping:
+                return None, None
             run.say("building the models")
             return run_trainers(
                 run, config, images=images, teacher=teacher.model, teacher_source=teacher.source,
                 probe=probe, probe_every_s=limits.probe_every_s,
             )  # fmt: skip
 
-        self.slot.claim(build, prepare, cap_s=limits.run_cap_s, idle_s=limits.idle_stop_s)
+        run = self.slot.claim(build, prepare, cap_s=limits.run_cap_s, idle_s=limits.idle_stop_s)
+        run.teacher_image = self.teacher_fixed_samples()  # this visitor's teacher, read in the request's thread
         return self.run_status(viewer=owner)
 
     def _owned_run(self, action: str, viewer: str) -> Run:
@@ -517,7 +522,8 @@ class Lab:
 
     def stop_run(self, *, viewer: str = "", smoothing: Any = None) -> RunView:
         """Stop the viewer's run after its current step and wait (a few seconds at most) for its thread."""
-        if not self._owned_run("stop", viewer).stop("stopped by you"):
+        run = self._owned_run("stop", viewer)
+        if not run.stop("stopped by you") and run.student is not None:  # preparing: the phase line says it is stopping
             raise GanlabError("the run was asked to stop but its thread has not ended yet; poll again in a moment")
         return self.run_status(viewer=viewer, smoothing=smoothing)
 
@@ -581,8 +587,9 @@ class Lab:
 
             downloaded = downloaded_bytes()
         with self.run_folders.lease(run.output_dir):
+            teacher_image = run.teacher_image if run.teacher_image is not None else self.teacher_fixed_samples()
             view = run_view(
-                run, viewer=viewer, teacher_image=self.teacher_fixed_samples(), real_image=self.real_digits(),
+                run, viewer=viewer, teacher_image=teacher_image, real_image=self.real_digits(),
                 checkpoint_name=WEIGHTS_NAME, smoothing=smoothing, downloaded=downloaded,
             )  # fmt: skip
             if view.checkpoint is not None:

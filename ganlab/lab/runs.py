@@ -29,6 +29,7 @@ from ganlab.trainer import Trainer, new_trainer
 
 
 MAX_ADVANCE = 100  # steps one press of Step may run
+PREPARE_GRACE_S = 30.0  # past the cap, a preparation that has not ended (a stalled download) is abandoned
 
 
 @dataclass
@@ -56,7 +57,9 @@ class Run:
     last_polled: float = field(default_factory=time.monotonic)
     _preparer: threading.Thread | None = field(default=None, repr=False)
     _stop_reason: str | None = field(default=None, repr=False)
-    _start_paused: bool = field(default=False, repr=False)  # Pause pressed while preparing: start the trainers paused
+    _start_paused: bool = field(default=False, repr=False)
+    _abandoned: bool = field(default=False, repr=False)  # a preparer that outlived the cap no longer counts as alive
+    teacher_image: Any = None  # the teacher's fixed-noise grid this run is compared with (its own teacher, Hub or not)  # Pause pressed while preparing: start the trainers paused
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -65,7 +68,7 @@ class Run:
 
     @property
     def preparing(self) -> bool:
-        return self._preparer is not None and self._preparer.is_alive()
+        return self._preparer is not None and self._preparer.is_alive() and not self._abandoned
 
     @property
     def alive(self) -> bool:
@@ -75,23 +78,42 @@ class Run:
     def paused(self) -> bool:
         return self.student.paused if self.student is not None else self._start_paused
 
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop has been asked for (the preparer checks it between its phases)."""
+        return self._stop_reason is not None
+
     def say(self, note: str) -> None:
-        """The preparer's progress line (called from its thread)."""
-        self.note, self.note_since = note, time.monotonic()
+        """The preparer's progress line (called from its thread); silent once a stop was asked for."""
+        if self._stop_reason is None:
+            self.note, self.note_since = note, time.monotonic()
+
+    def abandon(self, reason: str) -> None:
+        """Give up on a preparation that has not ended (a stalled download): the run fails and the slot is
+        free; the preparer thread, if it ever returns, starts nothing (its stop reason is set)."""
+        with self._lock:
+            if self.student is not None or self._abandoned:
+                return
+            self._abandoned = True
+            if self._stop_reason is None:
+                self._stop_reason = reason
+        self.student_log(Failed(step=0, error=reason))
 
     def start(self, prepare: Callable[[Run], tuple[Trainer, Trainer | None]]) -> None:
         """Run `prepare` in a thread of its own, then start the trainers it returns (unless stopped meanwhile)."""
 
         def preparer() -> None:
             try:
-                student, baseline = prepare(self)
+                student, baseline = prepare(self)  # (None, None) when it saw a stop between its phases
             except Exception as error:  # MNIST unreachable, a teacher that will not load: the run fails, the app stays
                 message = str(error) if isinstance(error, GanlabError) else f"{type(error).__name__}: {error}"
                 self.student_log(Failed(step=0, error=message))
                 return
             with self._lock:
-                if self._stop_reason is not None:  # stopped while preparing: nothing trained
-                    self.student_log(Finished(step=0, reason=self._stop_reason, elapsed=0.0, losses={}))
+                if self._abandoned:  # the watchdog gave up on it and has said so
+                    return
+                if self._stop_reason is not None or student is None:  # stopped while preparing: nothing trained
+                    self.student_log(Finished(step=0, reason=self._stop_reason or "stopped", elapsed=0.0, losses={}))
                     return
                 self.student, self.baseline = student, baseline
                 for trainer in self.trainers:
@@ -105,11 +127,12 @@ class Run:
     def stop(self, reason: str, timeout: float = 5.0) -> bool:
         """Ask every trainer to end after its current step, for `reason`; True once all threads have ended."""
         with self._lock:
-            if self._stop_reason is None:
+            first = self._stop_reason is None
+            if first:
+                if not self.trainers:  # still preparing: the step in flight (a download) ends, then nothing trains
+                    self.say(f"stopping ({reason}) once the preparation step in flight ends")
                 self._stop_reason = reason
             trainers = self.trainers
-            if not trainers:  # still preparing: a download in flight finishes (and is kept), then nothing trains
-                self.say(f"stopping ({reason}) once the preparation step in flight ends")
         for trainer in trainers:
             trainer.stop(reason, timeout=0)
         deadline = time.monotonic() + timeout
@@ -117,7 +140,7 @@ class Run:
             self._preparer.join(max(0.0, deadline - time.monotonic()))
         for trainer in trainers:
             trainer.join(max(0.0, deadline - time.monotonic()))
-        return not any(t.alive for t in trainers)
+        return not self.alive
 
     def _training(self, action: str) -> list[Trainer]:
         if self.student is None:
@@ -147,7 +170,7 @@ class Run:
 
     def state(self, snapshot: dict[str, Any]) -> str:
         """preparing, running, paused, finished, stopped or failed, from the student's log snapshot."""
-        if snapshot["status"] == "failed":
+        if snapshot["status"] == "failed" and not any(t.alive for t in self.trainers):
             return "failed"
         if self.alive:
             if self.student is None:
@@ -214,6 +237,12 @@ def run_trainers(
             on_event=run.baseline_log, extra_info={"ui_run": run.id, "baseline": True},
             probe=probe, probe_every_s=probe_every_s,
         )  # fmt: skip
+
+        def end_with_the_student(event, baseline=baseline) -> None:  # a failed student ends the baseline beside it
+            if isinstance(event, Failed):
+                baseline.stop("the student's run failed", timeout=0)
+
+        student.add_listener(end_with_the_student)
     return student, baseline
 
 
@@ -243,7 +272,10 @@ class TrainingSlot:
             raise GanlabError(f"no run is training: nothing to {action}")
         return run
 
-    def claim(self, build: Callable[[], Run], prepare: Callable[[Run], tuple[Trainer, Trainer | None]], *, cap_s: float, idle_s: float) -> Run:
+    def claim(
+        self, build: Callable[[], Run], prepare: Callable[[Run], tuple[Trainer, Trainer | None]], *,
+        cap_s: float, idle_s: float, grace_s: float = PREPARE_GRACE_S,
+    ) -> Run:  # fmt: skip
         """Build and start a run unless one is alive; raise GanlabError saying when it ends otherwise."""
         with self._lock:
             if self.run is not None and self.run.alive:
@@ -251,15 +283,17 @@ class TrainingSlot:
             run = build()
             run.start(prepare)
             self.run = run
-        watchdog = threading.Thread(target=self._watch, args=(run, cap_s, idle_s), name="ganlab-watchdog", daemon=True)
+        watchdog = threading.Thread(target=self._watch, args=(run, cap_s, idle_s, grace_s), name="ganlab-watchdog", daemon=True)
         watchdog.start()
         return run
 
     @staticmethod
-    def _watch(run: Run, cap_s: float, idle_s: float) -> None:
+    def _watch(run: Run, cap_s: float, idle_s: float, grace_s: float) -> None:
         while run.alive:
             now = time.monotonic()
-            if now - run.started >= cap_s:
+            if now - run.started >= cap_s + grace_s and run.student is None:
+                run.abandon(f"the run was still preparing (MNIST download?) {cap_s + grace_s:g} s after it started; try again later")
+            elif now - run.started >= cap_s:
                 run.stop(f"wall-clock cap of {cap_s:g} s reached", timeout=0)
             elif now - run.last_polled >= idle_s:
                 run.stop(f"nobody watched it for {idle_s:g} s", timeout=0)
