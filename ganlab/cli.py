@@ -78,6 +78,7 @@ def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, see
     parser.add_argument("--lr-decay", action="store_true", help="linear decay to 0 over the second half")
     parser.add_argument("--r1", type=setting("r1_gamma"), default=0.0, help="R1 penalty gamma on real images (0: off)")
     parser.add_argument("--d-dropout", type=setting("discriminator_dropout"), default=0.3, help="discriminator dropout (original 0.3)")
+    parser.add_argument("--spectral-norm", action="store_true", help="spectral normalisation of the discriminator's layers")
     parser.add_argument("--time-budget", type=setting("time_budget_s"), default=0.0, help="stop after this many seconds (0: no limit)")
     parser.add_argument("--sample-every", type=setting("sample_every"), default=500)
     parser.add_argument("--checkpoint-every", type=setting("checkpoint_every"), default=0, help="also write a training state every N steps (0: model only, at the end)")
@@ -105,6 +106,7 @@ def train_config_from_args(args: argparse.Namespace, mode: str, **extra):
         lr_decay=args.lr_decay,
         r1_gamma=args.r1,
         discriminator_dropout=args.d_dropout,
+        spectral_norm=args.spectral_norm,
         seed=args.seed,
         sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every,
@@ -191,6 +193,7 @@ def add_study_arguments(parser: ArgumentParser, *, steps: int, out: str) -> None
     parser.add_argument("--n", type=int_in(10, 60000), default=5000, help="samples per evaluation")
     parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
     parser.add_argument("--threads", type=int_in(1, 1024), default=2)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto: where the students train and are scored")
     parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
     parser.add_argument("--out", default=out)
     parser.add_argument("--quick", action="store_true", help="3 steps of batch 16 per student, n=64: a smoke run")
@@ -239,18 +242,20 @@ def start_study(args: argparse.Namespace, **config_changes: Any) -> Study:
     from ganlab.config import TrainConfig
     from ganlab.data import load_mnist, to_unit_range, training_images
     from ganlab.metrics import make_reference
+    from ganlab.trainer import resolve_device
 
     limit = 0
     if args.quick:
         args.steps, args.batch_size, args.n, limit = min(args.steps, 3), min(args.batch_size, 16), min(args.n, 64), 512
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
+    device = str(resolve_device(args.device))
     config = TrainConfig(
         mode="distill", steps=args.steps, batch_size=args.batch_size, lr_generator=args.lr_g, lr_discriminator=args.lr_d,
-        alpha=args.alpha, layers=tuple(args.layers), ema_decay=args.ema, sample_every=0, **config_changes,
+        alpha=args.alpha, layers=tuple(args.layers), ema_decay=args.ema, sample_every=0, device=device, **config_changes,
     )  # fmt: skip
-    teacher = load_checkpoint(resolve_model_path(args.teacher), expect="generator")
-    classifier = load_classifier(args.classifier)
+    teacher = load_checkpoint(resolve_model_path(args.teacher), expect="generator", device=device)
+    classifier = load_classifier(args.classifier, device=device)
     test_images, _ = load_mnist("test", args.data)
     reference = make_reference(classifier, to_unit_range(test_images[: 1000 if args.quick else None]))
     images = training_images("mnist", root=args.data, limit=limit)

@@ -186,6 +186,7 @@ class DiscriminatorConfig:
 
     channels: tuple[int, int] = (64, 128)
     dropout: float = bounded(0.3, "dropout", DROPOUT.low, DROPOUT.high)
+    spectral_norm: bool = False  # the same layers, each weight divided by its largest singular value (power iteration)
     kind: str = "discriminator"
 
     def __post_init__(self) -> None:
@@ -278,6 +279,8 @@ class TrainConfig:
     r1_gamma: float = bounded(0.0, "R1 gamma", 0.0, 1000.0)
     # the original discriminator's dropout; R1 runs use 0
     discriminator_dropout: float = bounded(0.3, "discriminator dropout", DROPOUT.low, DROPOUT.high)
+    # spectral normalisation of every discriminator layer (torch.nn.utils.parametrizations.spectral_norm)
+    spectral_norm: bool = False
     seed: int = bounded(0, "seed", SEED.low, SEED.high, integer=True)
     sample_every: int = bounded(100, "sample_every", 0, MAX_STEPS, integer=True)
     checkpoint_every: int = bounded(0, "checkpoint_every", 0, MAX_STEPS, integer=True)  # 0: only at the end

@@ -166,15 +166,17 @@ class Discriminator(nn.Module):
         super().__init__()
         self.config = config = config or DiscriminatorConfig()
         c1, c2 = config.channels
+        # spectral norm keeps the original layers and only reparametrises their weights (torch's own)
+        norm = nn.utils.parametrizations.spectral_norm if config.spectral_norm else (lambda layer: layer)
         self.net = nn.Sequential(
-            nn.Conv2d(1, c1, 5, stride=2, padding=2),  # (B, c1, 14, 14)
+            norm(nn.Conv2d(1, c1, 5, stride=2, padding=2)),  # (B, c1, 14, 14)
             nn.LeakyReLU(LEAK),
             Dropout(config.dropout),
-            nn.Conv2d(c1, c2, 5, stride=2, padding=2),  # (B, c2, 7, 7)
+            norm(nn.Conv2d(c1, c2, 5, stride=2, padding=2)),  # (B, c2, 7, 7)
             nn.LeakyReLU(LEAK),
             Dropout(config.dropout),
             nn.Flatten(),  # (B, c2*49)
-            nn.Linear(c2 * 7 * 7, 1),  # (B, 1)
+            norm(nn.Linear(c2 * 7 * 7, 1)),  # (B, 1)
         )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -216,7 +218,11 @@ def init_weights(model: nn.Module, generator: torch.Generator | None = None) -> 
     """DCGAN initialisation (weights N(0, 0.02), BN scale N(1, 0.02)), dispatched on type."""
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(module.weight, 0.0, 0.02, generator=generator)
+            # a spectrally normalised layer computes .weight from the stored original: initialise that
+            parametrized = nn.utils.parametrize.is_parametrized(module, "weight")
+            weight = module.parametrizations.weight.original if parametrized else module.weight
+            with torch.no_grad():
+                nn.init.normal_(weight, 0.0, 0.02, generator=generator)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):

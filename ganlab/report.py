@@ -249,6 +249,16 @@ def ablation_table(ablation: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def recipe_study_table(study: dict[str, Any]) -> str:
+    """Teacher recipes at equal steps (scripts/recipe_study.py): quality per discriminator regularisation, best FID first."""
+    rows = sorted(((variant["label"], variant["summary"]) for variant in study["variants"]), key=lambda row: row[1]["fid"]["mean"])
+    meta = study["meta"]
+    return quality_table(rows) + (
+        f"\n\nEach teacher: {meta['steps']:,} steps of batch {meta['batch_size']} on {meta['device']} (EMA 0.999, LR decay over the "
+        f"second half; only the discriminator's regularisation differs); n = {meta['n']:,} samples × {len(meta['seeds'])} sampling seeds."
+    )
+
+
 def sweep_table(sweep: dict[str, Any]) -> str:
     """Width sweep: size, speed and quality per student, teacher first."""
     header = ["model", "parameters", "latency batch 1", "throughput batch 256", "FID ↓", "recognizable ↑", "label agreement ↑"]

@@ -530,7 +530,9 @@ def new_trainer(
     init_generator = torch.Generator().manual_seed(config.seed)
     generator_config = GeneratorConfig.teacher() if config.mode == "teacher" else GeneratorConfig.student(student_width)
     generator = Generator(generator_config)
-    discriminator = Discriminator(DiscriminatorConfig(dropout=config.discriminator_dropout))
+    with torch.random.fork_rng(devices=[]):  # spectral norm draws its power-iteration vectors from the global RNG
+        torch.manual_seed(config.seed)
+        discriminator = Discriminator(DiscriminatorConfig(dropout=config.discriminator_dropout, spectral_norm=config.spectral_norm))
     init_weights(generator, init_generator)
     init_weights(discriminator, init_generator)
     return Trainer(

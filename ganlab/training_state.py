@@ -105,7 +105,11 @@ def read_state(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch
 
 def check_resumable(saved: dict[str, Any], current: dict[str, Any]) -> None:
     """Refuse a resume whose recipe differs from the saved one (only RESUMABLE_CHANGES may)."""
+    from ganlab.config import TrainConfig
+
     current = json.loads(json.dumps(current))  # compare in the saved (JSON) form: tuples are lists there
+    # a field added after the state was written reads as its default (the run trained without it)
+    saved = {**json.loads(json.dumps(TrainConfig().to_dict())), **saved}
     different = sorted(k for k in set(saved) | set(current) if k not in RESUMABLE_CHANGES and saved.get(k) != current.get(k))
     if different:
         detail = ", ".join(f"{k}: saved {saved.get(k)!r}, asked {current.get(k)!r}" for k in different[:4])

@@ -48,9 +48,15 @@ def main() -> None:
             return Generator(GeneratorConfig.teacher())  # an untrained stand-in keeps dry runs offline
         return load_checkpoint(path, expect="generator")
 
+    from ganlab.checkpoints import WEIGHTS_NAME, resolve_model_path
+    from ganlab.data import sha256_of
+
+    weights = resolve_model_path(args.teacher) / WEIGHTS_NAME
+    # which teacher exactly: scripts/rebuild_models.sh redistils a student only when this differs
+    teacher_sha256 = sha256_of(weights) if weights.is_file() else None
     train(
         args, "distill", default_out="runs/student", load_teacher=load_teacher, student_width=args.width,
-        extra_info={"teacher": str(args.teacher), "student_width": args.width, "recipe": args.recipe},
+        extra_info={"teacher": str(args.teacher), "teacher_sha256": teacher_sha256, "student_width": args.width, "recipe": args.recipe},
         alpha=args.alpha, layers=tuple(args.layers),
     )  # fmt: skip
 

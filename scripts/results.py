@@ -3,12 +3,12 @@
     python scripts/results.py                   # rewrites every generated section (and the sample grids)
     python scripts/results.py --check           # exit 1 if any generated section is out of date (CI)
 
-Reads checkpoints/{metrics,benchmark,default-run,ablation,sweep,reliability}.json (whichever
+Reads checkpoints/{metrics,benchmark,default-run,ablation,sweep,reliability,recipe-study}.json (whichever
 exist), draws same-seed sample grids of the bundled models into checkpoints/samples-*.png, and
 replaces only the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in each page:
 
     README.md            results       samples, one short table, the headline figures
-    docs/results.md      results       every table: quality, default run, speed, ablation, sweep, targets
+    docs/results.md      results       every table: quality, teacher recipes, default run, speed, ablation, sweep, targets
     docs/reliability.md  reliability   malformed inputs, concurrency, stop/restart, divergence, limits
 
 A page without its markers gets them appended (a docs page that does not exist is created).
@@ -75,7 +75,7 @@ class Measured:
 
     def __init__(self, folder: Path, grids: dict[str, Path], seed: int) -> None:
         self.folder, self.grids, self.seed = folder, grids, seed
-        names = ("metrics", "benchmark", "default-run", "ablation", "sweep", "reliability")
+        names = ("metrics", "benchmark", "default-run", "ablation", "sweep", "reliability", "recipe-study")
         self.json = {name: load_json(folder / f"{name}.json") for name in names}
 
     def __getitem__(self, name: str) -> dict | None:
@@ -123,13 +123,15 @@ def readme_summary(measured: Measured, page: Path) -> str:
 
 def results_page(measured: Measured, page: Path) -> str:
     """docs/results.md: every measured table."""
-    from ganlab.report import ablation_table, benchmark_table, checks_list, default_run_table, metrics_table, sweep_table
+    from ganlab.report import ablation_table, benchmark_table, checks_list, default_run_table, metrics_table, recipe_study_table, sweep_table
 
     metrics, benchmark, ablation, sweep = (measured[name] for name in ("metrics", "benchmark", "ablation", "sweep"))
     parts = [GENERATED_NOTE]
     if measured.grids:
         parts.append(f"## Samples (the same z, seed {measured.seed}, for every model)\n\n" + measured.samples(page))
     parts.append("## Quality (evaluation-classifier feature space)\n\n" + (metrics_table(metrics) if metrics else measured.missing("evaluate.py")))
+    study = measured["recipe-study"]
+    parts.append("## Teacher recipes at equal steps\n\n" + (recipe_study_table(study) if study else measured.missing("recipe_study.py")))
     default_run = measured["default-run"]
     parts.append(
         "## The app's default run (Distill tab, Start with every default)\n\n"

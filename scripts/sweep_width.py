@@ -104,7 +104,9 @@ def main() -> None:
         train_times[width] = round(finished.elapsed, 1)
         print(f"width {width}: {finished.step} steps in {finished.elapsed:.0f} s", file=sys.stderr)
 
-    # 2. speed, all models interleaved in one measurement
+    # 2. speed on this machine's CPU (what the size/latency trade-off is about), all models interleaved
+    generators = {name: generator.to("cpu") for name, generator in generators.items()}
+    teacher = generators["teacher"]
     timings = {}
     for batch in (1, 256):
         z = noise(batch, 0)

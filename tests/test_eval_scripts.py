@@ -162,6 +162,21 @@ def test_ablation_quick_shares_identical_runs_between_groups(tiny, shared, tmp_p
     (shared / "ablation.json").write_text(out.read_text())
 
 
+def test_recipe_study_quick_trains_each_variant_once_and_resumes_by_scoring(tiny, tmp_path, capsys):
+    out, runs = tmp_path / "study.json", tmp_path / "study-runs"
+    args = ("recipe_study.py", "--quick", "--only", "plain", "spectral norm, dropout 0", "--threads", "1",
+            "--classifier", str(tiny / "classifier"), "--runs", str(runs), "--out", str(out))  # fmt: skip
+    code, stdout, stderr = run(*args, capsys=capsys)
+    assert code == 0, stderr
+    study = json.loads(out.read_text())
+    assert [v["label"] for v in study["variants"]] == ["plain", "spectral norm, dropout 0"]
+    assert study["variants"][1]["changes"] == {"spectral_norm": True, "discriminator_dropout": 0.0}
+    assert json.loads((runs / "spectral-norm-dropout-0" / "config.json").read_text())  # a loadable teacher folder
+    assert "| plain |" in stdout and "3 steps of batch 16" in stdout
+    code, _, stderr = run(*args, capsys=capsys)  # again: both are finished, so scored without training
+    assert code == 0 and stderr.count("trained before") == 2, stderr
+
+
 def test_sweep_quick_writes_json_and_plot(tiny, shared, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out, plot = tmp_path / "sweep.json", tmp_path / "sweep.png"

@@ -70,3 +70,16 @@ def test_a_state_already_at_the_asked_steps_says_to_ask_for_more(tmp_path):
     again = new_trainer(teacher_config(steps=4), images=images, output_dir=tmp_path)
     with pytest.raises(GanlabError, match="more --steps"):
         again.load_training_state(tmp_path)
+
+
+def test_a_state_written_before_a_config_field_existed_resumes_as_that_fields_default():
+    import json
+
+    from ganlab.config import TrainConfig
+    from ganlab.training_state import check_resumable
+
+    current = json.loads(json.dumps(TrainConfig(mode="teacher", r1_gamma=10.0).to_dict()))
+    saved = {k: v for k, v in current.items() if k != "spectral_norm"}  # a state from before spectral_norm
+    check_resumable(saved, current)  # trained without it == its default (False): accepted
+    with pytest.raises(GanlabError, match="spectral_norm: saved False, asked True"):
+        check_resumable(saved, {**current, "spectral_norm": True})

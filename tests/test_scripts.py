@@ -16,6 +16,11 @@ def test_train_teacher_and_distill_dry_runs_write_checkpoints(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "distill_pixels" in result.stdout and (tmp_path / "s" / "config.json").is_file()
+    import hashlib
+    import json
+
+    teacher_hash = hashlib.sha256((tmp_path / "t" / "model.safetensors").read_bytes()).hexdigest()
+    assert json.loads((tmp_path / "s" / "training.json").read_text())["teacher_sha256"] == teacher_hash  # which teacher, exactly
 
 
 def test_sample_writes_a_png_grid_and_an_npz(tiny_checkpoint, tmp_path):

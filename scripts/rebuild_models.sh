@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Rebuild every committed model from one teacher, then every table, in stages that skip what is
+# done (run it again after a cut-off). The same commands as docs/training.md, on any device:
+#
+#   bash scripts/rebuild_models.sh                          # CPU: many hours (the teacher alone ~7 h)
+#   DEVICE=cuda bash scripts/rebuild_models.sh              # one GPU: about 15 minutes
+#   STAGES="students tables" bash scripts/rebuild_models.sh # a teacher is already in checkpoints/teacher
+#
+# Stages (STAGES, default all, in this order):
+#   study     scripts/recipe_study.py at STUDY_STEPS (default 6000) -> checkpoints/recipe-study.json
+#   teacher   the long teacher (scripts/train_teacher_long.sh: R1 γ10, dropout 0, EMA, LR decay,
+#             30,000 steps, resumable) -> copied to checkpoints/teacher once it has finished
+#   students  the committed students, distilled from that teacher with their committed recipes
+#   tables    evaluate.py, sweep_width.py, ablation.py, default_run.py, then results.py
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEVICE="${DEVICE:-cpu}"
+THREADS="${THREADS:-2}"
+STAGES="${STAGES:-study teacher students tables}"
+RUN="${GANLAB_TEACHER_RUN:-$(cd .. && pwd)/ganlab-runs/teacher-r1}"
+has() { [[ " $STAGES " == *" $1 "* ]]; }
+say() { echo "== $(date -u +%H:%M:%S) $*"; }
+# a GPU step takes ~10 ms: a 34 MB training state every 200 steps would dominate it there
+CHECKPOINT_EVERY=$([ "$DEVICE" = cpu ] && echo 200 || echo 5000)
+
+if has study; then
+  say "recipe study (${STUDY_STEPS:-6000} steps per variant)"
+  python scripts/recipe_study.py --steps "${STUDY_STEPS:-6000}" --device "$DEVICE" --threads "$THREADS"
+fi
+
+if has teacher; then
+  say "teacher -> $RUN"
+  GANLAB_TEACHER_RUN="$RUN" THREADS="$THREADS" bash scripts/train_teacher_long.sh --device "$DEVICE" --checkpoint-every "$CHECKPOINT_EVERY" --quiet
+  python - "$RUN" <<'EOF'
+import json, sys
+training = json.load(open(f"{sys.argv[1]}/training.json"))
+if training["status"] not in ("completed", "time budget"):
+    sys.exit(f"the teacher run in {sys.argv[1]} has not finished (status {training['status']!r}): run this stage again")
+EOF
+  mkdir -p checkpoints/teacher
+  cp "$RUN/model.safetensors" "$RUN/config.json" "$RUN/training.json" checkpoints/teacher/
+  rm -rf checkpoints/teacher-12k checkpoints/samples-teacher-12k.png
+fi
+
+if has students; then
+  COMMON=(--device "$DEVICE" --threads 1 --quiet)
+  RECIPE=(--steps 3000 --lr-g 1e-3 --ema 0.999 "${COMMON[@]}")
+  LONG=(--steps 6000 --lr-g 1e-3 --ema 0.999 --lr-decay "${COMMON[@]}")
+  distil() {  # distil OUT ARGS...: skipped when OUT already holds a student of this teacher
+    local out="$1"; shift
+    if python - "$out" <<'EOF'
+import json, os, sys
+path = f"{sys.argv[1]}/training.json"
+sys.exit(0 if os.path.isfile(path) and json.load(open(path)).get("teacher_sha256") == os.environ.get("TEACHER_SHA") else 1)
+EOF
+    then say "$out: distilled from this teacher before, kept"; return; fi
+    say "$out"
+    python scripts/distill.py "$@" --out "$out"
+  }
+  export TEACHER_SHA="$(sha256sum checkpoints/teacher/model.safetensors | cut -d' ' -f1)"
+  distil checkpoints/student "${RECIPE[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
+  distil checkpoints/student-baseline "${RECIPE[@]}" --alpha 0
+  distil checkpoints/student-original "${RECIPE[@]}" --alpha 0.5 --layers 14x14
+  distil checkpoints/student-6k "${LONG[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
+  distil checkpoints/student-baseline-6k "${LONG[@]}" --alpha 0
+fi
+
+if has tables; then
+  say "evaluate";   python scripts/evaluate.py --threads "$THREADS"
+  say "sweep";      python scripts/sweep_width.py --device "$DEVICE" --threads "$THREADS"
+  say "ablation";   python scripts/ablation.py --device "$DEVICE" --threads "$THREADS"
+  say "default run"; python scripts/default_run.py --threads "$THREADS"
+  say "results";    python scripts/results.py
+fi
+say "done"
