@@ -34,14 +34,14 @@ def to_onnx(model: nn.Module) -> bytes:
     if not isinstance(model, Generator):
         raise GanlabError(f"only generators can be exported to ONNX, got a {type(model).__name__}")
     # A copy in eval mode whose folded weights are computed here, eagerly: torch.export traces the
-    # inference maths (Generator._infer) with them as constants, not the cache bookkeeping around
+    # inference maths (Generator.infer) with them as constants, not the cache bookkeeping around
     # them (data pointers, version counters, module copies), which it cannot trace.
     fresh = Generator(model.config)
     fresh.load_state_dict(model.state_dict())
     fresh.eval()
     with torch.no_grad():
         folded = fresh._folded()
-    fresh._folded = lambda: folded
+    fresh._folded = lambda dtype=torch.float32: folded
     example = torch.zeros(2, model.latent_dim)  # batch 2: a batch of 1 would be specialised away
     batch = torch.export.Dim("batch", min=1)
     # dynamo=True (torch.export + onnxscript): the TorchScript exporter (dynamo=False) cannot

@@ -284,14 +284,11 @@ def compare(embedding: Embedding, reference: Reference, *, seed: int = 0) -> dic
 
 
 @torch.inference_mode()
-def generate_images(generator: nn.Module, z: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
-    """Images (n, 1, 28, 28) for noise z, in batches, with the generator in eval mode."""
-    was_training = generator.training
-    generator.eval()
-    device = next(generator.parameters()).device
-    images = torch.cat([generator(z[start : start + batch_size].to(device)).float().cpu() for start in range(0, len(z), batch_size)])
-    generator.train(was_training)
-    return images
+def generate_images(generator: nn.Module, z: torch.Tensor, *, batch_size: int = 1000, precision: str = "fp32") -> torch.Tensor:
+    """Images (n, 1, 28, 28) for noise z, in batches, with the generator in eval mode (in `precision`)."""
+    from ganlab.sampling import generate
+
+    return torch.cat([generate(generator, z[start : start + batch_size], precision) for start in range(0, len(z), batch_size)])
 
 
 def evaluate_images(images: torch.Tensor, classifier: nn.Module, reference: Reference | torch.Tensor, *, seed: int = 0) -> dict[str, Any]:

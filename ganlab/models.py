@@ -46,7 +46,7 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, return_features: bool = False):
         if not self.training and not torch.is_grad_enabled():
-            return self._infer(z, return_features)  # same maths, fewer passes over memory
+            return self.infer(z, return_features=return_features)  # same maths, fewer passes over memory
         # 1. project: z (B, latent) -> (B, C0, 7, 7)
         x = self.project(z).view(z.shape[0], self.config.channels[0], 7, 7)
         features: dict[str, torch.Tensor] = {"7x7": x}
@@ -62,8 +62,10 @@ class Generator(nn.Module):
         return image, features
 
     # ---- inference: BatchNorm folded into the weights, cached until any weight changes ----------
-    def _infer(self, z: torch.Tensor, return_features: bool):
-        """The eval-mode forward with each BatchNorm folded into the linear map before it.
+    def infer(self, z: torch.Tensor, *, dtype: torch.dtype = torch.float32, return_features: bool = False):
+        """The eval-mode forward with each BatchNorm folded into the linear map before it, in
+        `dtype` (float32, or bfloat16 where the CPU multiplies it natively: ganlab.precision);
+        images come back as float32 either way.
 
         Why: in eval mode BN is a per-channel affine map, so `scale * (W x) + shift` is one
         layer with weight `scale * W` and bias `shift` (torch.nn.utils.fusion does the folding);
@@ -72,16 +74,26 @@ class Generator(nn.Module):
         runs as one matrix product plus `fold` (col2im), because on a CPU torch's transposed
         convolution to a single channel is slower (re-measured for this change: 64 x 64x14x14 to
         28x28x1, one thread, a loaded 2-core AMD: 13 ms against 7.5 ms; first measured ~10x).
-        Equal to the module path within float rounding (tests/test_models.py).
+        Equal to the module path within float rounding (tests/test_models.py). The hidden
+        transposed convolutions stay torch's (oneDNN's) own: measured against a phase-decomposed
+        stride-2 form (one 3x3 conv to 4x the channels + pixel_shuffle: 104 ms NCHW, 78 ms
+        channels-last; four 2x2 convs: 84 ms) and matmul + fold (119 ms), oneDNN's 43 ms was the
+        fastest for the student's 128->64 layer at batch 256 (fp32, 2 threads, AVX2 AMD EPYC).
+        In bfloat16 the weights are cast once (cached with the folding) and the activations run
+        channels-last, the faster layout for bf16 transposed convolutions on AMX CPUs.
         """
-        (w_project, b_project), hidden, w_out = self._folded()
+        (w_project, b_project), hidden, w_out = self._folded(dtype)
         channels, strides = self.config.channels, self.config.strides
+        low = dtype != torch.float32
+        z = z.to(dtype)
         # 1. project: (B, latent) -> (B, C0*49) -> (B, C0, 7, 7)
         x = nn.functional.leaky_relu(nn.functional.linear(z, w_project, b_project), LEAK, inplace=True)
         x = x.view(z.shape[0], channels[0], 7, 7)
         features: dict[str, torch.Tensor] = {"7x7": x}
         # 2. up-sample: (B, C, n, n) -> (B, C', n*stride, n*stride)
         for (weight, bias), stride in zip(hidden, strides[:-1]):
+            if low:
+                x = x.contiguous(memory_format=torch.channels_last)
             x = nn.functional.conv_transpose2d(x, weight, bias, stride=stride, padding=1)
             # activate, then crop: the same values, and in place on the whole tensor, not on a view
             # (an exported graph would write a view's update back into its base, ~15% of onnxruntime's time)
@@ -91,7 +103,9 @@ class Generator(nn.Module):
             features[f"{x.shape[-1]}x{x.shape[-1]}"] = x
         # 3. output: (C_out*16, C) @ (B, C, n*n) = (B, C_out*16, n*n) columns -> fold -> (B, C_out, 2n, 2n)
         size = x.shape[-1] * strides[-1] + (1 if strides[-1] == 1 else 0)
-        columns = torch.matmul(w_out, x.flatten(2))
+        # in fp32 whatever `dtype`: this stage sets the pixels, and it is a small share of the work
+        # (bf16 here left 1.4% of the student's pixels more than 1 gray level off fp32's; see README)
+        columns = torch.matmul(w_out, x.float().contiguous().flatten(2))
         image = nn.functional.fold(columns, (size, size), 4, stride=strides[-1], padding=1)
         if strides[-1] == 1:
             image = image[..., :-1, :-1]
@@ -101,12 +115,12 @@ class Generator(nn.Module):
         features["pixels"] = image
         return image, features
 
-    def _folded(self):
-        """(project weight, bias), [(hidden weight, bias)...], output columns weight; rebuilt
-        whenever a parameter or BN statistic has changed (an optimizer step, an EMA update,
+    def _folded(self, dtype: torch.dtype = torch.float32):
+        """(project weight, bias), [(hidden weight, bias)...], output columns weight, in `dtype`;
+        rebuilt whenever a parameter or BN statistic has changed (an optimizer step, an EMA update,
         load_state_dict all bump the tensors' version counters)."""
         tensors = [*self.parameters(), *self.buffers()]
-        key = tuple((tensor.data_ptr(), tensor._version) for tensor in tensors)
+        key = (tuple((tensor.data_ptr(), tensor._version) for tensor in tensors), dtype)
         cached = getattr(self, "_folded_cache", None)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -122,6 +136,9 @@ class Generator(nn.Module):
             c_in, c_out = out.weight.shape[:2]
             columns = out.weight.reshape(c_in, c_out * 16).t().contiguous()  # (C_out*16, C)
         project = (project.weight, project.bias)
+        if dtype != torch.float32:  # cast once, here, not on every call
+            project = tuple(tensor.to(dtype) for tensor in project)
+            hidden = [(weight.to(dtype), bias.to(dtype)) for weight, bias in hidden]
         folded = (project, hidden, columns)
         self._folded_cache = (key, folded)
         return folded

@@ -249,6 +249,32 @@ def ablation_table(ablation: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def precision_table(data: dict[str, Any]) -> str:
+    """scripts/bench_precision.py: images/s and share of peak per model, batch and precision; faithfulness."""
+    header = ["batch", "model", "fp32 images/s", "bf16 images/s", "bf16 / fp32", "fp32 % of peak", "bf16 % of peak"]
+    rows = []
+    for batch, models in data["speed"].items():
+        for name, by in models.items():
+            fp32, bf16 = by["fp32"], by["bf16"]
+            rows.append([
+                batch, name, f"{fp32['images_per_s']:,.0f}", f"{bf16['images_per_s']:,.0f}",
+                f"{bf16['images_per_s'] / fp32['images_per_s']:.2f}×",
+                f"{100 * fp32['share_of_peak']:.0f} %", f"{100 * bf16['share_of_peak']:.0f} %",
+            ])  # fmt: skip
+    faithful = data["faithfulness"]
+    lines = [
+        f"- {name}: {100 * row['within_1_gray_level']:.2f} % of pixels within 1 gray level of fp32's (largest gap "
+        f"{row['max_gray_levels']}); FID fp32 {row['fid']['fp32']:.2f}, bf16 {row['fid']['bf16']:.2f}"
+        for name, row in faithful["models"].items()
+    ]
+    meta, peak = data["meta"], data["peak_gmacs"]
+    return (
+        table(header, rows)
+        + f"\n\nPeak of a 2048² matrix product: fp32 {peak['fp32']:g}, bf16 {peak['bf16']:g} GMAC/s ({meta['machine']}, "
+        + f"{meta['threads']} threads). The same {faithful['n']:,} noise vectors in both precisions:\n\n" + "\n".join(lines)
+    )
+
+
 def recipe_study_table(study: dict[str, Any]) -> str:
     """Teacher recipes at equal steps (scripts/recipe_study.py): quality per discriminator regularisation, best FID first."""
     rows = sorted(((variant["label"], variant["summary"]) for variant in study["variants"]), key=lambda row: row[1]["fid"]["mean"])

@@ -32,14 +32,23 @@ def noise(n: int, seed: int, latent_dim: int = LATENT_DIM) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def generate(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """Images (n, 1, 28, 28) in [-1, 1] for noise z, with the model in eval mode."""
+def generate(model: nn.Module, z: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
+    """Images (n, 1, 28, 28) in [-1, 1] for noise z, with the model in eval mode; `precision`
+    fp32, bf16 or auto (bf16 where the CPU multiplies it natively, see ganlab.precision)."""
+    from ganlab.precision import inference_dtype
+
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    images = model(z.to(device)).float().cpu()
-    model.train(was_training)
-    return images
+    dtype = inference_dtype(precision, device)
+    try:
+        if hasattr(model, "infer"):  # a Generator: its folded inference path, in that dtype
+            images = model.infer(z.to(device), dtype=dtype)
+        else:
+            images = model(z.to(device))
+    finally:
+        model.train(was_training)
+    return images.float().cpu()
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -11,7 +11,6 @@ paused again) act between steps too. The event types live in ganlab.events.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import threading
@@ -33,6 +32,7 @@ from ganlab.errors import GanlabError
 from ganlab.events import CheckpointWritten, Event, Failed, Finished, Quality, Samples, Started, Step
 from ganlab.losses import discriminator_loss, generator_loss, r1_penalty
 from ganlab.models import Discriminator, Generator
+from ganlab.precision import cpu_has_fast_bf16, resolve_precision  # noqa: F401 (re-exported for callers)
 from ganlab.sampling import noise, to_uint8
 from ganlab.training_state import check_resumable, read_state, restore_modules, restore_optimizers, save_state
 
@@ -53,27 +53,6 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise GanlabError(f"device {name!r} asked for, but CUDA is not available here; use --device cpu")
     return torch.device(name)
-
-
-@functools.cache  # the CPU does not change while the process runs
-def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 natively (AMX or AVX512-BF16), read from /proc/cpuinfo.
-
-    Without them oneDNN emulates bf16 and autocast is slower than fp32, so "auto" stays fp32.
-    """
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="replace").split()
-    except OSError:  # not Linux: stay on the safe side
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def resolve_precision(name: str) -> str:
-    """'auto' -> 'bf16' on a CPU with native bf16 arithmetic, else 'fp32'; others pass through
-    (TrainConfig checks them against PRECISIONS)."""
-    if name == "auto":
-        return "bf16" if cpu_has_fast_bf16() else "fp32"
-    return name
 
 
 @dataclass

@@ -18,7 +18,6 @@ passes), as a ratio; and the data path alone, to show what it can explain.
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -27,17 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ganlab.cli import ArgumentParser, float_in, int_in, run_main  # noqa: E402
+from ganlab.precision import cpu_name  # noqa: E402
 
-
-def cpu_name() -> str:
-    """The CPU's model name (figures differ ~3x between the machines this project has run on)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return f"{platform.machine()} {platform.processor() or platform.system()}"
 
 TRAIN_WARMUP_STEPS = 3  # not timed: first steps allocate buffers and warm the allocator (1 in --quick)
 
@@ -310,7 +300,7 @@ def main() -> None:
             batch_size=args.train_batch, warmup=1 if args.quick else TRAIN_WARMUP_STEPS,
         )
     result["checks"] = checks(result)
-    from ganlab.trainer import cpu_has_fast_bf16
+    from ganlab.precision import cpu_has_fast_bf16
 
     result["meta"] = {
         "order": list(models),  # teacher first; the JSON's keys are sorted

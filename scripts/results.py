@@ -3,7 +3,7 @@
     python scripts/results.py                   # rewrites every generated section (and the sample grids)
     python scripts/results.py --check           # exit 1 if any generated section is out of date (CI)
 
-Reads checkpoints/{metrics,benchmark,default-run,ablation,sweep,reliability,recipe-study}.json (whichever
+Reads checkpoints/{metrics,benchmark,default-run,ablation,sweep,reliability,recipe-study,precision}.json (whichever
 exist), draws same-seed sample grids of the bundled models into checkpoints/samples-*.png, and
 replaces only the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in each page:
 
@@ -75,7 +75,7 @@ class Measured:
 
     def __init__(self, folder: Path, grids: dict[str, Path], seed: int) -> None:
         self.folder, self.grids, self.seed = folder, grids, seed
-        names = ("metrics", "benchmark", "default-run", "ablation", "sweep", "reliability", "recipe-study")
+        names = ("metrics", "benchmark", "default-run", "ablation", "sweep", "reliability", "recipe-study", "precision")
         self.json = {name: load_json(folder / f"{name}.json") for name in names}
 
     def __getitem__(self, name: str) -> dict | None:
@@ -123,7 +123,9 @@ def readme_summary(measured: Measured, page: Path) -> str:
 
 def results_page(measured: Measured, page: Path) -> str:
     """docs/results.md: every measured table."""
-    from ganlab.report import ablation_table, benchmark_table, checks_list, default_run_table, metrics_table, recipe_study_table, sweep_table
+    from ganlab.report import (
+        ablation_table, benchmark_table, checks_list, default_run_table, metrics_table, precision_table, recipe_study_table, sweep_table,
+    )  # fmt: skip
 
     metrics, benchmark, ablation, sweep = (measured[name] for name in ("metrics", "benchmark", "ablation", "sweep"))
     parts = [GENERATED_NOTE]
@@ -138,6 +140,8 @@ def results_page(measured: Measured, page: Path) -> str:
         + (default_run_table(default_run) if default_run else measured.missing("default_run.py"))
     )
     parts.append("## Speed, side by side\n\n" + (benchmark_table(benchmark) if benchmark else measured.missing("benchmark.py")))
+    precision = measured["precision"]
+    parts.append("## Sampling in fp32 and bf16\n\n" + (precision_table(precision) if precision else measured.missing("bench_precision.py")))
     ablation_text = measured.missing("ablation.py")
     if ablation:
         ablation_text = ablation_table(ablation)

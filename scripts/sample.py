@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--seed", type=setting("seed"), default=0)
     parser.add_argument("--out", default="grid.png", help="a .png grid or an .npz file")
     parser.add_argument("--scale", type=int_in(1, 16), default=2, help="PNG upscaling (nearest neighbour)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto: bf16 where the CPU multiplies it natively (AMX / AVX512-BF16), else fp32")
     parser.add_argument("--digit", type=int_in(0, 9), default=None, help="only noise whose teacher image reads as this digit")
     args = parser.parse_args()
 
@@ -67,7 +68,7 @@ def main() -> None:
         raise GanlabError(f"{args.model} takes {model.latent_dim}-dimensional noise, the teacher {z.shape[1]}")
     with torch.inference_mode():
         for chunk in z.split(1024):  # bounded memory for large n
-            images.append(to_uint8(generate(model, chunk)))
+            images.append(to_uint8(generate(model, chunk, args.precision)))
     images = np.concatenate(images)  # (N, 28, 28) uint8
     # 2. encode in memory, then one atomic write to exactly `out` (numpy would append .npz to "s.NPZ")
     encoded = io.BytesIO()

@@ -162,6 +162,21 @@ def test_ablation_quick_shares_identical_runs_between_groups(tiny, shared, tmp_p
     (shared / "ablation.json").write_text(out.read_text())
 
 
+def test_bench_precision_quick_times_both_precisions_and_measures_faithfulness(tiny, tmp_path, capsys):
+    out = tmp_path / "precision.json"
+    code, stdout, stderr = run(
+        "bench_precision.py", "--quick", "--threads", "1", "--teacher", str(tiny / "teacher"), "--student", str(tiny / "student"),
+        "--classifier", str(tiny / "classifier"), "--out", str(out), capsys=capsys,
+    )  # fmt: skip
+    assert code == 0, stderr
+    data = json.loads(out.read_text())
+    assert set(data["speed"]) == {"1", "64"} and set(data["speed"]["64"]["student"]) == {"fp32", "bf16"}
+    assert all(entry["images_per_s"] > 0 and entry["share_of_peak"] > 0 for entry in data["speed"]["1"]["teacher"].values())
+    faithful = data["faithfulness"]["models"]["student"]
+    assert 0.5 < faithful["within_1_gray_level"] <= 1 and set(faithful["fid"]) == {"fp32", "bf16"}
+    assert "| 64 | student |" in stdout and "within 1 gray level" in stdout
+
+
 def test_recipe_study_quick_trains_each_variant_once_and_resumes_by_scoring(tiny, tmp_path, capsys):
     out, runs = tmp_path / "study.json", tmp_path / "study-runs"
     args = ("recipe_study.py", "--quick", "--only", "plain", "spectral norm, dropout 0", "--threads", "1",

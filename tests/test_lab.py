@@ -60,10 +60,14 @@ def test_training_precision_is_a_setting_and_auto_follows_the_cpu(monkeypatch):
     assert LabSettings.from_env({"GANLAB_TRAIN_PRECISION": "fp32"}).train_precision == "fp32"
     with pytest.raises(GanlabError, match="GANLAB_TRAIN_PRECISION must be"):
         LabSettings.from_env({"GANLAB_TRAIN_PRECISION": "fp8"})
-    monkeypatch.setattr(trainer, "cpu_has_fast_bf16", lambda: True)
-    assert trainer.resolve_precision("auto") == "bf16"
-    monkeypatch.setattr(trainer, "cpu_has_fast_bf16", lambda: False)
+    from ganlab import precision
+
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)
+    assert trainer.resolve_precision("auto") == "bf16" and precision.inference_dtype("auto") == torch.bfloat16
+    assert precision.inference_dtype("auto", "cuda") == torch.float32  # auto means a CPU's native bf16 only
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: False)
     assert trainer.resolve_precision("auto") == "fp32" and trainer.resolve_precision("bf16") == "bf16"
+    assert precision.inference_dtype("auto") == torch.float32 and precision.inference_dtype("bf16") == torch.bfloat16
 
 
 def test_sampling_uses_every_core_while_idle_and_one_fewer_while_a_run_trains(monkeypatch):

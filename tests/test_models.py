@@ -107,3 +107,20 @@ def test_the_folded_weights_follow_every_change_to_the_model():
         model(z).sum().backward()  # training uses the library layers: gradients reach every weight
     assert all(parameter.grad is not None for parameter in model.parameters())
     assert model.state_dict().keys() == other.state_dict().keys()  # the cache is never saved
+
+
+def test_bf16_sampling_stays_close_to_fp32_and_returns_fp32_images():
+    from ganlab.errors import GanlabError
+    from ganlab.precision import inference_dtype
+    from ganlab.sampling import generate, noise
+
+    torch.manual_seed(0)
+    model = Generator(GeneratorConfig.student(width=16))
+    init_weights(model, torch.Generator().manual_seed(0))
+    z = noise(64, 0)
+    exact, low = generate(model, z, "fp32"), generate(model, z, "bf16")
+    assert low.dtype == torch.float32 and low.shape == exact.shape
+    assert (low - exact).abs().max() < 0.05 and not torch.equal(low, exact)  # bf16 really ran, and stayed close
+    assert torch.equal(generate(model, z, "fp32"), exact)  # the fp32 cache is rebuilt after the bf16 one
+    with pytest.raises(GanlabError, match="precision must be one of"):
+        inference_dtype("fp8")

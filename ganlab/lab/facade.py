@@ -179,7 +179,7 @@ class Lab:
     def _sample(self, model: Generator, z: torch.Tensor) -> tuple[torch.Tensor, float]:
         self._use_sampling_threads()
         start = time.perf_counter()
-        images = generate(model, z)
+        images = generate(model, z, self.settings.infer_precision)
         return images, time.perf_counter() - start
 
     def _predict(self, images: torch.Tensor) -> np.ndarray | None:

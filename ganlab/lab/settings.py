@@ -39,6 +39,7 @@ class LabSettings:
     train_threads: int = 1  # GANLAB_TRAIN_THREADS: torch threads of the trainer thread(s)
     train_precision: str = "auto"  # GANLAB_TRAIN_PRECISION: fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16)
     probe_every_s: float = 10.0  # GANLAB_PROBE_EVERY_S: seconds of training between quality-curve points (0: no curve)
+    infer_precision: str = "auto"  # GANLAB_INFER_PRECISION: fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16) for sampling
     sample_threads: int = 0  # GANLAB_SAMPLE_THREADS: torch threads of each sampling request (0: every core, one fewer while a run trains)
     train_images: int = 0  # GANLAB_TRAIN_IMAGES: first N MNIST images for UI runs (0: all 60,000)
     data_source: str = "mnist"  # GANLAB_TRAIN_DATA: "mnist" or "synthetic"
@@ -64,6 +65,7 @@ class LabSettings:
             "train_precision": ("GANLAB_TRAIN_PRECISION", str),
             "sample_threads": ("GANLAB_SAMPLE_THREADS", int),
             "probe_every_s": ("GANLAB_PROBE_EVERY_S", float),
+            "infer_precision": ("GANLAB_INFER_PRECISION", str),
             "train_images": ("GANLAB_TRAIN_IMAGES", int),
             "data_source": ("GANLAB_TRAIN_DATA", str),
             "runs_dir": ("GANLAB_RUNS_DIR", str),
@@ -101,6 +103,9 @@ class LabSettings:
             raise GanlabError(f"GANLAB_PROBE_EVERY_S (probe_every_s) must be 0 (no quality curve) or more seconds, got {self.probe_every_s!r}")
         if self.data_source not in ("mnist", "synthetic"):
             raise GanlabError(f"GANLAB_TRAIN_DATA must be 'mnist' or 'synthetic', got {self.data_source!r}")
+        if self.infer_precision not in ("auto", *PRECISIONS):
+            choices = ", ".join(repr(name) for name in PRECISIONS)
+            raise GanlabError(f"GANLAB_INFER_PRECISION must be {choices} or 'auto', got {self.infer_precision!r}")
         if self.train_precision not in ("auto", *PRECISIONS):
             choices = ", ".join(repr(name) for name in PRECISIONS)
             raise GanlabError(f"GANLAB_TRAIN_PRECISION must be {choices} or 'auto', got {self.train_precision!r}")

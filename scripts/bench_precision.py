@@ -1,0 +1,128 @@
+"""Sampling in fp32 and bf16, side by side: speed, share of the cores' peak, and faithfulness.
+
+    python scripts/bench_precision.py                       # ~3 min on 2 cores; run it on a quiet machine
+    python scripts/bench_precision.py --quick --out /tmp/precision.json
+
+In one process with a fixed thread count: the peak of a large fp32 and bf16 matrix product
+(what the cores can do), then the teacher and the student at each batch size in both
+precisions, interleaved (ganlab.timing), as images/s and as a share of that precision's peak
+(MACs per image x images/s / peak MAC/s). Faithfulness: the same n noise vectors through both
+precisions, the share of pixels within 1 gray level of fp32's and the largest difference, and
+FID of each (evaluation classifier, MNIST test). Writes JSON (default checkpoints/precision.json);
+docs/results.md shows it (python scripts/results.py).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ganlab.cli import ArgumentParser, float_in, int_in, run_main, setting  # noqa: E402
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def peak_macs(threads: int, size: int, seconds: float) -> dict[str, float]:
+    """Multiply-accumulates per second of a size x size matrix product, per precision (the best of several)."""
+    import torch
+
+    from ganlab.precision import DTYPES
+
+    peaks = {}
+    for name in PRECISIONS:
+        a = torch.randn(size, size).to(DTYPES[name])
+        b = torch.randn(size, size).to(DTYPES[name])
+        torch.mm(a, b)  # warm-up: oneDNN / BLAS set-up
+        best, deadline = float("inf"), time.perf_counter() + seconds
+        while time.perf_counter() < deadline or best == float("inf"):
+            start = time.perf_counter()
+            torch.mm(a, b)
+            best = min(best, time.perf_counter() - start)
+        peaks[name] = size**3 / best
+    return peaks
+
+
+def main() -> None:
+    parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    parser.add_argument("--teacher", default="teacher", help="teacher checkpoint (name or path)")
+    parser.add_argument("--student", default="student", help="student checkpoint (name or path)")
+    parser.add_argument("--threads", type=int_in(1, 1024), default=2)
+    parser.add_argument("--batch-sizes", type=int_in(1, 4096), nargs="+", default=[1, 64, 256, 1024])
+    parser.add_argument("--repeats", type=int_in(1, 1000), default=5)
+    parser.add_argument("--min-seconds", type=float_in(0, 60, open_low=True), default=0.25)
+    parser.add_argument("--n", type=int_in(10, 60000), default=10000, help="samples for the faithfulness figures")
+    parser.add_argument("--seed", type=setting("seed"), default=0)
+    parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
+    parser.add_argument("--out", default="checkpoints/precision.json")
+    parser.add_argument("--quick", action="store_true", help="batch 1 and 64, n=256, short loops: a smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        args.batch_sizes = [b for b in args.batch_sizes if b <= 64] or [1]
+        args.repeats, args.min_seconds, args.n = 1, 0.01, min(args.n, 256)
+
+    import torch
+
+    from ganlab.checkpoints import atomic_write_json, display_path, load_checkpoint, load_classifier, resolve_model_path
+    from ganlab.data import load_mnist, to_unit_range
+    from ganlab.metrics import compare, embed, generate_images, make_reference
+    from ganlab.precision import cpu_has_fast_bf16, cpu_name
+    from ganlab.report import precision_table
+    from ganlab.sampling import generate, noise, to_uint8
+    from ganlab.timing import interleaved_medians, macs_per_image
+
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    paths = {"teacher": resolve_model_path(args.teacher), "student": resolve_model_path(args.student)}
+    models = {name: load_checkpoint(path, expect="generator") for name, path in paths.items()}
+    macs = {name: macs_per_image(model, torch.zeros(1, model.latent_dim)) for name, model in models.items()}
+    peaks = peak_macs(args.threads, 512 if args.quick else 2048, 0.05 if args.quick else 1.0)
+
+    speed: dict[str, dict] = {}
+    for batch in args.batch_sizes:
+        z = noise(batch, 0)
+        tasks = {(name, precision): (lambda m=model, p=precision: generate(m, z, p)) for name, model in models.items() for precision in PRECISIONS}
+        timings = interleaved_medians(tasks, repeats=args.repeats, min_seconds=args.min_seconds)
+        for (name, precision), timing in timings.items():
+            images_per_s = batch / timing["median_s"]
+            speed.setdefault(str(batch), {}).setdefault(name, {})[precision] = {
+                "median_ms": round(timing["median_s"] * 1e3, 3),
+                "images_per_s": round(images_per_s, 1),
+                "share_of_peak": round(macs[name] * images_per_s / peaks[precision], 4),
+            }
+        print(f"batch {batch}: done", file=sys.stderr)
+
+    classifier = load_classifier(args.classifier)
+    reference = make_reference(classifier, to_unit_range(load_mnist("test")[0][: 1000 if args.quick else None]))
+    z = noise(args.n, args.seed)
+    faithful = {}
+    for name, model in models.items():
+        images = {precision: generate_images(model, z, precision=precision) for precision in PRECISIONS}
+        gap = (torch.from_numpy(to_uint8(images["fp32"])).int() - torch.from_numpy(to_uint8(images["bf16"])).int()).abs()
+        faithful[name] = {
+            "within_1_gray_level": round(float((gap <= 1).double().mean()), 5),
+            "max_gray_levels": int(gap.max()),
+            "fid": {precision: round(compare(embed(classifier, images[precision]), reference)["fid"], 2) for precision in PRECISIONS},
+        }
+        print(f"{name}: {faithful[name]}", file=sys.stderr)
+
+    result = {
+        "peak_gmacs": {precision: round(value / 1e9, 1) for precision, value in peaks.items()},
+        "macs_per_image": macs,
+        "speed": speed,
+        "faithfulness": {"n": args.n, "seed": args.seed, "models": faithful},
+        "meta": {
+            "models": {name: display_path(path) for name, path in paths.items()},
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "machine": f"{cpu_name()}, {'native' if cpu_has_fast_bf16() else 'no native (emulated)'} bf16",
+            "repeats": args.repeats, "quick": args.quick, "wall_time_s": round(time.perf_counter() - started, 1),
+        },
+    }  # fmt: skip
+    atomic_write_json(Path(args.out), result)
+    print(precision_table(result))
+
+
+if __name__ == "__main__":
+    run_main(main)
