@@ -11,6 +11,7 @@ teacher and the committed student scored by this same probe.
 
 from __future__ import annotations
 
+import os
 import weakref
 
 import torch
@@ -47,7 +48,14 @@ class QualityProbe:
         return embed(self.classifier, images)
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
-        embedding = self._embed(model)
+        # the trainer waits for its probe, so the probe may use every core meanwhile (per-thread
+        # setting, restored after): on 2 cores a UI run's 1-thread trainer otherwise leaves one idle
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(threads, os.cpu_count() or 1))
+        try:
+            embedding = self._embed(model)
+        finally:
+            torch.set_num_threads(threads)
         return {
             "recognizable": recognizable_rate(embedding.logits),
             "agreement": float((embedding.labels == self.teacher_labels).double().mean()),

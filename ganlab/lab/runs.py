@@ -52,6 +52,7 @@ class Run:
     note: str = "starting"  # what the preparer is doing (the phase line while preparing)
     note_since: float = field(default_factory=time.monotonic)
     quality_references: dict[str, dict[str, float]] = field(default_factory=dict)  # probe values of fixed models
+    quality_figure_cache: Any = None  # (what it shows, the figure): rebuilt only when a quality point arrives
     started: float = field(default_factory=time.monotonic)
     started_wall: float = field(default_factory=time.time)
     last_polled: float = field(default_factory=time.monotonic)
