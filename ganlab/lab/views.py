@@ -212,6 +212,7 @@ def loss_figure(student: dict[str, Any], baseline: dict[str, Any] | None = None,
 QUALITY_LABELS = {"recognizable": "recognizable", "agreement": "agreement with the teacher", "fid": "FID"}
 QUALITY_COLOURS = {"recognizable": "#9467bd", "agreement": "#ff7f0e", "fid": "#8c564b"}
 REFERENCE_DASH = {"teacher": "dot", "committed student": "dashdot"}
+REFERENCE_LABEL_AT = {"teacher": "top left", "committed student": "bottom right"}  # apart, so close lines stay legible
 
 
 def quality_figure(student: dict[str, Any], baseline: dict[str, Any] | None, references: dict[str, dict[str, float]]):
@@ -220,7 +221,7 @@ def quality_figure(student: dict[str, Any], baseline: dict[str, Any] | None, ref
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("recognizable · agreement with the teacher", "FID (512 samples, lower is better)"))
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("recognizable · agreement with the teacher", "FID (512 samples, log scale, lower is better)"))
     last_step = student["step"]
     for label, snapshot, dash in (("", student, "solid"), ("baseline ", baseline, "dash")):
         if snapshot is None or not snapshot["quality"]:
@@ -240,8 +241,10 @@ def quality_figure(student: dict[str, Any], baseline: dict[str, Any] | None, ref
             figure.add_hline(
                 y=values[name], row=1, col=2 if name == "fid" else 1, line={"color": QUALITY_COLOURS[name], "dash": REFERENCE_DASH[label], "width": 1},
                 annotation_text=f"{label} {values[name]:.2f}" if name != "fid" else f"{label} {values[name]:.0f}", annotation_font_size=10,
+                annotation_position=REFERENCE_LABEL_AT[label],
             )  # fmt: skip
     figure.update_yaxes(range=[0, 1.02], row=1, col=1)
+    figure.update_yaxes(type="log", row=1, col=2)  # from noise (~1,000s) to digits (~100): a log axis shows both
     figure.update_xaxes(title_text="step")
     figure.update_layout(
         uirevision="quality", height=300, margin={"l": 40, "r": 10, "t": 40, "b": 40},
