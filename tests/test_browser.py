@@ -1,5 +1,5 @@
 """A real browser (Debian's chromium via Playwright): every tab, a first run from the MNIST download
-to step-by-step and its history, re-attaching after a reload, and who may control a run.
+to step-by-step and its history, and who may control a run (re-attaching after a reload).
 
 Screenshots of each tab land in tests/artifacts/ (not committed)."""
 
@@ -116,7 +116,15 @@ def test_every_tab_and_a_first_run_from_download_to_step_by_step(lab_url, page):
     ARTIFACTS.mkdir(exist_ok=True)
 
     # Compare and Latent walk both show images on load, captions above the grids (no badge over them)
-    page.locator("#teacher-image img").wait_for()
+    teacher = page.locator("#teacher-image img")
+    teacher.wait_for()
+    first_src = teacher.get_attribute("src")
+    page.locator("#seed input").fill("123")
+    page.locator("#generate").click()
+    page.wait_for_function(
+        "old => { const img = document.querySelector('#teacher-image img'); return img && img.src !== old; }", arg=first_src
+    )
+    assert page.locator("#compare-info").inner_text().count("generation time") == 1
     page.screenshot(path=str(ARTIFACTS / "tab_compare.png"), full_page=True)
     page.get_by_role("tab", name="Latent walk").click()
     page.locator("#walk-teacher img").wait_for()
@@ -187,40 +195,6 @@ def test_every_tab_and_a_first_run_from_download_to_step_by_step(lab_url, page):
     assert not errors, errors
 
 
-def test_a_run_is_watched_live_and_reattached_after_a_reload(app_url, page):
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(app_url)
-    teacher = page.locator("#teacher-image img")
-    teacher.wait_for()
-    first_src = teacher.get_attribute("src")
-    page.locator("#seed input").fill("123")
-    page.locator("#generate").click()
-    page.wait_for_function(
-        "old => { const img = document.querySelector('#teacher-image img'); return img && img.src !== old; }",
-        arg=first_src,
-    )
-    assert page.locator("#compare-info").inner_text().count("generation time") == 1
-
-    page.get_by_role("tab", name="Distill from scratch").click()
-    page.locator("#start").click()
-    page.wait_for_function(f"({PLOT_POINTS})() >= 2")
-    seen = page.evaluate(f"({PLOT_POINTS})()")
-    page.wait_for_function(f"({PLOT_POINTS})() > {seen}")  # the timer keeps redrawing it
-
-    # a refreshed page re-attaches: the run's plot is back and still growing, without pressing Start
-    page.reload()
-    page.get_by_role("tab", name="Distill from scratch").click()
-    page.wait_for_function(f"({PLOT_POINTS})() >= 2")
-    seen = page.evaluate(f"({PLOT_POINTS})()")
-    page.wait_for_function(f"({PLOT_POINTS})() > {seen}")
-    assert len([t for t in threading.enumerate() if t.name == "ganlab-trainer"]) == 1  # the same run, not a second
-    page.locator("#stop").click()
-    page.wait_for_function(f"({MESSAGE})().includes('Stopped at step')")
-    assert not [t for t in threading.enumerate() if t.name == "ganlab-trainer"]
-    assert not errors, errors
-
-
 def test_a_run_belongs_to_the_browser_that_started_it_even_after_a_reload(app_url):
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
@@ -241,10 +215,15 @@ def test_a_run_belongs_to_the_browser_that_started_it_even_after_a_reload(app_ur
             assert enabled(stranger) == {"start": False, "pause": False, "resume": False, "step": False, "stop": False}
             assert "Training" in owner.evaluate(MESSAGE) or "Preparing" in owner.evaluate(MESSAGE)
 
-            # a reload keeps the owner the owner, and its Stop works
+            # a reload keeps the owner the owner and re-attaches to the same run: its plot is back and
+            # still growing without pressing Start; then its Stop works
             owner.reload()
             owner.get_by_role("tab", name="Distill from scratch").click()
             owner.wait_for_function(f"({MESSAGE})().includes('started by you')")
+            owner.wait_for_function(f"({PLOT_POINTS})() >= 2")
+            seen = owner.evaluate(f"({PLOT_POINTS})()")
+            owner.wait_for_function(f"({PLOT_POINTS})() > {seen}")
+            assert len([t for t in threading.enumerate() if t.name == "ganlab-trainer"]) == 1  # the same run, not a second
             owner.wait_for_function("(() => { const b = document.querySelector('#stop'); return b && !b.disabled; })()")
             owner.locator("#stop").click()
             owner.wait_for_function(f"({MESSAGE})().includes('Stopped at step')")

@@ -163,9 +163,13 @@ def test_ablation_quick_shares_identical_runs_between_groups(tiny, shared, tmp_p
 
 
 def test_bench_precision_quick_times_both_precisions_and_measures_faithfulness(tiny, tmp_path, capsys):
+    from lab_fixtures import tiny_checkpoints
+
     out = tmp_path / "precision.json"
+    # 8x narrower generators: bf16 is emulated on CPUs without AMX, ~60 s for the full-size teacher here
+    teacher, student = tiny_checkpoints(tmp_path)
     code, stdout, stderr = run(
-        "bench_precision.py", "--quick", "--threads", "1", "--teacher", str(tiny / "teacher"), "--student", str(tiny / "student"),
+        "bench_precision.py", "--quick", "--threads", "1", "--teacher", str(teacher), "--student", str(student),
         "--classifier", str(tiny / "classifier"), "--out", str(out), capsys=capsys,
     )  # fmt: skip
     assert code == 0, stderr
