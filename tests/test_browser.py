@@ -62,8 +62,21 @@ MESSAGE = "() => document.querySelector('#run-message').innerText"
 PROGRESS = "() => document.querySelector('#run-progress').innerText"
 
 
+BUTTONS = ("start", "pause", "resume", "step", "stop")
+
+
 def enabled(page) -> dict[str, bool]:
-    return {name: page.locator(f"#{name}").is_enabled() for name in ("start", "pause", "resume", "step", "stop")}
+    return {name: page.locator(f"#{name}").is_enabled() for name in BUTTONS}
+
+
+def wait_enabled(page, expected: dict[str, bool]) -> None:
+    """Wait until the five buttons read `expected`: a poll answered just before a click may land just
+    after it and show the previous state for up to one poll (1 s)."""
+    script = "want => Object.entries(want).every(([id, on]) => { const b = document.querySelector('#' + id); return b && b.disabled === !on; })"
+    try:
+        page.wait_for_function(script, arg=expected, timeout=10_000)
+    except Exception:
+        raise AssertionError(f"buttons {enabled(page)}, expected {expected}") from None
 
 
 @pytest.fixture
@@ -138,7 +151,7 @@ def test_every_tab_and_a_first_run_from_download_to_step_by_step(lab_url, page):
     # Distill, idle: only Start acts; the baseline and download panels are hidden
     page.get_by_role("tab", name="Distill from scratch").click()
     page.wait_for_function(f"({PHASE})().includes('idle')")
-    assert enabled(page) == {"start": True, "pause": False, "resume": False, "step": False, "stop": False}
+    wait_enabled(page, {"start": True, "pause": False, "resume": False, "step": False, "stop": False})
     assert not page.locator("#run-baseline-image").is_visible() and not page.locator("#run-download").is_visible()
 
     # the first Start downloads MNIST: the phase line says so, with the bytes so far
@@ -147,7 +160,7 @@ def test_every_tab_and_a_first_run_from_download_to_step_by_step(lab_url, page):
     assert "MB so far" in page.evaluate(PHASE)
     page.wait_for_function(f"({PHASE})().includes('training')", timeout=60_000)
     page.wait_for_function(f"(() => {{ const b = document.querySelector('#pause'); return b && !b.disabled; }})()")
-    assert enabled(page) == {"start": False, "pause": True, "resume": False, "step": False, "stop": True}
+    wait_enabled(page, {"start": False, "pause": True, "resume": False, "step": False, "stop": True})
     assert "budget" in page.evaluate(PROGRESS)  # 120 s budget, 5,000 steps: the budget ends it, and the bar says so
 
     # the quality curve appears and grows; real digits sit beside the live samples
@@ -160,7 +173,7 @@ def test_every_tab_and_a_first_run_from_download_to_step_by_step(lab_url, page):
     page.locator("#pause").click()
     page.wait_for_function(f"({PHASE})().includes('paused at step')")
     page.wait_for_function("(() => { const b = document.querySelector('#step'); return b && !b.disabled; })()")
-    assert enabled(page) == {"start": False, "pause": False, "resume": True, "step": True, "stop": True}
+    wait_enabled(page, {"start": False, "pause": False, "resume": True, "step": True, "stop": True})
     assert "steps/s" not in page.evaluate(PROGRESS) and "left" not in page.evaluate(PROGRESS)
     page.wait_for_timeout(1_500)  # the step in flight when Pause arrived has landed, and a poll has shown it
     paused_at = int(page.evaluate(PHASE).rsplit("step", 1)[1].strip().replace(",", ""))
@@ -212,7 +225,7 @@ def test_a_run_belongs_to_the_browser_that_started_it_even_after_a_reload(app_ur
             stranger.reload()
             stranger.get_by_role("tab", name="Distill from scratch").click()
             stranger.wait_for_function(f"({MESSAGE})().includes('started by another visitor')")
-            assert enabled(stranger) == {"start": False, "pause": False, "resume": False, "step": False, "stop": False}
+            wait_enabled(stranger, {"start": False, "pause": False, "resume": False, "step": False, "stop": False})
             assert "Training" in owner.evaluate(MESSAGE) or "Preparing" in owner.evaluate(MESSAGE)
 
             # a reload keeps the owner the owner and re-attaches to the same run: its plot is back and
