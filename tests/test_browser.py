@@ -27,11 +27,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def app_url(tmp_path):
+def served(lab):
+    """The app on `lab`, on a free localhost port: yields its URL, then stops the run and the server."""
     from app import build_app, launch
 
-    lab = tiny_lab(tmp_path)
     demo = build_app(lab)
     port = free_port()
     launch(demo, [str(lab.runs_dir)], server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
@@ -40,6 +39,11 @@ def app_url(tmp_path):
     finally:
         lab.slot.shutdown()
         demo.close()
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    yield from served(tiny_lab(tmp_path))
 
 
 @pytest.fixture
@@ -108,17 +112,7 @@ def mnist_mirror(tmp_path, monkeypatch):
 
 @pytest.fixture
 def lab_url(tmp_path, mnist_mirror):
-    from app import build_app, launch
-
-    lab = tiny_lab(tmp_path, classifier=True, probe_every_s=1.0, train_images=2_000)
-    demo = build_app(lab)
-    port = free_port()
-    launch(demo, [str(lab.runs_dir)], server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        lab.slot.shutdown()
-        demo.close()
+    yield from served(tiny_lab(tmp_path, classifier=True, probe_every_s=1.0, train_images=2_000))
 
 
 def test_every_tab_and_a_first_run_from_download_to_step_by_step(lab_url, page):
