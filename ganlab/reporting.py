@@ -92,6 +92,11 @@ class RunLog:
             elif isinstance(event, Failed):
                 self.status, self.message = "failed", event.error
 
+    def snapshot_count(self) -> int:
+        """How many sample grids the history holds (cheap: no copy, unlike snapshot())."""
+        with self._lock:
+            return len(self.snapshots)
+
     def snapshot_images(self, index: int) -> tuple[int, np.ndarray] | None:
         """The history's sample grid number `index` (clamped) as (step, images), or None before any."""
         with self._lock:

@@ -549,7 +549,7 @@ class Lab:
         run = self.slot.current()
         if run is None:
             return None, "No run yet."
-        count = len(run.student_log.snapshot()["snapshot_steps"])
+        count = run.student_log.snapshot_count()  # every poll asks: no full snapshot copy for a count
         if count == 0:
             return None, "No samples yet."
         position = round(percent / 100 * (count - 1))

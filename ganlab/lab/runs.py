@@ -53,14 +53,14 @@ class Run:
     note_since: float = field(default_factory=time.monotonic)
     quality_references: dict[str, dict[str, float]] = field(default_factory=dict)  # probe values of fixed models
     quality_figure_cache: Any = None  # (what it shows, the figure): rebuilt only when a quality point arrives
+    teacher_image: Any = None  # the teacher's fixed-noise grid this run is compared with (its own teacher, Hub or not)
     started: float = field(default_factory=time.monotonic)
     started_wall: float = field(default_factory=time.time)
     last_polled: float = field(default_factory=time.monotonic)
     _preparer: threading.Thread | None = field(default=None, repr=False)
     _stop_reason: str | None = field(default=None, repr=False)
-    _start_paused: bool = field(default=False, repr=False)
+    _start_paused: bool = field(default=False, repr=False)  # Pause pressed while preparing: start the trainers paused
     _abandoned: bool = field(default=False, repr=False)  # a preparer that outlived the cap no longer counts as alive
-    teacher_image: Any = None  # the teacher's fixed-noise grid this run is compared with (its own teacher, Hub or not)  # Pause pressed while preparing: start the trainers paused
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

@@ -343,8 +343,6 @@ def run_view(
         + (": Resume goes on; Step runs a few steps and pauses again." if yours else f".{watch}"),
         "failed": f"Failed: {student['message']}",
     }.get(state) or end_words(student, run.settings, yours=yours)
-    if state == "paused":
-        progress_text = progress_text.split(" · about")[0]  # no rate, no time left while paused
     checkpoint = run.output_dir / "student" / checkpoint_name
     live = state in ("preparing", "running", "paused")
     controls = {
