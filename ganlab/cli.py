@@ -82,6 +82,7 @@ def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, see
     parser.add_argument("--time-budget", type=setting("time_budget_s"), default=0.0, help="stop after this many seconds (0: no limit)")
     parser.add_argument("--sample-every", type=setting("sample_every"), default=500)
     parser.add_argument("--checkpoint-every", type=setting("checkpoint_every"), default=0, help="also write a training state every N steps (0: model only, at the end)")
+    parser.add_argument("--keep-every", type=setting("keep_every"), default=0, help="also keep the model of every Nth step in OUT/snapshots/step-N (0: off)")
     parser.add_argument("--resume", default=None, metavar="DIR", help="continue from DIR's training state (same flags; DIR is also the default --out)")
     parser.add_argument("--threads", type=setting("num_threads"), default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
@@ -110,6 +111,7 @@ def train_config_from_args(args: argparse.Namespace, mode: str, **extra):
         seed=args.seed,
         sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every,
+        keep_every=args.keep_every,
         time_budget_s=args.time_budget,
         num_threads=args.threads,
         device=args.device,

@@ -284,6 +284,8 @@ class TrainConfig:
     seed: int = bounded(0, "seed", SEED.low, SEED.high, integer=True)
     sample_every: int = bounded(100, "sample_every", 0, MAX_STEPS, integer=True)
     checkpoint_every: int = bounded(0, "checkpoint_every", 0, MAX_STEPS, integer=True)  # 0: only at the end
+    # > 0 also keeps the sampling model of every Nth step in <out>/snapshots/step-N (to follow FID along a run)
+    keep_every: int = bounded(0, "keep_every", 0, MAX_STEPS, integer=True)
     # > 0 stops the run after this many seconds of wall time
     time_budget_s: float = bounded(0.0, "time budget (s)", 0.0, 7 * 24 * 3600.0)
     num_threads: int = bounded(0, "num_threads", 0, 1024, integer=True)  # 0 leaves torch's setting alone

@@ -289,6 +289,29 @@ def recipe_study_table(study: dict[str, Any]) -> str:
     )
 
 
+def teacher_progress_table(progress: dict[str, Any]) -> str:
+    """FID along a long teacher run (scripts/teacher_progress.py): one row per kept snapshot, and the stopping rule."""
+    header = ["step", "wall time", "FID ↓", "recognizable ↑", "precision ↑", "recall ↑"]
+    rows = []
+    for point in progress["points"]:
+        run, wall = point["run"], point.get("wall_time_s")
+        rows.append([f"{point['step']:,}", f"{wall / 3600:.1f} h" if wall else "–", f"{run['fid']:.1f}", f"{run['recognizable']:.3f}",
+                     f"{run['precision']:.3f}" if "precision" in run else "–", f"{run['recall']:.3f}" if "recall" in run else "–"])  # fmt: skip
+    meta, verdict = progress["meta"], progress["plateau"]
+    scoring = meta["scoring"]
+    stalled = verdict["steps_without_improvement"]
+    rule = (
+        f"Best FID so far {verdict['best_fid']:.1f} at step {verdict['best_step']:,}; "
+        + (f"**no improvement of more than {verdict['tolerance']:.0%} for {stalled:,} steps: FID has stopped improving.**"
+           if stalled >= verdict["patience"] else f"{stalled:,} steps since (the run stops early after {verdict['patience']:,} without an improvement of more than {verdict['tolerance']:.0%}).")
+    )  # fmt: skip
+    return table(header, rows) + (
+        f"\n\nThe kept snapshots of `{meta['run']}`; n = {scoring['n']:,} samples from sampling seed {scoring['seed']} against "
+        f"{scoring['reference_size']:,} MNIST test images. Wall time is the run's own training time up to that step, on whatever "
+        f"share of the CPU it had. {rule}"
+    )
+
+
 def sweep_table(sweep: dict[str, Any]) -> str:
     """Width sweep: size, speed and quality per student, teacher first."""
     header = ["model", "parameters", "latency batch 1", "throughput batch 256", "FID ↓", "recognizable ↑", "label agreement ↑"]

@@ -311,6 +311,8 @@ class Trainer:
                 next_probe = now + self.probe_every_s
             if config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < config.steps:
                 self._save(self.elapsed_before + now, averages.mean(), "running")
+            if config.keep_every and self.step % config.keep_every == 0:
+                self._keep(self.elapsed_before + now, averages.mean())
             if config.time_budget_s and now >= config.time_budget_s:
                 reason = "time budget"
                 break
@@ -466,9 +468,15 @@ class Trainer:
             model.train(was_training)
         self._emit(Quality(step=self.step, values=values, seconds=time.perf_counter() - start))
 
-    def _save(self, elapsed: float, losses: dict[str, float], status: str) -> None:
+    def _keep(self, elapsed: float, losses: dict[str, float]) -> None:
+        """A lasting copy of this step's sampling model, beside the run (the run's own model is overwritten)."""
+        if self.output_dir is not None:
+            self._save(elapsed, losses, "running", Path(self.output_dir) / "snapshots" / f"step-{self.step}")
+
+    def _save(self, elapsed: float, losses: dict[str, float], status: str, folder: Path | None = None) -> None:
         if self.output_dir is None:
             return
+        snapshot = folder is not None
         training = {
             "mode": self.config.mode,
             "status": status,
@@ -482,9 +490,11 @@ class Trainer:
         }
         model = self.sampling_generator.to("cpu")
         try:
-            path = save_checkpoint(model, self.output_dir, training=training)
+            path = save_checkpoint(model, folder if snapshot else self.output_dir, training=training)
         finally:
             model.to(self.device)
+        if snapshot:
+            return
         if self.config.checkpoint_every:
             self.save_training_state(elapsed)
         self._emit(CheckpointWritten(step=self.step, path=str(path)))

@@ -24,7 +24,7 @@ STATE_NAME = "training-state.safetensors"
 STATE_VERSION = 1
 
 # TrainConfig fields a resumed run may change: how long and where it runs, not what it learns.
-RESUMABLE_CHANGES = frozenset({"steps", "time_budget_s", "num_threads", "device", "sample_every", "checkpoint_every"})
+RESUMABLE_CHANGES = frozenset({"steps", "time_budget_s", "num_threads", "device", "sample_every", "checkpoint_every", "keep_every"})
 
 
 def state_path(directory: str | os.PathLike) -> Path:

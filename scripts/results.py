@@ -3,12 +3,12 @@
     python scripts/results.py                   # rewrites every generated section (and the sample grids)
     python scripts/results.py --check           # exit 1 if any generated section is out of date (CI)
 
-Reads checkpoints/{metrics,benchmark,default-run,ablation,sweep,reliability,recipe-study,precision}.json (whichever
+Reads checkpoints/{metrics,benchmark,default-run,ablation,sweep,reliability,recipe-study,teacher-progress,precision}.json (whichever
 exist), draws same-seed sample grids of the bundled models into checkpoints/samples-*.png, and
 replaces only the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in each page:
 
     README.md            results       samples, one short table, the headline figures
-    docs/results.md      results       every table: quality, teacher recipes, default run, speed, ablation, sweep, targets
+    docs/results.md      results       every table: quality, teacher recipes, the long teacher run, default run, speed, ablation, sweep, targets
     docs/reliability.md  reliability   malformed inputs, concurrency, stop/restart, divergence, limits
 
 A page without its markers gets them appended (a docs page that does not exist is created).
@@ -75,7 +75,7 @@ class Measured:
 
     def __init__(self, folder: Path, grids: dict[str, Path], seed: int) -> None:
         self.folder, self.grids, self.seed = folder, grids, seed
-        names = ("metrics", "benchmark", "default-run", "ablation", "sweep", "reliability", "recipe-study", "precision")
+        names = ("metrics", "benchmark", "default-run", "ablation", "sweep", "reliability", "recipe-study", "teacher-progress", "precision")
         self.json = {name: load_json(folder / f"{name}.json") for name in names}
 
     def __getitem__(self, name: str) -> dict | None:
@@ -125,6 +125,7 @@ def results_page(measured: Measured, page: Path) -> str:
     """docs/results.md: every measured table."""
     from ganlab.report import (
         ablation_table, benchmark_table, checks_list, default_run_table, metrics_table, precision_table, recipe_study_table, sweep_table,
+        teacher_progress_table,
     )  # fmt: skip
 
     metrics, benchmark, ablation, sweep = (measured[name] for name in ("metrics", "benchmark", "ablation", "sweep"))
@@ -134,6 +135,8 @@ def results_page(measured: Measured, page: Path) -> str:
     parts.append("## Quality (evaluation-classifier feature space)\n\n" + (metrics_table(metrics) if metrics else measured.missing("evaluate.py")))
     study = measured["recipe-study"]
     parts.append("## Teacher recipes at equal steps\n\n" + (recipe_study_table(study) if study else measured.missing("recipe_study.py")))
+    progress = measured["teacher-progress"]
+    parts.append("## The long teacher run, step by step\n\n" + (teacher_progress_table(progress) if progress else measured.missing("teacher_progress.py")))
     default_run = measured["default-run"]
     parts.append(
         "## The app's default run (Distill tab, Start with every default)\n\n"

@@ -14,5 +14,5 @@ OUT="${GANLAB_TEACHER_RUN:-$(cd .. && pwd)/ganlab-runs/teacher-r1}"
 RESUME=()
 [ -f "$OUT/training-state.safetensors" ] && RESUME=(--resume "$OUT")
 exec python scripts/train_teacher.py --steps 30000 --ema 0.999 --lr-decay --r1 10 --d-dropout 0 \
-  --precision fp32 --threads "${THREADS:-2}" --checkpoint-every 200 --sample-every 0 \
+  --precision fp32 --threads "${THREADS:-2}" --checkpoint-every 200 --keep-every 1000 --sample-every 0 \
   --out "$OUT" "${RESUME[@]}" "$@"

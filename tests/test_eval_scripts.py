@@ -196,6 +196,34 @@ def test_recipe_study_quick_trains_each_variant_once_and_resumes_by_scoring(tiny
     assert code == 0 and stderr.count("trained before") == 2, stderr
 
 
+def test_teacher_progress_scores_each_snapshot_once_and_applies_the_stopping_rule(tiny, tmp_path, capsys):
+    import shutil
+
+    for step in (1000, 2000):
+        shutil.copytree(tiny / "teacher", tmp_path / "run" / "snapshots" / f"step-{step}")
+    out = tmp_path / "progress.json"
+    args = ("teacher_progress.py", "--quick", "--run", str(tmp_path / "run"), "--classifier", str(tiny / "classifier"), "--out", str(out))
+    code, stdout, stderr = run(*args, capsys=capsys)
+    assert code == 0, stderr
+    progress = json.loads(out.read_text())
+    assert [p["step"] for p in progress["points"]] == [1000, 2000]
+    assert progress["plateau"]["best_step"] == 1000 and progress["plateau"]["steps_without_improvement"] == 1000  # same weights: no gain
+    assert "| 2,000 |" in stdout and "scored 2 new" in stderr
+    code, _, stderr = run(*args, capsys=capsys)  # again: nothing new to score
+    assert code == 0 and "scored 0 new" in stderr, stderr
+    code, _, stderr = run("teacher_progress.py", "--run", str(tmp_path / "empty"), capsys=capsys)
+    assert code != 0 and "--keep-every" in stderr
+
+
+def test_the_stopping_rule_counts_steps_since_fid_last_beat_the_best_by_the_tolerance():
+    sys.path.insert(0, str(REPO / "scripts"))
+    from teacher_progress import plateau
+
+    points = [{"step": s, "summary": {"fid": {"mean": f}}} for s, f in ((1000, 100.0), (2000, 80.0), (3000, 79.5), (4000, 79.4), (5000, 78.0))]
+    assert plateau(points[:4], 0.01) == {"best_step": 2000, "best_fid": 80.0, "steps_without_improvement": 2000, "tolerance": 0.01}
+    assert plateau(points, 0.01)["best_step"] == 5000  # 78.0 < 80 x 0.99
+
+
 def test_sweep_quick_writes_json_and_plot(tiny, shared, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out, plot = tmp_path / "sweep.json", tmp_path / "sweep.png"

@@ -1,8 +1,11 @@
 """Resumable training: 4 steps + resume + 4 steps is the same run as 8 uninterrupted steps."""
 
+import json
+
 import pytest
 import torch
 
+from ganlab.checkpoints import load_checkpoint
 from ganlab.config import TrainConfig
 from ganlab.data import synthetic_images
 from ganlab.errors import GanlabError
@@ -24,14 +27,15 @@ def weights(trainer):
 
 def test_four_steps_resume_four_steps_equals_eight_steps(tmp_path):
     images = synthetic_images(40)  # 2 batches an epoch: the resume lands mid-stream and crosses epochs
-    straight = new_trainer(teacher_config(), images=images, output_dir=tmp_path / "straight")
+    straight = new_trainer(teacher_config(keep_every=4), images=images, output_dir=tmp_path / "straight")
     straight.run()
 
     first = new_trainer(teacher_config(), images=images, output_dir=tmp_path / "cut")
     first.add_listener(lambda event: getattr(event, "step", 0) == 4 and first.stop())  # cut off after step 4
     assert first.run().step == 4
     assert (tmp_path / "cut" / STATE_NAME).is_file()
-    second = new_trainer(teacher_config(), images=images, output_dir=tmp_path / "cut")
+    at_four = {k: v.clone() for k, v in first.sampling_generator.state_dict().items()}
+    second = new_trainer(teacher_config(keep_every=4), images=images, output_dir=tmp_path / "cut")  # keep_every may change
     assert second.load_training_state(tmp_path / "cut") == 4
     finished = second.run()
 
@@ -41,6 +45,16 @@ def test_four_steps_resume_four_steps_equals_eight_steps(tmp_path):
     for name in expected:
         assert torch.equal(expected[name], resumed[name]), name
     assert straight.optimizer_g.param_groups[0]["lr"] == second.optimizer_g.param_groups[0]["lr"]
+
+    # --keep-every: a lasting copy of the sampling model at steps 4 and 8, the same weights as the run had then
+    kept = sorted(p.name for p in (tmp_path / "straight" / "snapshots").iterdir())
+    assert kept == ["step-4", "step-8"]
+    assert sorted(p.name for p in (tmp_path / "cut" / "snapshots").iterdir()) == ["step-8"]  # from the resume on
+    for step, state in ((4, at_four), (8, straight.sampling_generator.state_dict())):
+        snapshot = load_checkpoint(tmp_path / "straight" / "snapshots" / f"step-{step}", expect="generator")
+        assert json.loads((tmp_path / "straight" / "snapshots" / f"step-{step}" / "training.json").read_text())["steps"] == step
+        for name, value in snapshot.state_dict().items():
+            assert torch.equal(value, state[name]), (step, name)
 
 
 def test_a_resume_with_another_recipe_is_refused_and_nothing_is_written(tmp_path):
