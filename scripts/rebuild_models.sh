@@ -9,7 +9,8 @@
 # Stages (STAGES, default all, in this order):
 #   study     scripts/recipe_study.py at STUDY_STEPS (default 6000) -> checkpoints/recipe-study.json
 #   teacher   the long teacher (scripts/train_teacher_long.sh: R1 γ10, dropout 0, EMA, LR decay,
-#             30,000 steps, resumable) -> copied to checkpoints/teacher once it has finished
+#             30,000 steps, resumable) -> copied to checkpoints/teacher once it has finished, and
+#             its kept snapshots scored (scripts/teacher_progress.py -> checkpoints/teacher-progress.json)
 #   students  the committed students, distilled from that teacher with their committed recipes
 #   tables    evaluate.py, sweep_width.py, ablation.py, default_run.py, then results.py
 set -euo pipefail
@@ -37,13 +38,15 @@ training = json.load(open(f"{sys.argv[1]}/training.json"))
 if training["status"] not in ("completed", "time budget"):
     sys.exit(f"the teacher run in {sys.argv[1]} has not finished (status {training['status']!r}): run this stage again")
 EOF
+  say "FID along the run"
+  python scripts/teacher_progress.py --run "$RUN" --threads "$THREADS"
   mkdir -p checkpoints/teacher
   cp "$RUN/model.safetensors" "$RUN/config.json" "$RUN/training.json" checkpoints/teacher/
   rm -rf checkpoints/teacher-12k checkpoints/samples-teacher-12k.png
 fi
 
 if has students; then
-  COMMON=(--device "$DEVICE" --threads 1 --quiet)
+  COMMON=(--device "$DEVICE" --threads "$THREADS" --quiet)
   RECIPE=(--steps 3000 --lr-g 1e-3 --ema 0.999 "${COMMON[@]}")
   LONG=(--steps 6000 --lr-g 1e-3 --ema 0.999 --lr-decay "${COMMON[@]}")
   distil() {  # distil OUT ARGS...: skipped when OUT already holds a student of this teacher
