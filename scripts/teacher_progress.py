@@ -17,7 +17,6 @@ Writes JSON (default checkpoints/teacher-progress.json); docs/results.md shows i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sys
@@ -47,15 +46,11 @@ def plateau(points: list[dict], tolerance: float) -> dict:
     """Best FID so far and the steps since FID last improved on the best by more than tolerance (relative)."""
     best = None
     for point in points:
-        fid = point["summary"]["fid"]["mean"]
+        fid = point["run"]["fid"]
         if best is None or fid < best["fid"] * (1 - tolerance):
             best = {"step": point["step"], "fid": fid}
     last = points[-1]["step"]
     return {"best_step": best["step"], "best_fid": best["fid"], "steps_without_improvement": last - best["step"], "tolerance": tolerance}
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def main() -> None:
@@ -84,8 +79,8 @@ def main() -> None:
 
     import torch
 
-    from ganlab.data import load_mnist, to_unit_range
-    from ganlab.metrics import evaluate_generator, make_reference, summarize
+    from ganlab.data import load_mnist, sha256_of, to_unit_range
+    from ganlab.metrics import evaluate_generator, make_reference
     from ganlab.report import teacher_progress_table
 
     torch.set_num_threads(args.threads)
@@ -102,14 +97,14 @@ def main() -> None:
     reference = make_reference(classifier, to_unit_range(test_images[:reference_size]))
     points = []
     for step, folder in found.items():
-        digest = sha256(folder / "model.safetensors")
+        digest = sha256_of(folder / "model.safetensors")
         if (step, digest) in known:
             points.append(known[step, digest])
             continue
         generator = load_checkpoint(folder, expect="generator")
         score = evaluate_generator(generator, classifier, reference, n, args.seed)
         training = read_training_info(folder)
-        points.append({"step": step, "sha256": digest, "wall_time_s": training.get("wall_time_s"), "summary": summarize([score]), "run": score})
+        points.append({"step": step, "sha256": digest, "wall_time_s": training.get("wall_time_s"), "run": score})
         print(f"step {step:,}: FID {score['fid']:.2f}, recognizable {score['recognizable']:.3f}", file=sys.stderr)
 
     first = read_training_info(next(iter(found.values())))

@@ -219,7 +219,7 @@ def test_the_stopping_rule_counts_steps_since_fid_last_beat_the_best_by_the_tole
     sys.path.insert(0, str(REPO / "scripts"))
     from teacher_progress import plateau
 
-    points = [{"step": s, "summary": {"fid": {"mean": f}}} for s, f in ((1000, 100.0), (2000, 80.0), (3000, 79.5), (4000, 79.4), (5000, 78.0))]
+    points = [{"step": s, "run": {"fid": f}} for s, f in ((1000, 100.0), (2000, 80.0), (3000, 79.5), (4000, 79.4), (5000, 78.0))]
     assert plateau(points[:4], 0.01) == {"best_step": 2000, "best_fid": 80.0, "steps_without_improvement": 2000, "tolerance": 0.01}
     assert plateau(points, 0.01)["best_step"] == 5000  # 78.0 < 80 x 0.99
 
