@@ -471,12 +471,18 @@ class Trainer:
     def _keep(self, elapsed: float, losses: dict[str, float]) -> None:
         """A lasting copy of this step's sampling model, beside the run (the run's own model is overwritten)."""
         if self.output_dir is not None:
-            self._save(elapsed, losses, "running", Path(self.output_dir) / "snapshots" / f"step-{self.step}")
+            self._write_model(Path(self.output_dir) / "snapshots" / f"step-{self.step}", elapsed, losses, "running")
 
-    def _save(self, elapsed: float, losses: dict[str, float], status: str, folder: Path | None = None) -> None:
+    def _save(self, elapsed: float, losses: dict[str, float], status: str) -> None:
+        """The run's checkpoint: its model folder, the training state when resumable, and the event."""
         if self.output_dir is None:
             return
-        snapshot = folder is not None
+        path = self._write_model(self.output_dir, elapsed, losses, status)
+        if self.config.checkpoint_every:
+            self.save_training_state(elapsed)
+        self._emit(CheckpointWritten(step=self.step, path=str(path)))
+
+    def _write_model(self, folder: str | Path, elapsed: float, losses: dict[str, float], status: str) -> Path:
         training = {
             "mode": self.config.mode,
             "status": status,
@@ -490,15 +496,9 @@ class Trainer:
         }
         model = self.sampling_generator.to("cpu")
         try:
-            path = save_checkpoint(model, folder if snapshot else self.output_dir, training=training)
+            return save_checkpoint(model, folder, training=training)
         finally:
             model.to(self.device)
-        if snapshot:
-            return
-        if self.config.checkpoint_every:
-            self.save_training_state(elapsed)
-        self._emit(CheckpointWritten(step=self.step, path=str(path)))
-
 
 def new_trainer(
     config: TrainConfig,
