@@ -49,23 +49,39 @@ if has students; then
   COMMON=(--device "$DEVICE" --threads "$THREADS" --quiet)
   RECIPE=(--steps 3000 --lr-g 1e-3 --ema 0.999 "${COMMON[@]}")
   LONG=(--steps 6000 --lr-g 1e-3 --ema 0.999 --lr-decay "${COMMON[@]}")
-  distil() {  # distil OUT ARGS...: skipped when OUT already holds a student of this teacher
-    local out="$1"; shift
-    if python - "$out" <<'EOF'
+  # Each student trains in its own folder beside the teacher's run, with a training state every
+  # CHECKPOINT_EVERY steps, so a cut-off costs at most that many steps; only a finished student is
+  # copied into checkpoints/. A folder left by another teacher is started over.
+  STUDENT_RUNS="$(dirname "$RUN")/students"
+  of_this_teacher() {  # of_this_teacher DIR [STATUS]: DIR's training.json names this teacher (and STATUS)
+    python - "$1" "${2:-}" <<'EOF'
 import json, os, sys
 path = f"{sys.argv[1]}/training.json"
-sys.exit(0 if os.path.isfile(path) and json.load(open(path)).get("teacher_sha256") == os.environ.get("TEACHER_SHA") else 1)
+training = json.load(open(path)) if os.path.isfile(path) else {}
+ok = training.get("teacher_sha256") == os.environ["TEACHER_SHA"] and sys.argv[2] in ("", training.get("status"))
+sys.exit(0 if ok else 1)
 EOF
-    then say "$out: distilled from this teacher before, kept"; return; fi
-    say "$out"
-    python scripts/distill.py "$@" --out "$out"
+  }
+  distil() {  # distil NAME ARGS...: checkpoints/NAME, unless it already holds a student of this teacher
+    local name="$1"; shift
+    local out="checkpoints/$name" run="$STUDENT_RUNS/$name" resume=()
+    if of_this_teacher "$out" completed; then say "$out: distilled from this teacher before, kept"; return; fi
+    if of_this_teacher "$run" completed; then
+      say "$out: finished in $run before"
+    else
+      if [ -f "$run/training-state.safetensors" ] && of_this_teacher "$run"; then resume=(--resume "$run"); else rm -rf "$run"; fi
+      say "$out (training in $run)"
+      python scripts/distill.py "$@" --checkpoint-every "$CHECKPOINT_EVERY" --out "$run" "${resume[@]}"
+    fi
+    mkdir -p "$out"
+    cp "$run/model.safetensors" "$run/config.json" "$run/training.json" "$out/"
   }
   export TEACHER_SHA="$(sha256sum checkpoints/teacher/model.safetensors | cut -d' ' -f1)"
-  distil checkpoints/student "${RECIPE[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
-  distil checkpoints/student-baseline "${RECIPE[@]}" --alpha 0
-  distil checkpoints/student-original "${RECIPE[@]}" --alpha 0.5 --layers 14x14
-  distil checkpoints/student-6k "${LONG[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
-  distil checkpoints/student-baseline-6k "${LONG[@]}" --alpha 0
+  distil student "${RECIPE[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
+  distil student-baseline "${RECIPE[@]}" --alpha 0
+  distil student-original "${RECIPE[@]}" --alpha 0.5 --layers 14x14
+  distil student-6k "${LONG[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
+  distil student-baseline-6k "${LONG[@]}" --alpha 0
 fi
 
 if has tables; then

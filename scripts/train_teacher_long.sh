@@ -11,6 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${GANLAB_TEACHER_RUN:-$(cd .. && pwd)/ganlab-runs/teacher-r1}"
+if [ -f "$OUT/training.json" ] && python -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["status"] != "completed")' "$OUT/training.json"; then
+  echo "the teacher run in $OUT has finished"  # resuming a finished run is an error; re-running this is not
+  exit 0
+fi
 RESUME=()
 [ -f "$OUT/training-state.safetensors" ] && RESUME=(--resume "$OUT")
 exec python scripts/train_teacher.py --steps 30000 --ema 0.999 --lr-decay --r1 10 --d-dropout 0 \
