@@ -119,8 +119,7 @@ class Generator(nn.Module):
         """(project weight, bias), [(hidden weight, bias)...], output columns weight, in `dtype`;
         rebuilt whenever a parameter or BN statistic has changed (an optimizer step, an EMA update,
         load_state_dict all bump the tensors' version counters)."""
-        tensors = [*self.parameters(), *self.buffers()]
-        key = (tuple((tensor.data_ptr(), tensor._version) for tensor in tensors), dtype)
+        key = (weights_version(self), dtype)
         cached = getattr(self, "_folded_cache", None)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -142,6 +141,13 @@ class Generator(nn.Module):
         folded = (project, hidden, columns)
         self._folded_cache = (key, folded)
         return folded
+
+
+def weights_version(module: nn.Module) -> tuple:
+    """A key that changes whenever any parameter or buffer of `module` changes or is replaced (an
+    optimizer step, an EMA update and load_state_dict all bump the tensors' version counters):
+    what a cache of weights derived from them (folded BatchNorm) is checked against."""
+    return tuple((tensor.data_ptr(), tensor._version) for tensor in (*module.parameters(), *module.buffers()))
 
 
 def _upsample(c_in: int, c_out: int, stride: int) -> nn.Module:

@@ -229,6 +229,23 @@ def test_classifier_returns_features_explicitly_and_round_trips(tmp_path):
         load_classifier(tmp_path / "missing")
 
 
+def test_classifier_folds_batchnorm_for_inference_and_refolds_after_a_change():
+    classifier = tiny_classifier()
+    for bn in (classifier.convolutions[1], classifier.convolutions[5]):  # statistics far from (0, 1)
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2), bn.weight.data.uniform_(0.5, 2)
+    images = torch.rand(6, 1, 28, 28) * 2 - 1
+    with torch.no_grad():
+        folded = classifier(images)
+        assert classifier._folded_cache is not None
+        assert all(not isinstance(layer, torch.nn.BatchNorm2d) for layer in classifier._folded_convolutions())
+    assert torch.allclose(folded, classifier(images), atol=1e-5)  # with grad: the module path
+    classifier.convolutions[1].running_mean.add_(0.5)  # as load_state_dict or training would
+    with torch.no_grad():
+        refolded = classifier(images)
+    assert not torch.allclose(refolded, folded, atol=1e-3)
+    assert torch.allclose(refolded, classifier(images), atol=1e-5)
+
+
 def test_embed_is_independent_of_the_batch_size():
     classifier = tiny_classifier()
     images = torch.rand(7, 1, 28, 28) * 2 - 1
