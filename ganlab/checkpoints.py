@@ -34,6 +34,7 @@ FORMAT_VERSION = 1
 # RecursionError on deep nesting and ValueError on integers past 4,300 digits.
 MAX_CONFIG_BYTES = 64 * 1024
 MAX_TRAINING_BYTES = 1024 * 1024
+MAX_HEADER_BYTES = 1024 * 1024  # a safetensors header: tensor names, shapes and the config (a few KB)
 MAX_JSON_DEPTH = 32
 MAX_JSON_DIGITS = 30  # an integer literal's digits; every ganlab number fits in 20
 
@@ -222,6 +223,13 @@ def read_config(path: str | os.PathLike):
 
 def _unreadable(weights: Path, error: Exception) -> GanlabError:
     return GanlabError(f"{weights} is not a readable safetensors file ({error}); re-download or retrain it")
+
+
+def max_weights_bytes(config) -> int:
+    """The largest model.safetensors `config` can describe: float32 weights and BatchNorm
+    statistics (4 bytes each), a few int64 counters, and the header (bundled teacher: 7,848,720
+    bytes for 4 x 1,961,728)."""
+    return 4 * config.parameter_count() + 8 * 64 + MAX_HEADER_BYTES
 
 
 def check_header(weights: Path, expected: dict[str, torch.Tensor]) -> None:

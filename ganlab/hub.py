@@ -22,9 +22,11 @@ from ganlab import model_card
 from ganlab.checkpoints import (
     CONFIG_NAME,
     MAX_CONFIG_BYTES,
+    MAX_TRAINING_BYTES,
     TRAINING_NAME,
     WEIGHTS_NAME,
     load_checkpoint,
+    max_weights_bytes,
     read_config,
     read_json,
     save_checkpoint,
@@ -136,8 +138,21 @@ def from_pretrained(source: str, *, revision: str | None = None, expect: str | N
         return load_checkpoint(local, expect=expect)
     if _looks_like_path(text):
         raise GanlabError(f"checkpoint {text} does not exist (a path is not a Hub repo id)")
-    repo_id = validate_repo_id(text)
-    folder = download_checkpoint(repo_id, revision=revision, expect=expect)
+    return from_hub(text, revision=revision, expect=expect)
+
+
+def from_hub(
+    repo_id: str, *, revision: str | None = None, expect: str | None = None, cache_dir: str | os.PathLike | None = None
+) -> nn.Module:
+    """A model, in eval mode, from a Hub repo id only: never a local path, whatever its spelling.
+
+    What a visitor types goes here, not to from_pretrained: on a server, 'checkpoints/x' or
+    'data/y' must not load (or reveal) the server's own files. cache_dir: where the files are
+    downloaded (default huggingface_hub's cache).
+    """
+    repo_id = validate_repo_id(repo_id)
+    revision = validate_revision(revision)
+    folder = download_checkpoint(repo_id, revision=revision, expect=expect, cache_dir=cache_dir)
     label = _label(repo_id, revision)
     try:
         return load_checkpoint(folder, expect=expect)
@@ -156,7 +171,9 @@ def _label(repo_id: str, revision: str | None) -> str:
     return f"Hub repo {repo_id}" + (f" at revision {revision}" if revision else "")
 
 
-def download_checkpoint(repo_id: str, *, revision: str | None = None, expect: str | None = None) -> Path:
+def download_checkpoint(
+    repo_id: str, *, revision: str | None = None, expect: str | None = None, cache_dir: str | os.PathLike | None = None
+) -> Path:
     """Download config.json, model.safetensors and training.json of a Hub repo into the cache.
 
     Returns the snapshot folder, named by the commit hash. Two snapshot_download calls: first
@@ -170,7 +187,7 @@ def download_checkpoint(repo_id: str, *, revision: str | None = None, expect: st
     label = _label(repo_id, revision)
 
     # 1. config.json: is this a ganlab checkpoint of the expected kind?
-    folder = _snapshot(repo_id, revision, [CONFIG_NAME], label=label)
+    folder = _snapshot(repo_id, revision, [CONFIG_NAME], label=label, cache_dir=cache_dir)
     if not (folder / CONFIG_NAME).is_file():
         raise GanlabError(f"{label} has no {CONFIG_NAME}: it is not a ganlab checkpoint (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
     commit = folder.name if _COMMIT_HASH.fullmatch(folder.name) else revision
@@ -181,20 +198,40 @@ def download_checkpoint(repo_id: str, *, revision: str | None = None, expect: st
     if expect is not None and config.kind != expect:
         raise GanlabError(f"{label} holds a {config.kind}, not a {expect}; choose a {expect} repo")
 
-    # 2. the weights and how they were trained (optional), pinned to the same commit
-    if _snapshot(repo_id, commit, [WEIGHTS_NAME, TRAINING_NAME], label=label) != folder:
+    # 2. the weights and how they were trained (optional), pinned to the same commit, and no
+    # bigger than that config allows: a repo's files are sized before a byte of them is fetched
+    _check_sizes(repo_id, commit, {WEIGHTS_NAME: max_weights_bytes(config), TRAINING_NAME: MAX_TRAINING_BYTES}, label=label)
+    if _snapshot(repo_id, commit, [WEIGHTS_NAME, TRAINING_NAME], label=label, cache_dir=cache_dir) != folder:
         raise GanlabError(f"{label}: config.json and model.safetensors came from different commits; try again")
     if not (folder / WEIGHTS_NAME).is_file():
         raise GanlabError(f"{label} has no {WEIGHTS_NAME}: it is not a ganlab checkpoint (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
     return folder
 
 
-def _snapshot(repo_id: str, revision: str | None, files: list[str], *, label: str) -> Path:
+def _check_sizes(repo_id: str, revision: str | None, limits: dict[str, int], *, label: str) -> None:
+    """Refuse a file of the repo's top folder larger than `limits` allows for its name.
+
+    When the listing cannot be had (offline, Hub unreachable) nothing can be downloaded either:
+    the snapshot call that follows serves what the cache holds (sized when it came) or explains.
+    """
+    from huggingface_hub import HfApi
+
+    try:
+        sizes = {entry.path: getattr(entry, "size", 0) for entry in HfApi().list_repo_tree(repo_id, revision=revision)}
+    except Exception:  # noqa: BLE001 - see the docstring: _snapshot reports what went wrong
+        return
+    for name, limit in limits.items():
+        size = sizes.get(name) or 0
+        if size > limit:
+            raise GanlabError(f"{label}: {name} is {size:,} bytes, more than its config allows ({limit:,}); not downloaded")
+
+
+def _snapshot(repo_id: str, revision: str | None, files: list[str], *, label: str, cache_dir=None) -> Path:
     """snapshot_download of `files`, its errors turned into one-line GanlabErrors naming `label`."""
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=files, library_name="ganlab"))
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=files, library_name="ganlab", cache_dir=cache_dir))
     except Exception as error:  # noqa: BLE001 - sorted by _explain; anything unrecognised is re-raised
         explained = _explain(error, repo_id, files[0], revision, label=label)
         if explained is error:

@@ -36,13 +36,10 @@ LONG = {
     "student (distilled), 6000 steps": "student-6k",
     "baseline student (α = 0), 6000 steps": "student-baseline-6k",
 }
-# The same teacher recipe trained 12000 steps (26 epochs) instead of 8000: the next teacher,
-# committed but not yet distilled from (every student above learned from the 8000-step one)
-NEXT_TEACHER = {"teacher, 12000 steps (not yet distilled from)": "teacher-12k"}
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_MODELS = (
     "teacher", "student", "baseline", "original",
-    *(f"{label}={CHECKPOINTS / folder}" for label, folder in {**LONG, **NEXT_TEACHER}.items()),
+    *(f"{label}={CHECKPOINTS / folder}" for label, folder in LONG.items()),
 )  # fmt: skip
 
 

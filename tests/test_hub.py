@@ -224,6 +224,8 @@ def fake_hub(folders):
         server.add_folder("ganlab/hangs-up", folders.student_v2)
         server.drop_head.add("ganlab/hangs-up")
         server.add_folder("ganlab/flaky", folders.student_v2)
+        config = (folders.student_v1 / "config.json").read_bytes()  # a tiny student, then far too many bytes
+        server.add_commit("ganlab/oversized", {"config.json": config, "model.safetensors": bytes(2 * 1024 * 1024)})
         server.drop_body_once.add(("ganlab/flaky", "model.safetensors"))
         yield server
 
@@ -246,6 +248,7 @@ def online(fake_hub, tmp_path_factory):
         {"name": "hangs_up", "source": "ganlab/hangs-up"},
         {"name": "flaky", "source": "ganlab/flaky"},
         {"name": "invalid_id", "source": "ganlab/bad--id"},
+        {"name": "oversized", "source": "ganlab/oversized"},
     ]
     before = len(fake_hub.requests)
     results = run_client(scenarios, root / "out", hf_home=root / "hf", endpoint=fake_hub.url)
@@ -283,6 +286,7 @@ def test_hub_revision_by_tag_and_by_commit(online, folders, fake_hub):
         ("corrupt", "model.safetensors of Hub repo ganlab/corrupt is not a readable safetensors file"),
         ("hangs_up", "the connection dropped"),
         ("invalid_id", "not a valid Hub repo id"),
+        ("oversized", r"^Hub repo ganlab/oversized: model.safetensors is 2,097,152 bytes, more than its config allows \([0-9,]+\); not downloaded$"),
     ],
 )
 def test_hub_failures_are_one_clear_ganlab_error(online, name, message):
@@ -298,6 +302,25 @@ def test_hub_checks_kind_before_downloading_weights_and_validates_before_any_req
     assert any(path.startswith("/ganlab/discriminator/resolve/") and path.endswith("/config.json") for path in paths)
     assert not any(path.startswith("/ganlab/discriminator/") and "model.safetensors" in path for path in paths)
     assert not any("bad--id" in path for path in paths)
+    # an oversized weights file is sized from the listing, never fetched
+    assert not any(path.startswith("/ganlab/oversized/") and "model.safetensors" in path for path in paths)
+
+
+def test_from_hub_never_reads_a_local_path(monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)  # where checkpoints/teacher exists
+    asked = []
+
+    def download(repo_id, **kwargs):
+        asked.append(repo_id)
+        raise GanlabError(f"Hub repo {repo_id} was not found (404)")
+
+    monkeypatch.setattr(hub, "download_checkpoint", download)
+    with pytest.raises(GanlabError, match="404"):  # what a visitor types is a repo id, never a server path
+        hub.from_hub("checkpoints/teacher", expect="generator")
+    assert asked == ["checkpoints/teacher"]
+    # from_pretrained, for someone at their own machine, still prefers the local folder
+    assert hub.from_pretrained("checkpoints/teacher", expect="generator").config.kind == "generator"
+    assert asked == ["checkpoints/teacher"]
 
 
 def test_hub_download_retries_after_a_dropped_connection(online, folders, fake_hub):

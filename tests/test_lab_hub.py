@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from lab_fixtures import TINY_STUDENT, tiny_lab
@@ -29,7 +31,7 @@ def test_bad_repo_ids_are_refused_and_the_models_stay(lab, repo, message):
 
 
 def test_a_failed_download_keeps_both_models(lab, monkeypatch):
-    def fake(role, repo, revision=None):
+    def fake(role, repo, revision=None, cache_dir=None):
         if role == "student":
             raise GanlabError(f"Hub repo {repo} was not found (404)")
         return LoadedModel(role, Generator(TINY_STUDENT), True, f"hub:{repo}")
@@ -47,7 +49,7 @@ def test_a_successful_load_swaps_into_compare(lab, monkeypatch):
         replacement.blocks[-1][0].weight.zero_()  # a constant image: easy to recognise
 
     monkeypatch.setattr(
-        lab_module, "load_from_hub", lambda role, repo, revision=None: LoadedModel(role, replacement, True, f"hub:{repo}@{revision}")
+        lab_module, "load_from_hub", lambda role, repo, revision=None, cache_dir=None: LoadedModel(role, replacement, True, f"hub:{repo}@{revision}")
     )
     bundled = lab.student
     message, choice = lab.load_hub("", "", "user/student", "v1")
@@ -66,7 +68,7 @@ def test_an_unreachable_default_repo_falls_back_to_the_folder(tmp_path, monkeypa
     _, student_folder = tiny_checkpoints(tmp_path)
     monkeypatch.setitem(lab_module.BUNDLED, "student", student_folder)
 
-    def offline(role, repo, revision=None):
+    def offline(role, repo, revision=None, cache_dir=None):
         raise GanlabError("cannot reach the Hugging Face Hub (offline?)")
 
     monkeypatch.setattr(lab_module, "load_from_hub", offline)
@@ -80,7 +82,7 @@ def test_a_hub_load_in_one_session_leaves_another_sessions_compare_unchanged(lab
     replacement = Generator(TINY_STUDENT).eval()
     loads: list[tuple[str, str | None]] = []
 
-    def fake(role, repo, revision=None):
+    def fake(role, repo, revision=None, cache_dir=None):
         loads.append((repo, revision))
         return LoadedModel(role, replacement, True, f"hub:{repo}")
 
@@ -103,10 +105,30 @@ def test_a_hub_load_in_one_session_leaves_another_sessions_compare_unchanged(lab
 def test_the_hub_cache_is_bounded_least_recently_used_out(lab, monkeypatch):
     from ganlab.lab.sources import HUB_CACHE_SIZE
 
-    monkeypatch.setattr(lab_module, "load_from_hub", lambda role, repo, revision=None: LoadedModel(role, Generator(TINY_STUDENT).eval(), True, f"hub:{repo}"))
+    downloads = []
+
+    def fake(role, repo, revision=None, cache_dir=None):
+        assert Path(cache_dir).is_dir()  # a fresh folder for this download...
+        (Path(cache_dir) / "model.safetensors").write_bytes(b"weights")
+        downloads.append(Path(cache_dir))
+        return LoadedModel(role, Generator(TINY_STUDENT).eval(), True, f"hub:{repo}")
+
+    monkeypatch.setattr(lab_module, "load_from_hub", fake)
     for index in range(HUB_CACHE_SIZE + 2):
         lab.load_hub("", "", f"user/student-{index}", "")
     assert len(lab.hub_models.keys()) == HUB_CACHE_SIZE
+    # ...removed once the weights are in memory: the disk never keeps what visitors named
+    assert len(downloads) == HUB_CACHE_SIZE + 2 and not any(folder.exists() for folder in downloads)
     assert ("user/student-0", "") not in lab.hub_models.keys()
     with lab.visitor({"student": ["user/student-0", ""]}):  # an evicted choice is simply loaded again
         assert lab.student.source == "hub:user/student-0"
+
+
+def test_a_generator_for_other_noise_is_refused_and_the_app_still_starts(tmp_path):
+    from dataclasses import replace
+
+    from ganlab.checkpoints import save_checkpoint
+
+    folder = save_checkpoint(Generator(replace(TINY_STUDENT, latent_dim=16)), tmp_path / "z16")
+    loaded = load_model("student", path=folder)  # the app's start: an untrained stand-in, and why
+    assert not loaded.trained and "16-number noise" in loaded.note

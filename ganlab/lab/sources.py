@@ -9,6 +9,7 @@ bundled student trained with the original loss.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ganlab.checkpoints import BUNDLED, REPO_ROOT, WEIGHTS_NAME, display_path, load_checkpoint, read_training_info
-from ganlab.config import GeneratorConfig
+from ganlab.config import LATENT_DIM, GeneratorConfig
 from ganlab.errors import GanlabError
 from ganlab.models import Generator, count_parameters, init_weights
 
@@ -51,17 +52,25 @@ def _safetensors_size(model: Generator) -> int:
     return len(save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}))
 
 
+def _same_noise(model: Generator, where: str) -> Generator:
+    """`model`, if it takes the Lab's noise: both grids are drawn from one z of LATENT_DIM numbers."""
+    if model.latent_dim != LATENT_DIM:
+        raise GanlabError(f"{where} takes {model.latent_dim}-number noise; the lab draws every model from the same {LATENT_DIM}-number z")
+    return model
+
+
 def load_from_folder(role: str, folder: Path) -> LoadedModel:
-    model = load_checkpoint(folder, expect="generator")
+    model = _same_noise(load_checkpoint(folder, expect="generator"), display_path(folder))
     weights = folder / WEIGHTS_NAME if folder.is_dir() else folder
     return LoadedModel(role, model, True, display_path(folder), size_bytes=weights.stat().st_size)
 
 
-def load_from_hub(role: str, repo: str, revision: str | None = None) -> LoadedModel:
-    from ganlab.hub import load_generator
+def load_from_hub(role: str, repo: str, revision: str | None = None, cache_dir: str | None = None) -> LoadedModel:
+    from ganlab.hub import from_hub
 
-    model = load_generator(repo, revision or None).eval()
+    model = from_hub(repo, revision=revision or None, expect="generator", cache_dir=cache_dir)  # never a local path
     where = f"hub:{repo}" + (f"@{revision}" if revision else "")
+    _same_noise(model, f"Hub repo {repo}")
     return LoadedModel(role, model, True, where, size_bytes=_safetensors_size(model))
 
 
@@ -117,6 +126,8 @@ class HubModels:
 
     A small LRU cache: a visitor's choice names a key, not a model, so an evicted model is simply
     loaded again the next time that visitor draws with it. `warm_up` runs once per loaded model.
+    Each download goes to a temporary folder removed once the weights are in memory, so the
+    disk holds only the downloads in flight, however many repos visitors name.
     """
 
     def __init__(self, warm_up: Callable[[LoadedModel], None], *, size: int = HUB_CACHE_SIZE) -> None:
@@ -133,7 +144,8 @@ class HubModels:
             if loaded is not None:
                 self._models.move_to_end(key)
         if loaded is None:
-            loaded = load_from_hub(role, repo, revision or None)  # outside the lock: a download takes seconds
+            with tempfile.TemporaryDirectory(prefix="ganlab-hub-") as cache:  # outside the lock: seconds
+                loaded = load_from_hub(role, repo, revision or None, cache_dir=cache)
             self._warm_up(loaded)
             with self._lock:
                 loaded = self._models.setdefault(key, loaded)  # two visitors loading at once keep one copy
