@@ -100,6 +100,13 @@ SEED = Limit("seed", 0, MAX_SEED, integer=True)
 WIDTH = Limit("channel width", 1, 4096, integer=True)
 DROPOUT = Limit("dropout", 0.0, 0.95)
 STUDENT_WIDTH = Limit("student width", 2, 4096, integer=True)
+STRIDE = Limit("stride", 1, 2, integer=True)
+
+
+def _checked(values: tuple, limit: Limit, label: str) -> tuple[int, ...]:
+    """Each of `values` checked and normalised (8.0 -> 8): a JSON config may spell widths as floats,
+    and a float width would pass a range check only to fail when the layer is built."""
+    return tuple(limit.check(value, label=label) for value in values)
 
 
 # Bounds on a model a config may describe, checked before anything is built: a checkpoint's
@@ -147,8 +154,8 @@ class GeneratorConfig:
                 "a generator needs one stride per channel stage "
                 f"(channels={self.channels}, strides={self.strides})"
             )
-        for width in self.channels:
-            WIDTH.check(width, label="generator channel width")
+        object.__setattr__(self, "channels", _checked(self.channels, WIDTH, "generator channel width"))
+        object.__setattr__(self, "strides", _checked(self.strides, STRIDE, "generator stride"))
         if any(s not in (1, 2) for s in self.strides) or self.strides.count(2) != 2 or self.strides[-1] != 2:
             raise GanlabError(
                 f"strides must be 1s then exactly two 2s ending the list (7->14->28), got {self.strides}"
@@ -195,8 +202,7 @@ class DiscriminatorConfig:
             raise GanlabError(f"config kind must be 'discriminator', got {self.kind!r}")
         if len(self.channels) != 2:
             raise GanlabError(f"the discriminator has two conv stages, got channels={self.channels}")
-        for width in self.channels:
-            WIDTH.check(width, label="discriminator channel width")
+        object.__setattr__(self, "channels", _checked(self.channels, WIDTH, "discriminator channel width"))
         _check_fields(self)
         check_parameter_budget(self)
 
@@ -229,8 +235,7 @@ class ClassifierConfig:
             raise GanlabError(f"config kind must be 'classifier', got {self.kind!r}")
         if len(self.channels) != 2:
             raise GanlabError(f"the classifier has two conv stages, got channels={self.channels}")
-        for width in self.channels:
-            WIDTH.check(width, label="classifier channel width")
+        object.__setattr__(self, "channels", _checked(self.channels, WIDTH, "classifier channel width"))
         _check_fields(self)
         check_parameter_budget(self)
 

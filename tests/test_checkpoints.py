@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from ganlab.checkpoints import load_checkpoint, read_config, save_checkpoint
-from ganlab.config import GeneratorConfig
+from ganlab.checkpoints import build_model, load_checkpoint, read_config, save_checkpoint
+from ganlab.config import GeneratorConfig, config_from_dict
 from ganlab.errors import GanlabError
 from ganlab.models import Discriminator, Generator, init_weights
 from ganlab.sampling import generate, noise
@@ -53,6 +53,21 @@ def test_config_of_another_architecture_is_refused(tiny_checkpoint):
     (tiny_checkpoint / "config.json").write_text("{not json")
     with pytest.raises(GanlabError, match="not valid JSON"):
         read_config(tiny_checkpoint)
+
+
+def test_float_widths_and_strides_in_a_config_are_normalised_or_refused():
+    # JSON may spell 8 as 8.0: that is 8, and the model builds; 8.5 is no width at all
+    config = config_from_dict({"kind": "generator", "channels": [8.0, 4.0], "strides": [2.0, 2]})
+    assert config.channels == (8, 4) and config.strides == (2, 2) and all(type(v) is int for v in config.channels + config.strides)
+    assert build_model(config)(torch.zeros(2, 100)).shape == (2, 1, 28, 28)
+    assert config_from_dict({"kind": "discriminator", "channels": [4.0, 8.0]}).channels == (4, 8)
+    for bad, message in (
+        ({"kind": "generator", "channels": [8.5, 4], "strides": [2, 2]}, "generator channel width"),
+        ({"kind": "generator", "channels": [8, 4], "strides": [2.5, 2]}, "generator stride"),
+        ({"kind": "classifier", "channels": [4, "8"]}, "classifier channel width"),
+    ):
+        with pytest.raises(GanlabError, match=message):
+            config_from_dict(bad)
 
 
 def test_wrong_kind_is_refused(tmp_path):
