@@ -192,8 +192,8 @@ class InMemoryBatches:
     def __init__(self, images: torch.Tensor, batch_size: int, *, seed: int = 0) -> None:
         if images.ndim != 4 or images.shape[1:] != (1, 28, 28):
             raise GanlabError(f"images must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
-        if len(images) < 1:
-            raise GanlabError("the training set is empty")
+        if len(images) < 2:  # a batch of 1 has no spread for BatchNorm to normalise by
+            raise GanlabError(f"the training set needs at least 2 images (BatchNorm), got {len(images)}")
         if not images.is_floating_point():
             raise GanlabError(f"images must be floats in [-1, 1] (to_unit_range converts uint8 MNIST), got {images.dtype}")
         self.images = images
@@ -227,10 +227,10 @@ class InMemoryBatches:
         """Continue the stream where `state()` was taken."""
         if epoch_state is None:
             return
+        if not 0 <= position <= len(self.images):  # checked before anything changes
+            raise GanlabError(f"the saved batch offset {position} is outside this data set of {len(self.images)} images")
         self._generator.set_state(epoch_state)
         self._new_epoch()
-        if not 0 <= position <= len(self._order):
-            raise GanlabError(f"the saved batch offset {position} is outside this data set of {len(self._order)} images")
         self._position = position
 
 

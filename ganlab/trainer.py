@@ -34,7 +34,14 @@ from ganlab.losses import discriminator_loss, generator_loss, r1_penalty
 from ganlab.models import Discriminator, Generator
 from ganlab.precision import cpu_has_fast_bf16, resolve_precision  # noqa: F401 (re-exported for callers)
 from ganlab.sampling import noise, to_uint8
-from ganlab.training_state import check_resumable, read_state, restore_modules, restore_optimizers, save_state
+from ganlab.training_state import (
+    check_random_state,
+    check_resumable,
+    module_states,
+    optimizer_states,
+    read_state,
+    save_state,
+)
 
 log = logging.getLogger("ganlab.trainer")
 
@@ -376,17 +383,37 @@ class Trainer:
         modules, optimizers, schedulers = self._state_parts()
         if any(key.startswith("ema.") for key in tensors) != ("ema" in modules):
             raise GanlabError("the training state and this run disagree on the EMA; resume with the same --ema")
-        restore_modules(tensors, modules)
-        restore_optimizers(header, tensors, optimizers)
+        # 1. read and check every part; this trainer is untouched if any is missing or does not fit
+        module_state = module_states(tensors, modules)
+        optimizer_state = optimizer_states(header, tensors, optimizers)
+        try:
+            scheduler_state = {name: dict(header["schedulers"][name]) for name in schedulers}
+            noise_state = check_random_state("noise", tensors["random.noise"])
+            torch_state = check_random_state("torch", tensors["random.torch"])
+            batches_state = tensors.get("random.batches")
+            if batches_state is not None:
+                check_random_state("batches", batches_state)
+            position = int(header.get("batch_position", 0))
+            history = list(header.get("loss_history", []))
+            elapsed_before = float(header.get("elapsed_s", 0.0))
+        except (KeyError, TypeError, ValueError) as error:
+            raise GanlabError(f"the training state at {path} is incomplete ({type(error).__name__}: {error}); resume from another folder or start anew") from None
+        if not 0 <= position <= len(self.batches.images):
+            raise GanlabError(f"the saved batch offset {position} is outside this data set of {len(self.batches.images)} images")
+        # 2. apply
+        for prefix, module in modules.items():
+            module.load_state_dict(module_state[prefix])
+        for prefix, optimizer in optimizers.items():
+            optimizer.load_state_dict(optimizer_state[prefix])
         for name, scheduler in schedulers.items():
-            scheduler.load_state_dict(header["schedulers"][name])
-        self.noise_generator.set_state(tensors["random.noise"])
-        self.batches.load_state(tensors.get("random.batches"), int(header.get("batch_position", 0)))
-        self._torch_rng = tensors["random.torch"]
+            scheduler.load_state_dict(scheduler_state[name])
+        self.noise_generator.set_state(noise_state)
+        self.batches.load_state(batches_state, position)
+        self._torch_rng = torch_state
         if "random.cuda" in tensors and self.device.type == "cuda":
             torch.cuda.set_rng_state(tensors["random.cuda"], self.device)
-        self.averages.history = list(header.get("loss_history", []))
-        self.elapsed_before = float(header.get("elapsed_s", 0.0))
+        self.averages.history = history
+        self.elapsed_before = elapsed_before
         self.step = step
         return step
 

@@ -23,7 +23,8 @@ from ganlab.errors import GanlabError
 STATE_NAME = "training-state.safetensors"
 STATE_VERSION = 1
 
-# TrainConfig fields a resumed run may change: how long and where it runs, not what it learns.
+# TrainConfig fields a resumed run may change: how long and where it runs, not what it learns
+# (steps only without --lr-decay, whose schedule is measured in steps: see check_resumable).
 RESUMABLE_CHANGES = frozenset({"steps", "time_budget_s", "num_threads", "device", "sample_every", "checkpoint_every", "keep_every"})
 
 
@@ -114,20 +115,45 @@ def check_resumable(saved: dict[str, Any], current: dict[str, Any]) -> None:
     if different:
         detail = ", ".join(f"{k}: saved {saved.get(k)!r}, asked {current.get(k)!r}" for k in different[:4])
         raise GanlabError(f"the training state was made with other settings ({detail}); pass the same flags to resume")
+    if saved.get("lr_decay") and saved.get("steps") != current.get("steps"):
+        # the decay runs over the second half of --steps: other steps would jump the learning rate
+        raise GanlabError(
+            f"this run decays its learning rate over its {saved.get('steps')} steps; resume it with --steps {saved.get('steps')}"
+        )
 
 
-def restore_modules(tensors: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module]) -> None:
+def module_states(tensors: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module]) -> dict[str, dict[str, torch.Tensor]]:
+    """Each module's saved state, checked against the module (names and shapes); nothing is loaded."""
+    states = {}
     for prefix, module in modules.items():
         state = _module_state(prefix, tensors)
         expected = module.state_dict()
         if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
             raise GanlabError(f"the training state's {prefix} does not match this run's model; resume with the same model settings")
-        module.load_state_dict(state)
+        states[prefix] = state
+    return states
 
 
-def restore_optimizers(header: dict[str, Any], tensors: dict[str, torch.Tensor], optimizers: dict[str, torch.optim.Optimizer]) -> None:
+def optimizer_states(header: dict[str, Any], tensors: dict[str, torch.Tensor], optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, dict[str, Any]]:
+    """Each optimiser's saved state, checked against the optimiser (its groups and how many
+    parameters each holds, what load_state_dict would refuse); nothing is loaded."""
+    states = {}
     for prefix, optimizer in optimizers.items():
         try:
-            optimizer.load_state_dict(_unflatten_optimizer(prefix, header["optimizers"][prefix], tensors))
-        except (KeyError, ValueError) as error:
-            raise GanlabError(f"the training state's {prefix} does not match this run ({error})") from None
+            state = _unflatten_optimizer(prefix, header["optimizers"][prefix], tensors)
+            sizes = [len(group["params"]) for group in state["param_groups"]]
+        except (KeyError, TypeError, ValueError) as error:
+            raise GanlabError(f"the training state's {prefix} is incomplete ({type(error).__name__}: {error})") from None
+        if sizes != [len(group["params"]) for group in optimizer.param_groups]:
+            raise GanlabError(f"the training state's {prefix} does not match this run's model; resume with the same model settings")
+        states[prefix] = state
+    return states
+
+
+def check_random_state(name: str, state: Any) -> torch.Tensor:
+    """A saved random-generator state that a CPU generator accepts (tried on a scratch one)."""
+    try:
+        torch.Generator().set_state(state)
+    except (TypeError, RuntimeError) as error:
+        raise GanlabError(f"the training state's random stream {name!r} is not a generator state ({error})") from None
+    return state

@@ -61,6 +61,8 @@ def test_in_memory_batches_cover_an_epoch_without_repeats():
     assert sorted(epoch.tolist()) == list(range(10))
     with pytest.raises(GanlabError, match="shape"):
         data.InMemoryBatches(torch.zeros(4, 28, 28), 2)
+    with pytest.raises(GanlabError, match="at least 2 images"):  # --limit 1: a batch of 1 breaks BatchNorm
+        data.InMemoryBatches(images[:1], 5)
 
 
 def test_real_mnist_from_the_install_step():

@@ -97,3 +97,49 @@ def test_a_state_written_before_a_config_field_existed_resumes_as_that_fields_de
     check_resumable(saved, current)  # trained without it == its default (False): accepted
     with pytest.raises(GanlabError, match="spectral_norm: saved False, asked True"):
         check_resumable(saved, {**current, "spectral_norm": True})
+
+
+def test_a_run_with_lr_decay_resumes_only_with_its_own_steps(tmp_path):
+    images = synthetic_images(40)
+    first = new_trainer(teacher_config(), images=images, output_dir=tmp_path)
+    first.add_listener(lambda event: getattr(event, "step", 0) == 4 and first.stop())
+    first.run()
+    longer = new_trainer(teacher_config(steps=12), images=images, output_dir=tmp_path)
+    with pytest.raises(GanlabError, match="decays its learning rate over its 8 steps; resume it with --steps 8"):
+        longer.load_training_state(tmp_path)
+    # without the decay, a run may be extended
+    plain = tmp_path / "plain"
+    new_trainer(teacher_config(lr_decay=False, steps=4), images=images, output_dir=plain).run()
+    assert new_trainer(teacher_config(lr_decay=False, steps=12), images=images, output_dir=plain).load_training_state(plain) == 4
+
+
+@pytest.mark.parametrize("damage", ["no noise stream", "no scheduler", "a short optimiser", "bad batch offset"])
+def test_an_incomplete_state_is_one_error_and_changes_nothing(tmp_path, damage):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    images = synthetic_images(40)
+    new_trainer(teacher_config(steps=4), images=images, output_dir=tmp_path).run()
+    path = tmp_path / STATE_NAME
+    with safe_open(str(path), framework="pt") as handle:
+        header = json.loads(handle.metadata()["state"])
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    if damage == "no noise stream":
+        del tensors["random.noise"]
+    elif damage == "no scheduler":
+        del header["schedulers"]["scheduler_d"]
+    elif damage == "a short optimiser":
+        header["optimizers"]["optimizer_d"]["param_groups"][0]["params"].pop()
+    else:
+        header["batch_position"] = 10**6
+    save_file(tensors, str(path), metadata={"state": json.dumps(header)})
+
+    trainer = new_trainer(teacher_config(), images=images, output_dir=tmp_path)
+    before = weights(trainer)
+    lr = trainer.optimizer_g.param_groups[0]["lr"]
+    with pytest.raises(GanlabError) as error:
+        trainer.load_training_state(tmp_path)
+    assert "\n" not in str(error.value)
+    after = weights(trainer)
+    assert all(torch.equal(before[name], after[name]) for name in before)  # not one module loaded
+    assert trainer.step == 0 and not trainer.optimizer_d.state and trainer.optimizer_g.param_groups[0]["lr"] == lr
