@@ -56,7 +56,10 @@ def test_the_probe_runs_every_few_seconds_in_the_trainer_thread_and_its_time_is_
     finished = trainer.run()
     quality = [event for event in events if isinstance(event, Quality)]
     assert seen_threads == {threading.current_thread().name}  # run() in this thread: the probe ran here
-    assert 3 <= len(quality) <= 8 and quality[0].step == 1 and quality[-1].step == finished.step
+    # at the first step, then every >= 0.3 s of training (at most ~4 in the 1 s budget), and at the
+    # last step; how many steps fit in the budget depends on the machine's load, so no lower count
+    assert 1 <= len(quality) <= 8 and quality[0].step == 1 and quality[-1].step == finished.step
+    assert len(quality) == len({event.step for event in quality}) and (finished.step == 1 or len(quality) >= 2)
     assert all(event.seconds >= 0 for event in quality) and trainer.generator.training
 
 
@@ -166,3 +169,17 @@ def test_a_stalled_preparation_is_abandoned_past_the_cap_and_frees_the_slot(tmp_
     release.set()  # the preparer returns later and starts nothing
     time.sleep(0.2)
     assert run.trainers == []
+
+
+def test_a_run_after_a_stalled_download_is_told_so_instead_of_waiting_behind_it(tmp_path, monkeypatch):
+    import ganlab.lab.facade as facade
+
+    lab = tiny_lab(tmp_path)
+    monkeypatch.setattr(facade, "IMAGES_WAIT_S", 0.1)
+    lab._images_lock.acquire()  # an abandoned run's download thread, stuck inside the load
+    try:
+        with pytest.raises(GanlabError, match="still being downloaded for an earlier run that stalled"):
+            lab._training_images()
+    finally:
+        lab._images_lock.release()
+    assert lab._training_images().shape[1:] == (1, 28, 28)  # once it lets go, runs load as before

@@ -72,6 +72,8 @@ from ganlab.trainer import FIXED_NOISE_SEED, resolve_precision
 
 log = logging.getLogger("ganlab.lab")
 
+IMAGES_WAIT_S = 30.0  # how long a run waits for another run's MNIST load (12 MB: seconds, unless stalled)
+
 
 def _setting(name: str, value: Any, *, high: float | None = None, label: str | None = None) -> Any:
     """A run setting from the UI or API, checked against TrainConfig's declared range."""
@@ -388,7 +390,11 @@ class Lab:
         """The UI runs' training images, loaded once (the first run of a fresh install downloads MNIST)."""
         from ganlab.data import mnist_present, training_images
 
-        with self._images_lock:
+        # A run whose download stalled is abandoned by the watchdog but its thread may still hold
+        # the lock: the next run is told so in a line instead of waiting behind it until abandoned too.
+        if not self._images_lock.acquire(timeout=IMAGES_WAIT_S):
+            raise GanlabError("MNIST is still being downloaded for an earlier run that stalled; try again in a few minutes")
+        try:
             if self._images is None:
                 source = self.settings.data_source
                 downloading = "downloading MNIST (first run only, about 12 MB)"
@@ -400,6 +406,8 @@ class Lab:
                 self._images = training_images(source, limit=self.settings.train_images, log=lambda message: (log.info(message), say(downloading)))
                 say("MNIST loaded")
             return self._images
+        finally:
+            self._images_lock.release()
 
     def _reference_images(self) -> torch.Tensor:
         """Real digits the quality curve's FID compares with: MNIST test (synthetic blobs when training on those)."""

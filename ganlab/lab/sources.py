@@ -185,10 +185,12 @@ class StudentShelf:
         self._warm_up = warm_up
         self._run_models: dict[str, tuple[float, LoadedModel]] = {}
         self._original: LoadedModel | None = None
+        self._lock = threading.Lock()  # a visitor's start_run forgets while another's Compare chooses
 
     def forget_runs(self) -> None:
         """A new run replaces the previous run's files."""
-        self._run_models.clear()
+        with self._lock:
+            self._run_models.clear()
 
     def choose(self, choice: str, bundled: LoadedModel, run_dir: Path | None, run_id: str = "") -> LoadedModel:
         """The student `choice` names; `run_dir` is the last run's output folder, if any."""
@@ -203,14 +205,17 @@ class StudentShelf:
         if folder is None or not (folder / WEIGHTS_NAME).is_file():
             raise GanlabError(f"there is no {choice!r} yet: finish a run in the Distill tab first")
         mtime = (folder / WEIGHTS_NAME).stat().st_mtime
-        cached = self._run_models.get(which)
-        if cached is None or cached[0] != mtime or cached[1].source != str(folder):
-            info = read_training_info(folder)
-            loaded = load_from_folder("student", folder)
-            loaded.note = f"{which} of run {run_id}: {info.get('steps', '?')} steps"
-            self._warm_up(loaded)
+        with self._lock:
+            cached = self._run_models.get(which)
+        if cached is not None and cached[0] == mtime and cached[1].source == str(folder):
+            return cached[1]
+        info = read_training_info(folder)
+        loaded = load_from_folder("student", folder)
+        loaded.note = f"{which} of run {run_id}: {info.get('steps', '?')} steps"
+        self._warm_up(loaded)
+        with self._lock:
             self._run_models[which] = (mtime, loaded)
-        return self._run_models[which][1]
+        return loaded
 
     def _original_student(self) -> LoadedModel:
         """The bundled student trained with the original design's loss, loaded on first use."""
