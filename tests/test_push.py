@@ -123,7 +123,7 @@ def test_only_the_owner_may_push_and_only_when_logged_in(fake_hub, finished):
     before = len(fake_hub.requests)
     with pytest.raises(GanlabError) as error:
         finished.push_run("alice/stolen", token=ALICE, viewer=STRANGER)
-    assert "belongs to another visitor" in one_line(error)
+    assert "no run of yours yet" in one_line(error)
     with pytest.raises(GanlabError) as error:
         finished.push_run("alice/stolen", token=None, viewer=OWNER)
     assert one_line(error) == NOT_LOGGED_IN
@@ -133,7 +133,7 @@ def test_only_the_owner_may_push_and_only_when_logged_in(fake_hub, finished):
 def test_no_finished_run_no_push(fake_hub, tmp_path):
     lab = tiny_lab(tmp_path, data_source="synthetic", run_cap_s=120)
     before = len(fake_hub.requests)
-    with pytest.raises(GanlabError, match="no run yet"):
+    with pytest.raises(GanlabError, match="no run of yours yet"):
         lab.push_run("alice/x", token=ALICE, viewer=OWNER)
     lab.start_run(steps=20_000, batch_size=8, time_budget_s=60, owner=OWNER)
     try:
@@ -194,6 +194,21 @@ def test_the_app_pushes_through_its_api_with_the_machines_login(fake_hub, finish
         assert repo == "alice/ganlab-from-the-app" and message.startswith("✅ Pushed this run's student"), message
         assert "model.safetensors" in fake_hub.files("alice/ganlab-from-the-app")
         _, refused = client.predict("alice/ganlab-from-the-app", True, "b" * 32, api_name="/push_run")
-        assert refused.startswith("⚠️ this run belongs to another visitor"), refused
+        assert refused.startswith("⚠️ no run of yours yet"), refused
     finally:
         demo.close()
+
+
+def test_a_finished_run_stays_its_owners_to_push_after_another_visitor_starts_one(fake_hub, tmp_path):
+    lab = tiny_lab(tmp_path, data_source="synthetic", run_cap_s=120)
+    try:
+        lab.start_run(steps=4, batch_size=8, time_budget_s=60, owner=OWNER)
+        wait_for(lambda: not lab.slot.current().alive, timeout=120)
+        mine = lab.slot.current()
+        lab.start_run(steps=4, batch_size=8, time_budget_s=60, owner=STRANGER)  # someone else's run is now the latest
+        wait_for(lambda: not lab.slot.current().alive, timeout=120)
+        assert lab.slot.current() is not mine
+        pushed, _ = lab.push_run("alice/mine-after-all", token=ALICE, viewer=OWNER)
+        assert fake_hub.files(pushed)["model.safetensors"] == (mine.output_dir / "student" / WEIGHTS_NAME).read_bytes()
+    finally:
+        lab.slot.shutdown()

@@ -242,7 +242,7 @@ class Lab:
         """
         repo_id = validate_repo_id(repo_id)
         private = True if private is None else _as_bool("private", private)  # a client that leaves it out gets the default
-        run = self.slot.current()
+        run = self.slot.latest_of(viewer)  # the viewer's own run, even after others have started theirs
         folder = finished_student(run, viewer)
         if not token:
             raise GanlabError(NOT_LOGGED_IN)

@@ -26,11 +26,13 @@ def finished_student(run: Run | None, viewer: str) -> Path:
     Only the visitor who started a run may publish it, like pausing or stopping it (ganlab.lab.runs).
     """
     if run is None:
-        raise GanlabError("no run yet: start one in this tab, then push its student once it has finished")
+        raise GanlabError("no run of yours yet: start one in this tab, then push its student once it has finished")
     if viewer != run.owner:
         raise GanlabError("this run belongs to another visitor: only the visitor who started it can push its student")
     if run.alive:
         raise GanlabError("your run is still training: push its student once it has ended (or stop it first)")
+    if not run.output_dir.is_dir():
+        raise GanlabError("your run's files were cleared to make room for newer runs; start a new run and push that one")
     folder = run.output_dir / "student"
     if not (folder / WEIGHTS_NAME).is_file():
         raise GanlabError("your run ended before it saved a student checkpoint; start a new run and push that one")

@@ -12,6 +12,7 @@ import copy
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 
 from ganlab.config import TrainConfig
 from ganlab.errors import GanlabError
-from ganlab.lab.files import RunFolders
+from ganlab.lab.files import KEEP_RUNS, RunFolders
 from ganlab.models import Generator
 from ganlab.events import Failed, Finished
 from ganlab.reporting import RunLog
@@ -257,10 +258,18 @@ class TrainingSlot:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.run: Run | None = None
+        # each visitor's latest run, so a finished run stays theirs (to push) after others start
+        # runs; as many visitors as run folders are kept on disk, the least recent forgotten
+        self._latest: OrderedDict[str, Run] = OrderedDict()
 
     def current(self) -> Run | None:
         with self._lock:
             return self.run
+
+    def latest_of(self, owner: str) -> Run | None:
+        """The last run `owner` started, or None (also once it is forgotten: see __init__)."""
+        with self._lock:
+            return self._latest.get(owner)
 
     def busy(self) -> Run | None:
         run = self.current()
@@ -284,6 +293,10 @@ class TrainingSlot:
             run = build()
             run.start(prepare)
             self.run = run
+            self._latest[run.owner] = run
+            self._latest.move_to_end(run.owner)
+            while len(self._latest) > KEEP_RUNS:
+                self._latest.popitem(last=False)
         watchdog = threading.Thread(target=self._watch, args=(run, cap_s, idle_s, grace_s), name="ganlab-watchdog", daemon=True)
         watchdog.start()
         return run
