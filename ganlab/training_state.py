@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
+from ganlab.checkpoints import atomic_write_bytes
 from ganlab.errors import GanlabError
 
 STATE_NAME = "training-state.safetensors"
@@ -73,17 +73,9 @@ def save_state(directory: str | os.PathLike, *, modules: dict[str, torch.nn.Modu
         header["schedulers"][prefix] = scheduler.state_dict()
     for name, value in random.items():
         tensors[f"random.{name}"] = value.detach().cpu().contiguous()
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{STATE_NAME}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file(tensors, temporary, metadata={"state": json.dumps(header)})
-        os.replace(temporary, state_path(directory))
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return state_path(directory)
+    path = state_path(directory)
+    atomic_write_bytes(path, save(tensors, metadata={"state": json.dumps(header)}))
+    return path
 
 
 def read_state(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:

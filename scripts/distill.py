@@ -17,18 +17,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import int_in, run_main, setting, train, training_parser  # noqa: E402
+from ganlab.cli import bounded, run_main, setting, train, training_parser  # noqa: E402
 
 
 def main() -> None:
-    from ganlab.config import DISTILL_LAYERS, RECIPES
+    from ganlab.config import DISTILL_LAYERS, RECIPES, STUDENT_WIDTH
 
     parser = training_parser(__doc__, steps=3000, lr=2e-4)
     parser.add_argument("--recipe", choices=RECIPES, default="original", help="alpha, layers, learning rates and EMA (default: original)")
     parser.add_argument("--alpha", type=setting("alpha"), default=None, help="distillation weight in [0, 1] (0: baseline)")
     parser.add_argument("--layers", nargs="+", default=None, metavar="LAYER", help=f"distilled layers: {', '.join(DISTILL_LAYERS)}")
     parser.add_argument("--teacher", default="teacher", help="teacher checkpoint: 'teacher' (bundled) or a path")
-    parser.add_argument("--width", type=int_in(2, 1024), default=128, help="student width at 7x7 (original 128)")
+    parser.add_argument("--width", type=bounded(STUDENT_WIDTH), default=128, help="student width at 7x7 (original 128)")
     parser.add_argument("--out", default=None, help="output folder (default runs/student; a temp folder for --dry-run)")
     parser.set_defaults(lr_g=None, lr_d=None, ema=None)  # unset: the recipe's
     args = parser.parse_args()

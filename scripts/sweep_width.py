@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, add_study_arguments, int_in, run_main, setting, start_study  # noqa: E402
+from ganlab.cli import ArgumentParser, add_study_arguments, bounded, run_main, setting, start_study  # noqa: E402
 
 FID_TOLERANCE = 1.5  # a student "keeps the quality" within this factor of the teacher's FID
 
@@ -74,11 +74,15 @@ def plot(sweep: dict, path: Path) -> None:
 def main() -> None:
     parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     add_study_arguments(parser, steps=1000, out="checkpoints/sweep.json")
-    parser.add_argument("--widths", type=int_in(2, 1024), nargs="+", default=[128, 64, 32, 16], help="student widths at 7x7")
+    from ganlab.config import STUDENT_WIDTH
+
+    parser.add_argument("--widths", type=bounded(STUDENT_WIDTH), nargs="+", default=[128, 64, 32, 16], help="student widths at 7x7")
     parser.add_argument("--seed", type=setting("seed"), default=0, help="training seed")
     parser.add_argument("--sampling-seeds", type=setting("seed"), nargs="+", default=[0, 1, 2])
     parser.add_argument("--plot", default="checkpoints/sweep.png", help="PNG plot ('' to skip)")
     args = parser.parse_args()
+    if len(set(args.widths)) != len(args.widths):  # one result per width: a repeat would be mislabelled
+        parser.error(f"--widths names a width more than once: {args.widths}")
     repeats, min_seconds = (1, 0.01) if args.quick else (7, 0.25)  # --quick also shortens the timings
 
     import torch

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from ganlab.checkpoints import REPO_ROOT
+from ganlab.checkpoints import REPO_ROOT, atomic_write_bytes
 from ganlab.errors import GanlabError
 
 KEEP_RUNS = 4  # run folders kept on disk: the current run and the three before it
@@ -149,11 +149,7 @@ class ImageFiles:
             if not path.exists():
                 # a temporary name renamed into place: a reader never sees a half-written file,
                 # and an existing file is never opened for writing
-                handle, staging = tempfile.mkstemp(dir=self.folder, prefix=".part-")
-                with os.fdopen(handle, "wb") as file:
-                    file.write(data)
-                os.chmod(staging, 0o644)
-                os.replace(staging, path)
+                atomic_write_bytes(path, data, durable=False)
             if time.monotonic() - self._last_prune >= PRUNE_EVERY_S or len(self._handed_out) > self.max_files:
                 self._prune()
         return str(path)
