@@ -25,7 +25,7 @@ DISTILL_LAYERS = ("7x7", "14x14", "pixels")
 MAX_SEED = 2**31 - 1
 
 
-def _shown(value: Any, limit: int = 60) -> str:
+def shown(value: Any, limit: int = 80) -> str:
     """repr(value), cut short: a 5,000-digit "number" must not become a 5,000-character message."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
@@ -72,7 +72,7 @@ class Limit:
         ok = ok and (isinstance(number, int) or math.isfinite(number))  # isfinite(10**400) overflows
         ok = ok and (self.low < number if self.open_low else self.low <= number) and number <= high
         if not ok:
-            raise GanlabError(f"{label or self.label} must be {self.describe(high)}, got {_shown(value)}")
+            raise GanlabError(f"{label or self.label} must be {self.describe(high)}, got {shown(value)}")
         return int(number) if self.integer else float(number)
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ganlab.config import SEED
 from ganlab.errors import GanlabError
-from ganlab.sampling import check_seed, generate
+from ganlab.sampling import generate
 
 THRESHOLD = 0.9  # classifier probability of the digit on the teacher's image
 MAX_TRIES = 300_000  # candidates examined at most: the search's bound on time
@@ -70,7 +71,7 @@ def digit_noise(
         raise GanlabError(f"n must be a positive integer, got {n!r}")
     latent_dim = teacher.latent_dim
     device = next(classifier.parameters()).device
-    generator = torch.Generator().manual_seed(check_seed(seed))  # the stream noise(n, seed) draws from
+    generator = torch.Generator().manual_seed(SEED.check(seed))  # the stream noise(n, seed) draws from
     kept: list[torch.Tensor] = []
     found = tried = 0
     while found < n and tried < max_tries:

@@ -31,7 +31,7 @@ from ganlab.checkpoints import (
     read_json,
     save_checkpoint,
 )
-from ganlab.config import config_from_dict
+from ganlab.config import config_from_dict, shown
 from ganlab.errors import GanlabError
 
 CARD_NAME = "README.md"
@@ -41,11 +41,6 @@ MAX_REPO_ID_LENGTH = 96 * 2 + 1  # 'namespace/name', each part at most 96 charac
 MAX_REVISION_LENGTH = 255
 _ID_CHARACTERS = re.compile(r"[A-Za-z0-9._/-]+")  # ASCII only: the Hub refuses the rest
 _COMMIT_HASH = re.compile(r"[0-9a-f]{40}")
-
-
-def _shown(text: str, limit: int = 80) -> str:
-    """repr of user text, shortened so one bad input cannot flood a message."""
-    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def validate_repo_id(text: str) -> str:
@@ -58,14 +53,14 @@ def validate_repo_id(text: str) -> str:
     if len(repo_id) > MAX_REPO_ID_LENGTH:
         raise GanlabError(f"a Hub repo id has at most {MAX_REPO_ID_LENGTH} characters, got {len(repo_id)}")
     if "://" in repo_id or repo_id.lower().startswith(("huggingface.co/", "hf.co/")):
-        raise GanlabError(f"enter only the repo id 'user/name', not a URL: {_shown(repo_id)}")
+        raise GanlabError(f"enter only the repo id 'user/name', not a URL: {shown(repo_id)}")
     if repo_id.startswith(("/", "~", ".")) or "\\" in repo_id or ".." in repo_id:
         raise GanlabError(
-            f"{_shown(repo_id)} looks like a file path, not a Hub repo id; use 'user/name', "
+            f"{shown(repo_id)} looks like a file path, not a Hub repo id; use 'user/name', "
             "or a checkpoint folder that exists"
         )
     if repo_id.count("/") > 1:
-        raise GanlabError(f"a Hub repo id has at most one '/' ('user/name'), got {_shown(repo_id)}")
+        raise GanlabError(f"a Hub repo id has at most one '/' ('user/name'), got {shown(repo_id)}")
     from huggingface_hub.utils import HFValidationError
     from huggingface_hub.utils import validate_repo_id as hub_validate_repo_id
 
@@ -75,7 +70,7 @@ def validate_repo_id(text: str) -> str:
         hub_validate_repo_id(repo_id)
     except HFValidationError:
         raise GanlabError(
-            f"{_shown(repo_id)} is not a valid Hub repo id: use 'user/name' with ASCII letters, digits, "
+            f"{shown(repo_id)} is not a valid Hub repo id: use 'user/name' with ASCII letters, digits, "
             "'-', '_' and '.', no '--' or '..', not starting or ending with '-' or '.'"
         ) from None
     return repo_id
@@ -94,7 +89,7 @@ def validate_revision(text: str | None) -> str | None:
         raise GanlabError(f"a revision has at most {MAX_REVISION_LENGTH} characters, got {len(revision)}")
     if not _ID_CHARACTERS.fullmatch(revision) or ".." in revision or revision.startswith(("/", "-")):
         raise GanlabError(
-            f"{_shown(revision)} is not a valid revision: use a branch, tag or commit hash "
+            f"{shown(revision)} is not a valid revision: use a branch, tag or commit hash "
             "(letters, digits, '-', '_', '.', '/'), or leave it empty for 'main'"
         )
     return revision
@@ -304,7 +299,7 @@ def _explain(error: Exception, repo_id: str, filename: str, revision: str | None
             "(or set HF_TOKEN if the repo is private)"
         )
     if isinstance(error, HFValidationError):
-        return GanlabError(f"{_shown(repo_id)} is not a valid Hub repo id: {detail}")
+        return GanlabError(f"{shown(repo_id)} is not a valid Hub repo id: {detail}")
     if isinstance(error, (TransportFailure, OSError)):
         return GanlabError(
             f"downloading {filename} of {label} failed: the connection dropped or the file arrived "

@@ -2,7 +2,8 @@
 
 Generators return `(image, features)` when asked: features are the block outputs named by
 spatial size ("7x7", "14x14"), so distillation reads them explicitly instead of via hooks.
-No layer has a bias (as the original Keras model): BatchNorm follows every linear map.
+No generator layer has a bias (as the original Keras model): BatchNorm follows every linear
+map. The discriminator's convolutions and logit keep theirs (it has no BatchNorm).
 """
 
 from __future__ import annotations

@@ -16,18 +16,13 @@ from ganlab.config import LATENT_DIM, SEED
 from ganlab.errors import GanlabError
 
 
-def check_seed(seed) -> int:
-    """A seed as an int in [0, MAX_SEED], or a clear error (config.SEED's range)."""
-    return SEED.check(seed)
-
-
 def noise(n: int, seed: int, latent_dim: int = LATENT_DIM) -> torch.Tensor:
     """z ~ N(0, I) of shape (n, latent_dim), a pure function of (n, seed, latent_dim).
 
     Sample i depends only on the seed and i's position: the first k rows of noise(n, s) are
     noise(k, s), so a grid of 16 is the top of the grid of 64.
     """
-    generator = torch.Generator().manual_seed(check_seed(seed))
+    generator = torch.Generator().manual_seed(SEED.check(seed))
     return torch.randn(n, latent_dim, generator=generator)
 
 

@@ -32,7 +32,6 @@ from ganlab.errors import GanlabError
 from ganlab.events import CheckpointWritten, Event, Failed, Finished, Quality, Samples, Started, Step
 from ganlab.losses import discriminator_loss, generator_loss, r1_penalty
 from ganlab.models import Discriminator, Generator
-from ganlab.precision import cpu_has_fast_bf16, resolve_precision  # noqa: F401 (re-exported for callers)
 from ganlab.sampling import noise, to_uint8
 from ganlab.training_state import (
     check_random_state,
@@ -521,11 +520,7 @@ class Trainer:
             "device": str(self.device),
             **self.extra_info,
         }
-        model = self.sampling_generator.to("cpu")
-        try:
-            return save_checkpoint(model, folder, training=training)
-        finally:
-            model.to(self.device)
+        return save_checkpoint(self.sampling_generator, folder, training=training)  # it copies the tensors to the CPU
 
 def new_trainer(
     config: TrainConfig,

@@ -14,7 +14,7 @@ Each variant trains in its own folder under --runs with a training state every 5
 an interrupted study continues where it stopped when run again (a finished variant is scored,
 not retrained). Each teacher is scored with ganlab.metrics.evaluate_generator (n samples per
 sampling seed, the MNIST test set as reference). Writes JSON (default
-checkpoints/recipe-study.json); docs/training.md shows it (python scripts/results.py).
+checkpoints/recipe-study.json); docs/results.md shows it (python scripts/results.py).
 """
 
 from __future__ import annotations

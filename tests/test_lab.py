@@ -55,18 +55,16 @@ def test_a_malformed_variable_is_named_in_the_error():
 
 
 def test_training_precision_is_a_setting_and_auto_follows_the_cpu(monkeypatch):
-    from ganlab import trainer
-
     assert LabSettings.from_env({"GANLAB_TRAIN_PRECISION": "fp32"}).train_precision == "fp32"
     with pytest.raises(GanlabError, match="GANLAB_TRAIN_PRECISION must be"):
         LabSettings.from_env({"GANLAB_TRAIN_PRECISION": "fp8"})
     from ganlab import precision
 
     monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)
-    assert trainer.resolve_precision("auto") == "bf16" and precision.inference_dtype("auto") == torch.bfloat16
+    assert precision.resolve_precision("auto") == "bf16" and precision.inference_dtype("auto") == torch.bfloat16
     assert precision.inference_dtype("auto", "cuda") == torch.float32  # auto means a CPU's native bf16 only
     monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: False)
-    assert trainer.resolve_precision("auto") == "fp32" and trainer.resolve_precision("bf16") == "bf16"
+    assert precision.resolve_precision("auto") == "fp32" and precision.resolve_precision("bf16") == "bf16"
     assert precision.inference_dtype("auto") == torch.float32 and precision.inference_dtype("bf16") == torch.bfloat16
 
 

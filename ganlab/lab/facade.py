@@ -68,7 +68,8 @@ from ganlab.lab.views import (
 )
 from ganlab.models import Generator
 from ganlab.sampling import generate, grid, interpolate, noise, to_uint8
-from ganlab.trainer import FIXED_NOISE_SEED, resolve_precision
+from ganlab.precision import resolve_precision
+from ganlab.trainer import FIXED_NOISE_SEED
 
 log = logging.getLogger("ganlab.lab")
 
@@ -424,8 +425,6 @@ class Lab:
         teacher model; None without the bundled classifier or with the curve turned off."""
         if self.classifier is None or not self.settings.probe_every_s:
             return None
-        from ganlab.lab.quality import QualityProbe
-
         model = (teacher or self.teacher).model
         with self._probe_lock:
             probe = self._probes.get(model)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ganlab.config import GeneratorConfig
+from ganlab.lab.quality import QUALITY_CURVES
 from ganlab.lab.runs import Run
 from ganlab.lab.sources import LoadedModel
 from ganlab.models import architecture_lines, count_parameters
@@ -228,14 +229,14 @@ def quality_figure(student: dict[str, Any], baseline: dict[str, Any] | None, ref
             continue
         points = [(step, values) for step, values in snapshot["quality"] if step <= last_step or snapshot is student]
         xs = [step for step, _ in points]
-        for name in ("recognizable", "agreement", "fid"):
+        for name in QUALITY_CURVES:
             figure.add_trace(
                 go.Scatter(x=xs, y=[values[name] for _, values in points], mode="lines+markers", name=f"{label}{QUALITY_LABELS[name]}",
                            line={"color": QUALITY_COLOURS[name], "dash": dash}, marker={"size": 4}),
                 row=1, col=2 if name == "fid" else 1,
             )  # fmt: skip
     for label, values in references.items():
-        for name in ("recognizable", "agreement", "fid"):
+        for name in QUALITY_CURVES:
             if name == "agreement" and label == "teacher":
                 continue  # the teacher agrees with itself
             figure.add_hline(
