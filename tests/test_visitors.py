@@ -57,7 +57,7 @@ def client_for(url: str):
 def test_racing_starts_stops_and_generates_meet_no_missing_file(served):
     """4 visitors start and stop short runs while 2 generate from the last run's student: 0 errors."""
     url, lab, _ = served
-    rounds, deadline = 15, time.monotonic() + 240
+    rounds, deadline = 10, time.monotonic() + 240  # 120 calls: 4 x 10 start/stop pairs, 2 x 20 generates
     calls: list[str] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -103,7 +103,7 @@ def test_racing_starts_stops_and_generates_meet_no_missing_file(served):
     assert not any(thread.is_alive() for thread in threads), "a visitor hung"
     wait_for(lambda: lab.slot.busy() is None, timeout=30)
     print(f"race: {len(calls)} calls, {len(errors)} errors")
-    assert len(calls) >= 150 and not errors, errors[:5]
+    assert len(calls) >= 100 and not errors, errors[:5]
     # old folders went once nobody held them: the last KEEP_RUNS plus those handed out just now
     kept = [folder for folder in lab.runs_dir.glob("run-*")]
     assert len(kept) <= len(lab.run_folders.folders()) and lab.run_folders.folders()[-1].exists()
