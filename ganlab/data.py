@@ -223,12 +223,16 @@ class InMemoryBatches:
         """(generator state before this epoch's shuffle, batches' offset in it) for a resume."""
         return self._epoch_state, self._position
 
+    def check_position(self, position: int) -> None:
+        """A saved batch offset this data set can continue from, or a GanlabError."""
+        if not 0 <= position <= len(self.images):
+            raise GanlabError(f"the saved batch offset {position} is outside this data set of {len(self.images)} images")
+
     def load_state(self, epoch_state: torch.Tensor | None, position: int) -> None:
         """Continue the stream where `state()` was taken."""
         if epoch_state is None:
             return
-        if not 0 <= position <= len(self.images):  # checked before anything changes
-            raise GanlabError(f"the saved batch offset {position} is outside this data set of {len(self.images)} images")
+        self.check_position(position)  # before anything changes
         self._generator.set_state(epoch_state)
         self._new_epoch()
         self._position = position

@@ -397,8 +397,7 @@ class Trainer:
             elapsed_before = float(header.get("elapsed_s", 0.0))
         except (KeyError, TypeError, ValueError) as error:
             raise GanlabError(f"the training state at {path} is incomplete ({type(error).__name__}: {error}); resume from another folder or start anew") from None
-        if not 0 <= position <= len(self.batches.images):
-            raise GanlabError(f"the saved batch offset {position} is outside this data set of {len(self.batches.images)} images")
+        self.batches.check_position(position)
         # 2. apply
         for prefix, module in modules.items():
             module.load_state_dict(module_state[prefix])
