@@ -122,6 +122,28 @@ def release_freed_heap() -> None:
         pass
 
 
+def held_by_python() -> tuple[int, int]:
+    """(tensor bytes, models) that Python objects still reach: exact, where RSS is only a proxy.
+
+    A run that outlives its stop keeps its trainer, and with it a teacher copy, a student, a
+    discriminator and their optimiser states: these two numbers see it whatever the allocator does.
+    """
+    import torch
+
+    from ganlab.classifier import Classifier
+    from ganlab.models import Discriminator, Generator
+
+    storages: dict[tuple[int, int], int] = {}  # views share a storage: count each once
+    models = 0
+    for obj in gc.get_objects():
+        if isinstance(obj, torch.Tensor):
+            storage = obj.untyped_storage()
+            storages[(storage.data_ptr(), storage.nbytes())] = storage.nbytes()
+        elif isinstance(obj, (Generator, Discriminator, Classifier)):
+            models += 1
+    return sum(storages.values()), models
+
+
 def rss_mb() -> float:
     release_freed_heap()
     try:
@@ -152,12 +174,15 @@ def test_twenty_stops_and_restarts_leave_no_thread_or_memory_behind(served, clie
     wait_for(lambda: not trainer_threads(), timeout=5)
     gc.collect()
     threads_before, names_before, rss_before = threading.active_count(), thread_names(), rss_mb()
+    held_before = held_by_python()  # the last run's trainers (kept to push) and the app's own models
     alive_before = set(threading.enumerate())
     rss_samples = []
     for _ in range(20):
         cycle()
         wait_for(lambda: not trainer_threads(), timeout=5)  # the watchdog notices within 0.25 s
         gc.collect()  # a stopped run is a reference cycle (trainer <-> its LR schedulers) until then
+        # each run replaces the one before: exactly as many tensor bytes and models are held after every run
+        assert held_by_python() == held_before, (held_by_python(), held_before)
         rss_samples.append(rss_mb())
     print("RSS per cycle (MB):", [round(value) for value in rss_samples])
     threads_after, names_after, rss_after = threading.active_count(), thread_names(), rss_mb()
@@ -169,16 +194,19 @@ def test_twenty_stops_and_restarts_leave_no_thread_or_memory_behind(served, clie
     left_behind = sorted(t.name for t in set(threading.enumerate()) - alive_before if t.name != pool)
     assert not left_behind, f"threads started during the cycles and still alive: {left_behind}"
     assert names_after.count(pool) <= 40
+    # RSS, the coarse bound: the exact check above covers what Python holds; this one catches a native
+    # leak of a model's size per run (a run kept alive holds 26.6 MB of tensors: 20 runs would add ~530 MB). It does
+    # not bound the trend: after the rest of the suite has run in this process, trimmed RSS still
+    # crept ~5 MB a run with the tensors Python holds constant (measured: 1678 → 1788 MB over 20
+    # runs at 55.4 MB of tensors throughout), the heap's fragmentation rather than anything kept
     growth = max(rss_samples) - rss_before
-    assert growth < 150, f"RSS grew by {growth:.0f} MB over 20 runs"
-    # a leak grows with every run; allocator warm-up levels off: the last 10 runs add (almost) nothing.
-    # Medians, so one late allocator arena (a one-off step of ~20 MB seen here) is not read as a trend
+    assert growth < 200, f"RSS grew by {growth:.0f} MB over 20 runs: {[round(v) for v in rss_samples]}"
     late_growth = statistics.median(rss_samples[15:]) - statistics.median(rss_samples[5:10])
-    assert late_growth < 50, rss_samples
     record_figure("stop_restart", {
         "cycles": 20, "threads_before": threads_before, "threads_after": threads_after,
         "ganlab_threads_after": len(trainer_threads()), "rss_before_mb": round(rss_before, 1),
         "rss_after_mb": round(rss_after, 1), "rss_max_growth_mb": round(growth, 1),
-        "rss_growth_last_10_mb": round(late_growth, 1), "pool_threads_before": names_before.count(pool),
+        "rss_growth_last_10_mb": round(late_growth, 1), "held_tensor_mb": round(held_before[0] / 2**20, 1),
+        "held_models": held_before[1], "pool_threads_before": names_before.count(pool),
         "pool_threads_after": names_after.count(pool),
     })  # fmt: skip
