@@ -179,12 +179,13 @@ def test_twenty_stops_and_restarts_leave_no_thread_or_memory_behind(served, clie
     held_before = held_by_python()  # the last run's trainers (kept to push) and the app's own models
     alive_before = set(threading.enumerate())
     rss_samples = []
-    for _ in range(20):
+    for index in range(20):
         cycle()
         wait_for(lambda: not trainer_threads(), timeout=5)  # the watchdog notices within 0.25 s
         gc.collect()  # a stopped run is a reference cycle (trainer <-> its LR schedulers) until then
-        # each run replaces the one before: exactly as many tensor bytes and models are held after every run
-        assert held_by_python() == held_before, (held_by_python(), held_before)
+        if index % 5 == 4:  # each run replaces the one before: exactly as many tensor bytes and models held
+            # (every fifth run: a kept run stays kept, and each scan of the process's objects costs ~0.6 s)
+            assert held_by_python() == held_before, (held_by_python(), held_before)
         rss_samples.append(rss_mb())
     print("RSS per cycle (MB):", [round(value) for value in rss_samples])
     threads_after, names_after, rss_after = threading.active_count(), thread_names(), rss_mb()
