@@ -77,6 +77,13 @@ def main() -> int:
         "n": args.n,
         "seeds": list(args.seeds),
         "summary": summary,
+        "checks": {
+            f"the default {settings['time_budget_s']:g}-s run's student recognizable >= 0.75": {
+                "value": round(summary["recognizable"]["mean"], 4),
+                "target": 0.75,
+                "met": summary["recognizable"]["mean"] >= 0.75,
+            }
+        },
     }
     atomic_write_json(Path(args.out), result)
     for key in ("fid", "recognizable", "precision", "label_agreement"):

@@ -65,6 +65,9 @@ def quality_checks(models: dict) -> dict:
     ):
         if distilled is not None and plain is not None:
             found[name] = (distilled["summary"]["fid"]["mean"] / plain["summary"]["fid"]["mean"], 0.8, "<=")
+    if teacher is not None:  # the teacher everything is distilled from (issue #10: 91 and 0.72 at 8,000 steps)
+        found["teacher FID <= 40"] = (teacher["summary"]["fid"]["mean"], 40, "<=")
+        found["teacher recognizable >= 0.80"] = (teacher["summary"]["recognizable"]["mean"], 0.8, ">=")
     if student is not None:
         summary = student["summary"]
         if teacher is not None:

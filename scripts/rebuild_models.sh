@@ -12,7 +12,7 @@
 #             30,000 steps, resumable) -> copied to checkpoints/teacher once it has finished, and
 #             its kept snapshots scored (scripts/teacher_progress.py -> checkpoints/teacher-progress.json)
 #   students  the committed students, distilled from that teacher with their committed recipes
-#   tables    evaluate.py, sweep_width.py, ablation.py, default_run.py, then results.py
+#   tables    evaluate.py, sweep_width.py, ablation.py, default_run.py, bench_precision.py, then results.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICE="${DEVICE:-cpu}"
@@ -102,6 +102,8 @@ if has tables; then
   say "sweep";      python scripts/sweep_width.py --device "$DEVICE" --threads "$THREADS"
   say "ablation";   python scripts/ablation.py --device "$DEVICE" --threads "$THREADS"
   say "default run"; python scripts/default_run.py --threads "$THREADS"
+  # bf16 against fp32 on the same noise: faithfulness and FID depend on the weights (speed does not)
+  say "precision";  python scripts/bench_precision.py --threads "$THREADS"
   say "results";    python scripts/results.py
 fi
 say "done"

@@ -158,7 +158,7 @@ def results_page(measured: Measured, page: Path) -> str:
         if plot and (measured.folder / Path(plot).name).is_file():
             sweep_text = f"![parameters vs FID vs latency]({measured.link(measured.folder / Path(plot).name, page)})\n\n" + sweep_text
     parts.append("## Size / quality trade-off\n\n" + sweep_text)
-    targets = checks_list(metrics, benchmark, ablation, sweep)
+    targets = checks_list(metrics, default_run, benchmark, ablation, sweep)
     if targets:
         parts.append("## Targets\n\n" + targets)
     return "\n\n".join(parts)

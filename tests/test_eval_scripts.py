@@ -91,8 +91,11 @@ def test_evaluate_quick_writes_metrics_for_every_model_and_the_floor(tiny, share
     # real digits look more like the test set than untrained generators' output does
     assert metrics["floor"]["summary"]["fid"]["mean"] < metrics["models"]["teacher"]["summary"]["fid"]["mean"]
     assert set(metrics["checks"]) == {
-        "distilled FID <= 1.15x teacher's", "distilled FID <= 0.8x baseline's", "student recognizable >= 0.9", "teacher-student label agreement >= 0.9"
+        "teacher FID <= 40", "teacher recognizable >= 0.80", "distilled FID <= 1.15x teacher's", "distilled FID <= 0.8x baseline's",
+        "student recognizable >= 0.9", "teacher-student label agreement >= 0.9",
     }
+    teacher_fid = metrics["models"]["teacher"]["summary"]["fid"]["mean"]
+    assert metrics["checks"]["teacher FID <= 40"] == {"value": round(teacher_fid, 4), "target": 40, "met": teacher_fid <= 40}
     assert "| model | FID ↓" in stdout and stdout.index("| teacher |") < stdout.index("| student (distilled) |")
     (shared / "metrics.json").write_text(out.read_text())  # for the results test
 
@@ -111,6 +114,10 @@ def test_default_run_presses_start_with_the_uis_defaults_and_scores_the_student(
     assert settings["layers"] == list(RUN_DEFAULTS.layers) and result["state"] == "finished" and result["steps"] >= 1
     assert 0 <= result["summary"]["recognizable"]["mean"] <= 1 and result["summary"]["fid"]["mean"] > 0
     assert "fid:" in stdout and "label_agreement:" in stdout
+    recognizable = result["summary"]["recognizable"]["mean"]
+    assert result["checks"] == {
+        "the default 2-s run's student recognizable >= 0.75": {"value": round(recognizable, 4), "target": 0.75, "met": recognizable >= 0.75}
+    }
 
 
 def test_evaluate_refuses_a_missing_model(tiny, tmp_path, capsys):

@@ -122,5 +122,12 @@ def test_bf16_sampling_stays_close_to_fp32_and_returns_fp32_images():
     assert low.dtype == torch.float32 and low.shape == exact.shape
     assert (low - exact).abs().max() < 0.05 and not torch.equal(low, exact)  # bf16 really ran, and stayed close
     assert torch.equal(generate(model, z, "fp32"), exact)  # the fp32 cache is rebuilt after the bf16 one
+    # the projection runs in fp32 in both (rounding it was most of bf16's pixel error): bf16 starts
+    # from fp32's 7x7 features, rounded once
+    with torch.inference_mode():
+        _, fp32_features = model.eval().infer(z, return_features=True)
+        _, bf16_features = model.infer(z, dtype=torch.bfloat16, return_features=True)
+    assert bf16_features["7x7"].dtype == torch.bfloat16
+    assert torch.equal(bf16_features["7x7"], fp32_features["7x7"].to(torch.bfloat16))
     with pytest.raises(GanlabError, match="precision must be one of"):
         inference_dtype("fp8")
