@@ -98,12 +98,23 @@ EOF
 fi
 
 if has tables; then
-  say "evaluate";   python scripts/evaluate.py --threads "$THREADS"
-  say "sweep";      python scripts/sweep_width.py --device "$DEVICE" --threads "$THREADS"
-  say "ablation";   python scripts/ablation.py --device "$DEVICE" --threads "$THREADS"
-  say "default run"; python scripts/default_run.py --threads "$THREADS"
+  # Each table is stamped with the models it measured (a hash of every checkpoints/*/model.safetensors,
+  # kept beside the runs, outside the repository): run again after a cut-off, a table already made
+  # from these models is kept, and any changed model makes every table again.
+  STAMPS="$(dirname "$RUN")/tables"
+  mkdir -p "$STAMPS"
+  MODELS_SHA="$(sha256sum checkpoints/*/model.safetensors | sha256sum | cut -d' ' -f1)"
+  table() {  # table NAME COMMAND...: run COMMAND unless it has finished for these models before
+    local name="$1"; shift
+    if [ "$(cat "$STAMPS/$name" 2>/dev/null)" = "$MODELS_SHA" ]; then say "$name: made from these models before, kept"; return; fi
+    say "$name"; "$@"; echo "$MODELS_SHA" > "$STAMPS/$name"
+  }
+  table evaluate python scripts/evaluate.py --threads "$THREADS"
+  table sweep python scripts/sweep_width.py --device "$DEVICE" --threads "$THREADS"
+  table ablation python scripts/ablation.py --device "$DEVICE" --threads "$THREADS"
+  table default-run python scripts/default_run.py --threads "$THREADS"
   # bf16 against fp32 on the same noise: faithfulness and FID depend on the weights (speed does not)
-  say "precision";  python scripts/bench_precision.py --threads "$THREADS"
-  say "results";    python scripts/results.py
+  table precision python scripts/bench_precision.py --threads "$THREADS"
+  say "results"; python scripts/results.py
 fi
 say "done"
