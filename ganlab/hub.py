@@ -204,17 +204,20 @@ def download_checkpoint(
 
 
 def _check_sizes(repo_id: str, revision: str | None, limits: dict[str, int], *, label: str) -> None:
-    """Refuse a file of the repo's top folder larger than `limits` allows for its name.
+    """Refuse a file of the repo larger than `limits` allows for its name.
 
     When the listing cannot be had (offline, Hub unreachable) nothing can be downloaded either:
     the snapshot call that follows serves what the cache holds (sized when it came) or explains.
+    One request with the Hub's own timeout: list_repo_tree retries a refused connection with
+    backoff, which kept a cached model 24 s from loading with the Hub unreachable (measured).
     """
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, constants
 
     try:
-        sizes = {entry.path: getattr(entry, "size", 0) for entry in HfApi().list_repo_tree(repo_id, revision=revision)}
+        info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, timeout=constants.HF_HUB_ETAG_TIMEOUT)
     except Exception:  # noqa: BLE001 - see the docstring: _snapshot reports what went wrong
         return
+    sizes = {sibling.rfilename: sibling.size or 0 for sibling in info.siblings or []}
     for name, limit in limits.items():
         size = sizes.get(name) or 0
         if size > limit:

@@ -1,7 +1,8 @@
 """A Hugging Face Hub look-alike on 127.0.0.1 for tests without internet.
 
 Downloads: it answers what huggingface_hub's snapshot_download asks: the repo info and file tree
-(GET {endpoint}/api/models/{repo_id}/revision/{revision} and .../tree/{revision}), then HEAD
+(GET {endpoint}/api/models/{repo_id}/revision/{revision}, with each file's size when asked
+`?blobs=true`, and .../tree/{revision}), then HEAD
 and GET on {endpoint}/{repo_id}/resolve/{revision}/{filename}, with the X-Repo-Commit, ETag and
 Content-Length headers the client needs, and 404s carrying X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound exactly as the
 Hub sends them. Point HF_ENDPOINT at `hub.url` before huggingface_hub is imported.
@@ -26,7 +27,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 class FakeHub:
@@ -181,9 +182,10 @@ class FakeHub:
                 for name, data in sorted(files.items())
             ]
         else:
+            blobs = [v.lower() for v in parse_qs(urlsplit(request.path).query).get("blobs", [])] == ["true"]  # files_metadata=True: sizes too
             payload = {
                 "id": repo_id, "modelId": repo_id, "sha": commit, "private": repo_id in self.private,
-                "siblings": [{"rfilename": name} for name in sorted(files)],
+                "siblings": [{"rfilename": name, **({"size": len(data)} if blobs else {})} for name, data in sorted(files.items())],
             }  # fmt: skip
         _json(request, 200, payload)
 
