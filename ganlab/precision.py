@@ -1,7 +1,7 @@
 """Which arithmetic this machine does fast: the one place training and sampling ask.
 
 bf16 halves the bytes moved and, on CPUs with AMX or AVX512-BF16, multiplies several times
-faster than fp32. Without them oneDNN emulates bf16 and is slower than fp32 (measured on a
+faster than fp32. Without them torch falls back to reference kernels, slower than fp32 (measured on a
 2-core AVX2 AMD EPYC: a teacher training step 12 s under bf16 autocast against 0.64 s in fp32;
 the student's 128->64 transposed convolution at batch 256, 279 ms against 43 ms), so "auto"
 stays fp32 there.
