@@ -7,7 +7,7 @@
 #   STAGES="students tables" bash scripts/rebuild_models.sh # a teacher is already in checkpoints/teacher
 #
 # Stages (STAGES, default all, in this order):
-#   study     scripts/recipe_study.py at STUDY_STEPS (default 6000) -> checkpoints/recipe-study.json
+#   study     scripts/recipe_study.py at STUDY_STEPS (default 6000), variants JOBS at a time -> checkpoints/recipe-study.json
 #   teacher   the long teacher (scripts/train_teacher_long.sh: R1 γ10, dropout 0, EMA, LR decay,
 #             30,000 steps, resumable) -> copied to checkpoints/teacher once it has finished, and
 #             its kept snapshots scored (scripts/teacher_progress.py -> checkpoints/teacher-progress.json)
@@ -24,9 +24,33 @@ say() { echo "== $(date -u +%H:%M:%S) $*"; }
 # a GPU step takes ~10 ms: a 34 MB training state every 200 steps would dominate it there
 CHECKPOINT_EVERY=$([ "$DEVICE" = cpu ] && echo 200 || echo 5000)
 
+# On CPU two trainings run side by side on THREADS/2 threads each: measured on 2 cores, two
+# 1-thread student runs made 1.00 + 1.02 steps/s where one 2-thread run made 1.62 (+25 %). One at
+# a time on a GPU.
+JOBS="${JOBS:-$([ "$DEVICE" = cpu ] && [ "$THREADS" -ge 2 ] && echo 2 || echo 1)}"
+JOB_THREADS="$(( THREADS / JOBS > 0 ? THREADS / JOBS : 1 ))"
+pids=()
+queue() {  # queue COMMAND...: run COMMAND in the background, at most JOBS at a time
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 2; done
+  "$@" & pids+=($!)
+}
+wait_all() {  # wait_all WHAT: wait for every queued job; exit 1 if any failed (the others have finished)
+  local failed=0 pid
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done  # bash keeps each child's status for wait
+  pids=()
+  [ "$failed" = 0 ] || { say "$1 failed (above): run this stage again, finished ones are kept"; exit 1; }
+}
+
 if has study; then
+  # each variant trains (resumably) in its own folder beside the teacher's run, JOBS at a time;
+  # then one pass scores them all (a trained variant is scored, not retrained)
+  STUDY=(--steps "${STUDY_STEPS:-6000}" --device "$DEVICE" --runs "$(dirname "$RUN")/recipe-study")
   say "recipe study (${STUDY_STEPS:-6000} steps per variant)"
-  python scripts/recipe_study.py --steps "${STUDY_STEPS:-6000}" --device "$DEVICE" --threads "$THREADS"
+  while IFS= read -r variant; do
+    queue python scripts/recipe_study.py "${STUDY[@]}" --threads "$JOB_THREADS" --only "$variant" --train-only
+  done < <(python -c "import sys; sys.path.insert(0, 'scripts'); from recipe_study import VARIANTS; print(*VARIANTS, sep=chr(10))")
+  wait_all "a recipe-study variant"
+  python scripts/recipe_study.py "${STUDY[@]}" --threads "$THREADS"
 fi
 
 if has teacher; then
@@ -46,11 +70,7 @@ EOF
 fi
 
 if has students; then
-  # On CPU two students train side by side on THREADS/2 threads each: measured on 2 cores, two
-  # 1-thread runs made 1.00 + 1.02 steps/s where one 2-thread run made 1.62 (+25 %). One at a
-  # time on a GPU.
-  JOBS="${JOBS:-$([ "$DEVICE" = cpu ] && [ "$THREADS" -ge 2 ] && echo 2 || echo 1)}"
-  COMMON=(--device "$DEVICE" --threads "$(( THREADS / JOBS > 0 ? THREADS / JOBS : 1 ))" --quiet)
+  COMMON=(--device "$DEVICE" --threads "$JOB_THREADS" --quiet)
   RECIPE=(--steps 3000 --lr-g 1e-3 --ema 0.999 "${COMMON[@]}")
   LONG=(--steps 6000 --lr-g 1e-3 --ema 0.999 --lr-decay "${COMMON[@]}")
   # Each student trains in its own folder beside the teacher's run, with a training state every
@@ -80,21 +100,14 @@ EOF
     mkdir -p "$out"
     cp "$run/model.safetensors" "$run/config.json" "$run/training.json" "$out/"
   }
-  pids=()
-  queue() {  # queue NAME ARGS...: distil in the background, at most JOBS at a time
-    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 2; done
-    distil "$@" & pids+=($!)
-  }
   export TEACHER_SHA="$(sha256sum checkpoints/teacher/model.safetensors | cut -d' ' -f1)"
   # longest first, so that the last job to start is a short one
-  queue student-6k "${LONG[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
-  queue student-baseline-6k "${LONG[@]}" --alpha 0
-  queue student "${RECIPE[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
-  queue student-original "${RECIPE[@]}" --alpha 0.5 --layers 14x14
-  queue student-baseline "${RECIPE[@]}" --alpha 0
-  failed=0
-  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done  # bash keeps each child's status for wait
-  [ "$failed" = 0 ] || { say "a student failed (above): run this stage again, finished students are kept"; exit 1; }
+  queue distil student-6k "${LONG[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
+  queue distil student-baseline-6k "${LONG[@]}" --alpha 0
+  queue distil student "${RECIPE[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
+  queue distil student-original "${RECIPE[@]}" --alpha 0.5 --layers 14x14
+  queue distil student-baseline "${RECIPE[@]}" --alpha 0
+  wait_all "a student"
 fi
 
 if has tables; then

@@ -4,6 +4,7 @@
     python scripts/recipe_study.py --device cuda --steps 4000    # minutes on a GPU
     python scripts/recipe_study.py --only "R1 γ10, dropout 0" plain
     python scripts/recipe_study.py --quick --out /tmp/study.json # seconds: 3 steps each, n=64
+    python scripts/recipe_study.py --train-only --only plain --threads 1   # one variant, side by side with others
 
 Every variant trains the teacher generator exactly as designed (and the discriminator's original
 layers: two 5x5 convolutions and a dense logit) from the same seed, with the same steps, batch,
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
     parser.add_argument("--out", default="checkpoints/recipe-study.json")
     parser.add_argument("--quick", action="store_true", help="3 steps of batch 16 per teacher, n=64: a smoke run")
+    parser.add_argument("--train-only", action="store_true", help="train (or resume) the variants and stop: no scoring, no JSON (for variants trained side by side, scored by a later run)")
     args = parser.parse_args()
 
     import torch
@@ -81,9 +83,10 @@ def main() -> None:
     runs = Path(args.runs)
     for label in args.only:
         check_output_folder(runs / folder_name(label))  # an unwritable place fails now, not after an hour
-    classifier = load_classifier(args.classifier, device=str(device))
-    test_images, _ = load_mnist("test", args.data)
-    reference = make_reference(classifier, to_unit_range(test_images[: 1000 if args.quick else None]))
+    if not args.train_only:
+        classifier = load_classifier(args.classifier, device=str(device))
+        test_images, _ = load_mnist("test", args.data)
+        reference = make_reference(classifier, to_unit_range(test_images[: 1000 if args.quick else None]))
     images = training_images("mnist", root=args.data, limit=limit)
     base = TrainConfig(
         mode="teacher", steps=args.steps, batch_size=args.batch_size, lr_generator=2e-4, lr_discriminator=2e-4,
@@ -106,12 +109,17 @@ def main() -> None:
             if state.is_file():
                 print(f"{label}: resuming at step {trainer.load_training_state(folder)}", file=sys.stderr)
             train_time = round(trainer.run().elapsed, 1)
+        if args.train_only:
+            continue
         teacher = load_checkpoint(folder, expect="generator", device=str(device))
         scores = [evaluate_generator(teacher, classifier, reference, args.n, seed) for seed in args.seeds]
         summary = summarize(scores)
         variants.append({"label": label, "changes": VARIANTS[label], "folder": str(folder), "train_time_s": train_time, "summary": summary, "runs": scores})
         print(f"{label}: FID {summary['fid']['mean']:.1f}, recognizable {summary['recognizable']['mean']:.3f}", file=sys.stderr)
 
+    if args.train_only:
+        print(f"trained: {', '.join(args.only)}; run without --train-only to score them", file=sys.stderr)
+        return
     result = {
         "meta": {
             "steps": args.steps, "batch_size": args.batch_size, "n": args.n, "seeds": args.seeds,

@@ -192,8 +192,11 @@ def test_recipe_study_quick_trains_each_variant_once_and_resumes_by_scoring(tiny
     out, runs = tmp_path / "study.json", tmp_path / "study-runs"
     args = ("recipe_study.py", "--quick", "--only", "plain", "spectral norm, dropout 0", "--threads", "1",
             "--classifier", str(tiny / "classifier"), "--runs", str(runs), "--out", str(out))  # fmt: skip
+    code, _, stderr = run(*args[:-2], "--only", "plain", "--train-only", capsys=capsys)  # one variant, as run side by side
+    assert code == 0 and "trained: plain" in stderr and not out.exists(), stderr
     code, stdout, stderr = run(*args, capsys=capsys)
     assert code == 0, stderr
+    assert stderr.count("trained before") == 1, stderr  # plain is scored; spectral norm trains here
     study = json.loads(out.read_text())
     assert [v["label"] for v in study["variants"]] == ["plain", "spectral norm, dropout 0"]
     assert study["variants"][1]["changes"] == {"spectral_norm": True, "discriminator_dropout": 0.0}
