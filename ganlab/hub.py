@@ -209,7 +209,8 @@ def _check_sizes(repo_id: str, revision: str | None, limits: dict[str, int], *, 
     When the listing cannot be had (offline, Hub unreachable) nothing can be downloaded either:
     the snapshot call that follows serves what the cache holds (sized when it came) or explains.
     One request with the Hub's own timeout: list_repo_tree retries a refused connection with
-    backoff, which kept a cached model 24 s from loading with the Hub unreachable (measured).
+    backoff, which made a cached model take 26 s to load with the Hub unreachable (measured).
+    A limited file the listing gives no size for is refused: its size could not be bounded.
     """
     from huggingface_hub import HfApi, constants
 
@@ -217,9 +218,13 @@ def _check_sizes(repo_id: str, revision: str | None, limits: dict[str, int], *, 
         info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, timeout=constants.HF_HUB_ETAG_TIMEOUT)
     except Exception:  # noqa: BLE001 - see the docstring: _snapshot reports what went wrong
         return
-    sizes = {sibling.rfilename: sibling.size or 0 for sibling in info.siblings or []}
+    sizes = {sibling.rfilename: sibling.size for sibling in info.siblings or []}
     for name, limit in limits.items():
-        size = sizes.get(name) or 0
+        if name not in sizes:
+            continue  # not in the repo: the snapshot call says so if it is required
+        size = sizes[name]
+        if size is None:
+            raise GanlabError(f"{label}: the Hub listed {name} without its size; not downloaded")
         if size > limit:
             raise GanlabError(f"{label}: {name} is {size:,} bytes, more than its config allows ({limit:,}); not downloaded")
 

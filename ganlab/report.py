@@ -274,13 +274,12 @@ def precision_table(data: dict[str, Any]) -> str:
         table(header, rows)
         + f"\n\nPeak of a 2048² matrix product: fp32 {peak['fp32']:g}, bf16 {peak['bf16']:g} GMAC/s ({meta['machine']}, "
         + f"{meta['threads']} threads)."
+        + (" This CPU has no native bf16: `auto` samples in fp32 here." if emulated else "")
         + (
-            " This CPU has no native bf16: torch runs bf16 transposed convolutions in its reference kernel"
-            " (`slow_conv_transpose2d`, not oneDNN), so bf16 is the slow path here and `auto` samples in fp32. That kernel"
-            " also loses more than bf16's rounding: with only the teacher's first (stride-1) layer in bf16, 98.5 % of pixels"
-            " stay within 1 gray level, against 99.9 % when that rounding is simulated in fp32 (300 samples), so the teacher's"
-            " figure below understates a CPU with AMX."
-            if emulated else ""
+            " torch runs bf16 transposed convolutions in its reference kernel here (`slow_conv_transpose2d`, not"
+            " oneDNN): slow, and it rounds more than bf16 products with fp32 sums (as AMX computes them), so the"
+            " faithfulness below is a lower bound for a CPU with native bf16."
+            if not meta.get("onednn_bf16", not emulated) else ""
         )
         + f" The same {faithful['n']:,} noise vectors in both precisions:\n\n" + "\n".join(lines)
     )

@@ -117,6 +117,8 @@ def main() -> None:
             "models": {name: display_path(path) for name, path in paths.items()},
             "threads": torch.get_num_threads(), "torch": torch.__version__,
             "machine": f"{cpu_name()}, {'native' if cpu_has_fast_bf16() else 'no native (emulated)'} bf16",
+            # whether torch sends bf16 convolutions to oneDNN here (else its reference kernels)
+            "onednn_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
             "repeats": args.repeats, "quick": args.quick, "wall_time_s": round(time.perf_counter() - started, 1),
         },
     }  # fmt: skip

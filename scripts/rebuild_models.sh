@@ -30,6 +30,9 @@ CHECKPOINT_EVERY=$([ "$DEVICE" = cpu ] && echo 200 || echo 5000)
 JOBS="${JOBS:-$([ "$DEVICE" = cpu ] && [ "$THREADS" -ge 2 ] && echo 2 || echo 1)}"
 JOB_THREADS="$(( THREADS / JOBS > 0 ? THREADS / JOBS : 1 ))"
 pids=()
+# a stopped rebuild stops every process it started (its process group), background trainings
+# included: a rerun would otherwise race them for their folders
+trap 'trap - INT TERM; kill 0' INT TERM
 queue() {  # queue COMMAND...: run COMMAND in the background, at most JOBS at a time
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 2; done
   "$@" & pids+=($!)
@@ -41,14 +44,17 @@ wait_all() {  # wait_all WHAT: wait for every queued job; exit 1 if any failed (
   [ "$failed" = 0 ] || { say "$1 failed (above): run this stage again, finished ones are kept"; exit 1; }
 }
 
+python scripts/fetch_mnist.py  # once, before trainings that start side by side would each download it
+
 if has study; then
   # each variant trains (resumably) in its own folder beside the teacher's run, JOBS at a time;
   # then one pass scores them all (a trained variant is scored, not retrained)
   STUDY=(--steps "${STUDY_STEPS:-6000}" --device "$DEVICE" --runs "$(dirname "$RUN")/recipe-study")
   say "recipe study (${STUDY_STEPS:-6000} steps per variant)"
+  variants="$(python -c "import sys; sys.path.insert(0, 'scripts'); from recipe_study import VARIANTS; print(*VARIANTS, sep=chr(10))")"
   while IFS= read -r variant; do
     queue python scripts/recipe_study.py "${STUDY[@]}" --threads "$JOB_THREADS" --only "$variant" --train-only
-  done < <(python -c "import sys; sys.path.insert(0, 'scripts'); from recipe_study import VARIANTS; print(*VARIANTS, sep=chr(10))")
+  done <<< "$variants"
   wait_all "a recipe-study variant"
   python scripts/recipe_study.py "${STUDY[@]}" --threads "$THREADS"
 fi
@@ -111,23 +117,25 @@ EOF
 fi
 
 if has tables; then
-  # Each table is stamped with the models it measured (a hash of every checkpoints/*/model.safetensors,
-  # kept beside the runs, outside the repository): run again after a cut-off, a table already made
-  # from these models is kept, and any changed model makes every table again.
-  STAMPS="$(dirname "$RUN")/tables"
-  mkdir -p "$STAMPS"
-  MODELS_SHA="$(sha256sum checkpoints/*/model.safetensors | sha256sum | cut -d' ' -f1)"
-  table() {  # table NAME COMMAND...: run COMMAND unless it has finished for these models before
-    local name="$1"; shift
-    if [ "$(cat "$STAMPS/$name" 2>/dev/null)" = "$MODELS_SHA" ]; then say "$name: made from these models before, kept"; return; fi
-    say "$name"; "$@"; echo "$MODELS_SHA" > "$STAMPS/$name"
+  # Each table is stamped (in runs/tables of this checkout) with what it was made from: every model
+  # in checkpoints/, the code in ganlab/ and scripts/, the device and threads, and the sha256 of the
+  # file it wrote. Run again after a cut-off, a table whose stamp still matches is kept; a changed
+  # model, script or output file makes it again.
+  mkdir -p runs/tables
+  MADE_FROM="$(cat checkpoints/*/model.safetensors ganlab/*.py ganlab/*/*.py scripts/*.py scripts/*.sh | sha256sum | cut -d' ' -f1) $DEVICE $THREADS"
+  table() {  # table NAME OUTPUT COMMAND...: run COMMAND (which writes OUTPUT) unless its stamp matches
+    local name="$1" output="$2"; shift 2
+    if [ -f "$output" ] && [ "$(cat "runs/tables/$name" 2>/dev/null)" = "$MADE_FROM $(sha256sum < "$output")" ]; then
+      say "$name: made from these models and this code before, kept"; return
+    fi
+    say "$name"; "$@"; echo "$MADE_FROM $(sha256sum < "$output")" > "runs/tables/$name"
   }
-  table evaluate python scripts/evaluate.py --threads "$THREADS"
-  table sweep python scripts/sweep_width.py --device "$DEVICE" --threads "$THREADS"
-  table ablation python scripts/ablation.py --device "$DEVICE" --threads "$THREADS"
-  table default-run python scripts/default_run.py --threads "$THREADS"
+  table evaluate checkpoints/metrics.json python scripts/evaluate.py --threads "$THREADS"
+  table sweep checkpoints/sweep.json python scripts/sweep_width.py --device "$DEVICE" --threads "$THREADS"
+  table ablation checkpoints/ablation.json python scripts/ablation.py --device "$DEVICE" --threads "$THREADS"
+  table default-run checkpoints/default-run.json python scripts/default_run.py --threads "$THREADS"
   # bf16 against fp32 on the same noise: faithfulness and FID depend on the weights (speed does not)
-  table precision python scripts/bench_precision.py --threads "$THREADS"
+  table precision checkpoints/precision.json python scripts/bench_precision.py --threads "$THREADS"
   say "results"; python scripts/results.py
 fi
 say "done"

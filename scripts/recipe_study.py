@@ -103,18 +103,19 @@ def main() -> None:
         if finished_before and json.loads(done.read_text()).get("steps") == args.steps:
             print(f"{label}: trained before ({folder}), scoring it", file=sys.stderr)
             train_time = json.loads(done.read_text()).get("wall_time_s")
+            train_threads = json.loads(done.read_text()).get("train_config", {}).get("num_threads")
         else:
             trainer = new_trainer(config, images=images, output_dir=folder, on_event=TqdmReporter(label))
             state = folder / "training-state.safetensors"
             if state.is_file():
                 print(f"{label}: resuming at step {trainer.load_training_state(folder)}", file=sys.stderr)
-            train_time = round(trainer.run().elapsed, 1)
+            train_time, train_threads = round(trainer.run().elapsed, 1), args.threads
         if args.train_only:
             continue
         teacher = load_checkpoint(folder, expect="generator", device=str(device))
         scores = [evaluate_generator(teacher, classifier, reference, args.n, seed) for seed in args.seeds]
         summary = summarize(scores)
-        variants.append({"label": label, "changes": VARIANTS[label], "folder": str(folder), "train_time_s": train_time, "summary": summary, "runs": scores})
+        variants.append({"label": label, "changes": VARIANTS[label], "folder": str(folder), "train_time_s": train_time, "train_threads": train_threads, "summary": summary, "runs": scores})
         print(f"{label}: FID {summary['fid']['mean']:.1f}, recognizable {summary['recognizable']['mean']:.3f}", file=sys.stderr)
 
     if args.train_only:

@@ -16,7 +16,8 @@ Hub answers an invalid token) and reaches only that user's namespace (else 403).
 is visible only to its owner; to anyone else it is missing (401 RepoNotFound), as on the Hub.
 
 Faults on demand: `drop_head` closes the connection without answering any request for a
-repo; `drop_body_once` sends half of a file's body once, then closes the connection.
+repo; `drop_body_once` sends half of a file's body once, then closes the connection; `unsized`
+lists a repo's files without their sizes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class FakeHub:
         self.commits: dict[str, dict[str, dict[str, bytes]]] = {}  # repo id -> {commit: {file: bytes}}
         self.drop_head: set[str] = set()
         self.drop_body_once: set[tuple[str, str]] = set()  # (repo id, filename)
+        self.unsized: set[str] = set()  # repo ids whose listing gives no file sizes
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self.users: dict[str, str] = {}  # token -> user name (the only namespace that token may write)
         self.private: set[str] = set()  # repo ids created private
@@ -183,6 +185,7 @@ class FakeHub:
             ]
         else:
             blobs = [v.lower() for v in parse_qs(urlsplit(request.path).query).get("blobs", [])] == ["true"]  # files_metadata=True: sizes too
+            blobs = blobs and repo_id not in self.unsized
             payload = {
                 "id": repo_id, "modelId": repo_id, "sha": commit, "private": repo_id in self.private,
                 "siblings": [{"rfilename": name, **({"size": len(data)} if blobs else {})} for name, data in sorted(files.items())],

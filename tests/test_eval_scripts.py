@@ -192,7 +192,7 @@ def test_recipe_study_quick_trains_each_variant_once_and_resumes_by_scoring(tiny
     out, runs = tmp_path / "study.json", tmp_path / "study-runs"
     args = ("recipe_study.py", "--quick", "--only", "plain", "spectral norm, dropout 0", "--threads", "1",
             "--classifier", str(tiny / "classifier"), "--runs", str(runs), "--out", str(out))  # fmt: skip
-    code, _, stderr = run(*args[:-2], "--only", "plain", "--train-only", capsys=capsys)  # one variant, as run side by side
+    code, _, stderr = run(*args, "--only", "plain", "--train-only", capsys=capsys)  # one variant, as run side by side
     assert code == 0 and "trained: plain" in stderr and not out.exists(), stderr
     code, stdout, stderr = run(*args, capsys=capsys)
     assert code == 0, stderr

@@ -227,6 +227,8 @@ def fake_hub(folders):
         config = (folders.student_v1 / "config.json").read_bytes()  # a tiny student, then far too many bytes
         server.add_commit("ganlab/oversized", {"config.json": config, "model.safetensors": bytes(2 * 1024 * 1024)})
         server.drop_body_once.add(("ganlab/flaky", "model.safetensors"))
+        server.add_folder("ganlab/unsized", folders.student_v2)
+        server.unsized.add("ganlab/unsized")
         yield server
 
 
@@ -249,6 +251,7 @@ def online(fake_hub, tmp_path_factory):
         {"name": "flaky", "source": "ganlab/flaky"},
         {"name": "invalid_id", "source": "ganlab/bad--id"},
         {"name": "oversized", "source": "ganlab/oversized"},
+        {"name": "unsized", "source": "ganlab/unsized"},
     ]
     before = len(fake_hub.requests)
     results = run_client(scenarios, root / "out", hf_home=root / "hf", endpoint=fake_hub.url)
@@ -287,6 +290,7 @@ def test_hub_revision_by_tag_and_by_commit(online, folders, fake_hub):
         ("hangs_up", "the connection dropped"),
         ("invalid_id", "not a valid Hub repo id"),
         ("oversized", r"^Hub repo ganlab/oversized: model.safetensors is 2,097,152 bytes, more than its config allows \([0-9,]+\); not downloaded$"),
+        ("unsized", r"^Hub repo ganlab/unsized: the Hub listed model.safetensors without its size; not downloaded$"),
     ],
 )
 def test_hub_failures_are_one_clear_ganlab_error(online, name, message):
@@ -303,7 +307,7 @@ def test_hub_checks_kind_before_downloading_weights_and_validates_before_any_req
     assert not any(path.startswith("/ganlab/discriminator/") and "model.safetensors" in path for path in paths)
     assert not any("bad--id" in path for path in paths)
     # an oversized weights file is sized from the listing, never fetched
-    assert not any(path.startswith("/ganlab/oversized/") and "model.safetensors" in path for path in paths)
+    assert not any(path.startswith(("/ganlab/oversized/", "/ganlab/unsized/")) and "model.safetensors" in path for path in paths)
 
 
 def test_from_hub_never_reads_a_local_path(monkeypatch):
