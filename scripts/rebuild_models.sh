@@ -25,8 +25,9 @@ say() { echo "== $(date -u +%H:%M:%S) $*"; }
 CHECKPOINT_EVERY=$([ "$DEVICE" = cpu ] && echo 200 || echo 5000)
 
 # On CPU two trainings run side by side on THREADS/2 threads each: measured on 2 cores, two
-# 1-thread student runs made 1.00 + 1.02 steps/s where one 2-thread run made 1.62 (+25 %). One at
-# a time on a GPU.
+# 1-thread student runs made 1.00 + 1.02 steps/s where one 2-thread run made 1.62 (+25 %); for
+# teacher-sized runs with R1 it is about even (1.47 s a step on 1 thread beside another run, 0.73
+# s alone on 2). One at a time on a GPU.
 JOBS="${JOBS:-$([ "$DEVICE" = cpu ] && [ "$THREADS" -ge 2 ] && echo 2 || echo 1)}"
 JOB_THREADS="$(( THREADS / JOBS > 0 ? THREADS / JOBS : 1 ))"
 pids=()
