@@ -99,11 +99,11 @@ def main() -> None:
         config = base.replace(**VARIANTS[label])
         folder = runs / folder_name(label)
         done = folder / "training.json"
-        finished_before = done.is_file() and json.loads(done.read_text()).get("status") in ("completed", "time budget")
-        if finished_before and json.loads(done.read_text()).get("steps") == args.steps:
+        training = json.loads(done.read_text()) if done.is_file() else {}
+        if training.get("status") in ("completed", "time budget") and training.get("steps") == args.steps:
             print(f"{label}: trained before ({folder}), scoring it", file=sys.stderr)
-            train_time = json.loads(done.read_text()).get("wall_time_s")
-            train_threads = json.loads(done.read_text()).get("train_config", {}).get("num_threads")
+            train_time = training.get("wall_time_s")
+            train_threads = training.get("train_config", {}).get("num_threads")
         else:
             trainer = new_trainer(config, images=images, output_dir=folder, on_event=TqdmReporter(label))
             state = folder / "training-state.safetensors"
