@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -36,15 +37,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_server(url: str, process: subprocess.Popen, timeout: float = 120.0):
+def wait_for_server(url: str, process: subprocess.Popen, downloads: Path, timeout: float = 120.0):
     from gradio_client import Client
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise GanlabError(f"the app exited with status {process.returncode} before it served {url}")
+            raise GanlabError(f"the app exited with status {process.returncode} before it served {url} (its log: {downloads.parent / 'app.log'})")
         try:
-            return Client(url, verbose=False)
+            return Client(url, verbose=False, download_files=downloads)
         except Exception:  # not listening yet
             time.sleep(0.5)
     raise GanlabError(f"the app did not answer at {url} within {timeout:.0f} s")
@@ -125,6 +126,9 @@ def main() -> None:
 
     port = free_port()
     scratch = tempfile.mkdtemp(prefix="ganlab-bench-")
+    # The client downloads every image it is sent, and leaves an empty folder in the temp dir for
+    # each; keep both in the scratch folder, which goes when the benchmark ends.
+    tempfile.tempdir = scratch
     env = {
         **os.environ,
         "GRADIO_SERVER_PORT": str(port),
@@ -143,7 +147,7 @@ def main() -> None:
     process = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/"
-        client = wait_for_server(url, process)
+        client = wait_for_server(url, process, Path(scratch) / "downloads")
         time_requests(client, 3, args.n)  # warm-up: first calls load kernels and fill caches
         idle = time_requests(client, requests, args.n)
         idle_http = time_http_requests(url, requests, args.n)
@@ -161,6 +165,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+    shutil.rmtree(scratch, ignore_errors=True)  # kept after a failure: its app.log says why
 
     results = {
         "n_per_model": args.n,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,6 +16,12 @@ import pytest
 import torch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# gradio_client keeps every file it downloads in GRADIO_TEMP_DIR and leaves an empty folder in the
+# temp dir for each one (about 500 folders a suite run, left on the machine for good). Point both,
+# and every server the tests start, at one folder per session that goes when the session ends.
+SCRATCH = tempfile.mkdtemp(prefix="ganlab-tests-")
+os.environ["GRADIO_TEMP_DIR"] = os.environ["TMPDIR"] = tempfile.tempdir = SCRATCH
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 torch.set_num_threads(int(os.environ.get("GANLAB_TEST_THREADS", "2")))
 
 REPO = Path(__file__).resolve().parent.parent
