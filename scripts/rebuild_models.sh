@@ -12,7 +12,7 @@
 #             30,000 steps, resumable) -> copied to checkpoints/teacher once it has finished, and
 #             its kept snapshots scored (scripts/teacher_progress.py -> checkpoints/teacher-progress.json)
 #   students  the committed students, distilled from that teacher with their committed recipes
-#   tables    evaluate.py, sweep_width.py, ablation.py, default_run.py, bench_precision.py, then results.py
+#   tables    evaluate.py, ablation.py, default_run.py, bench_precision.py, sweep_width.py, then results.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICE="${DEVICE:-cpu}"
@@ -119,24 +119,29 @@ fi
 
 if has tables; then
   # Each table is stamped (in runs/tables of this checkout) with what it was made from: every model
-  # in checkpoints/, the code in ganlab/ and scripts/, the device and threads, and the sha256 of the
-  # file it wrote. Run again after a cut-off, a table whose stamp still matches is kept; a changed
-  # model, script or output file makes it again.
+  # in checkpoints/, the code in ganlab/ and scripts/, the device and threads, the table's command
+  # line, and the sha256 of the file it wrote. Run again after a cut-off, a table whose stamp still
+  # matches is kept; a changed model, script, command or output file makes it again.
   mkdir -p runs/tables
   MADE_FROM="$(cat checkpoints/*/model.safetensors ganlab/*.py ganlab/*/*.py scripts/*.py scripts/*.sh | sha256sum | cut -d' ' -f1) $DEVICE $THREADS"
   table() {  # table NAME OUTPUT COMMAND...: run COMMAND (which writes OUTPUT) unless its stamp matches
     local name="$1" output="$2"; shift 2
-    if [ -f "$output" ] && [ "$(cat "runs/tables/$name" 2>/dev/null)" = "$MADE_FROM $(sha256sum < "$output")" ]; then
+    local stamp="$MADE_FROM $(echo "$*" | sha256sum | cut -d' ' -f1)"
+    if [ -f "$output" ] && [ "$(cat "runs/tables/$name" 2>/dev/null)" = "$stamp $(sha256sum < "$output")" ]; then
       say "$name: made from these models and this code before, kept"; return
     fi
-    say "$name"; "$@"; echo "$MADE_FROM $(sha256sum < "$output")" > "runs/tables/$name"
+    say "$name"; "$@"; echo "$stamp $(sha256sum < "$output")" > "runs/tables/$name"
   }
+  # The recipes of the committed tables (docs/results.md#regenerate); the sweep, hours on CPU, goes
+  # last and keeps each trained width in runs/sweep, so a cut-off costs at most one width.
   table evaluate checkpoints/metrics.json python scripts/evaluate.py --threads "$THREADS"
-  table sweep checkpoints/sweep.json python scripts/sweep_width.py --device "$DEVICE" --threads "$THREADS"
-  table ablation checkpoints/ablation.json python scripts/ablation.py --device "$DEVICE" --threads "$THREADS"
+  table ablation checkpoints/ablation.json python scripts/ablation.py --steps 300 --alpha 0.5 --layers 14x14 pixels \
+    --lr-g 1e-3 --ema 0.999 --n 3000 --device "$DEVICE" --threads "$THREADS"
   table default-run checkpoints/default-run.json python scripts/default_run.py --threads "$THREADS"
   # bf16 against fp32 on the same noise: faithfulness and FID depend on the weights (speed does not)
   table precision checkpoints/precision.json python scripts/bench_precision.py --threads "$THREADS"
+  table sweep checkpoints/sweep.json python scripts/sweep_width.py --steps 3000 --alpha 0.75 --layers 7x7 14x14 pixels \
+    --lr-g 1e-3 --ema 0.999 --device "$DEVICE" --threads "$THREADS"
   say "results"; python scripts/results.py
 fi
 say "done"

@@ -4,6 +4,10 @@
     python scripts/sweep_width.py --widths 128 32 --steps 3000 --alpha 0.9 --layers 14x14 7x7 pixels --lr-g 1e-3
     python scripts/sweep_width.py --quick --out /tmp/sweep.json --plot /tmp/sweep.png    # seconds
 
+Each trained student is kept in --keep (default runs/sweep/wW) with its recipe and its teacher's
+sha256; run again after a cut-off, a width already trained with the same recipe and teacher is
+loaded, not retrained (a full-size sweep is hours on 2 CPU cores).
+
 A student of width W is 7x7xW -> 14x14x(W/2) -> 28x28x1; narrower students reach the
 teacher's features through learned 1x1 projections. Each is scored like the teacher
 (FID etc. over sampling seeds) and timed side by side with it (interleaved medians, fixed
@@ -13,6 +17,7 @@ latency; needs matplotlib) and names the smallest student within 1.5x the teache
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -31,6 +36,14 @@ def smallest_within(points: list[dict], teacher: dict, tolerance: float = FID_TO
         return None
     best = min(fits, key=lambda p: p["parameters"])
     return {"label": best["label"], "width": best["width"], "parameters": best["parameters"], "size_ratio": teacher["parameters"] / best["parameters"], "fid": best["summary"]["fid"]["mean"], "fid_limit": limit}
+
+
+def kept_record(folder: Path) -> dict:
+    """training.json of a width kept by an earlier run; {} when there is none or it does not parse."""
+    try:
+        return json.loads((folder / "training.json").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def plot(sweep: dict, path: Path) -> None:
@@ -80,6 +93,7 @@ def main() -> None:
     parser.add_argument("--seed", type=setting("seed"), default=0, help="training seed")
     parser.add_argument("--sampling-seeds", type=setting("seed"), nargs="+", default=[0, 1, 2])
     parser.add_argument("--plot", default="checkpoints/sweep.png", help="PNG plot ('' to skip)")
+    parser.add_argument("--keep", default=None, help="folder for each trained width, reused on a rerun (default runs/sweep; none with --quick)")
     args = parser.parse_args()
     if len(set(args.widths)) != len(args.widths):  # one result per width: a repeat would be mislabelled
         parser.error(f"--widths names a width more than once: {args.widths}")
@@ -87,7 +101,8 @@ def main() -> None:
 
     import torch
 
-    from ganlab.checkpoints import atomic_write_json
+    from ganlab.checkpoints import WEIGHTS_NAME, atomic_write_json, load_checkpoint, resolve_model_path, save_checkpoint
+    from ganlab.data import sha256_of
     from ganlab.metrics import evaluate_generator, summarize
     from ganlab.models import count_parameters
     from ganlab.report import sweep_table
@@ -98,14 +113,25 @@ def main() -> None:
     study = start_study(args, seed=args.seed)
     teacher, classifier, reference, images, config = study.teacher, study.classifier, study.reference, study.images, study.config
 
-    # 1. train every width with the same budget
+    # 1. train every width with the same budget (or load it, trained before with this recipe and teacher)
     generators = {"teacher": teacher}
     train_times = {}
+    recipe = json.loads(json.dumps(config.to_dict()))  # as training.json will read it back (lists, not tuples)
+    made_from = {"recipe": recipe, "teacher_sha256": sha256_of(resolve_model_path(args.teacher) / WEIGHTS_NAME)}
+    keep = args.keep if args.keep is not None else ("" if args.quick else "runs/sweep")
     for width in args.widths:
+        kept = Path(keep) / f"w{width}" if keep else None
+        if kept and kept_record(kept).get("made_from") == {**made_from, "width": width}:
+            generators[f"student w{width}"] = load_checkpoint(kept, expect="generator", device=config.device).eval()
+            train_times[width] = kept_record(kept)["train_time_s"]
+            print(f"width {width}: trained before, loaded from {kept}", file=sys.stderr)
+            continue
         trainer = new_trainer(config, images=images, teacher=teacher, student_width=width)
         finished = trainer.run()
         generators[f"student w{width}"] = trainer.sampling_generator.eval()
         train_times[width] = round(finished.elapsed, 1)
+        if kept:
+            save_checkpoint(trainer.sampling_generator, kept, training={"made_from": {**made_from, "width": width}, "train_time_s": train_times[width]})
         print(f"width {width}: {finished.step} steps in {finished.elapsed:.0f} s", file=sys.stderr)
 
     # 2. speed on this machine's CPU (what the size/latency trade-off is about), all models interleaved
