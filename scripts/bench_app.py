@@ -51,6 +51,16 @@ def wait_for_server(url: str, process: subprocess.Popen, downloads: Path, timeou
     raise GanlabError(f"the app did not answer at {url} within {timeout:.0f} s")
 
 
+def wait_for_state(client, state: str, timeout: float = 120.0) -> dict:
+    """Poll the run's status until it reads `state`; the status it reached."""
+    deadline = time.monotonic() + timeout
+    while (status := client.predict(api_name="/run_status")[-2]).get("state") != state:
+        if time.monotonic() > deadline or status.get("state") in ("finished", "failed"):
+            raise GanlabError(f"the run did not reach {state} within {timeout:.0f} s: {status.get('phase')}")
+        time.sleep(0.5)
+    return status
+
+
 def stand_in_checkpoints(folder: Path) -> dict[str, str]:
     """Initialised full-size teacher and student: same architectures, so the same timings."""
     import torch
@@ -154,10 +164,12 @@ def main() -> None:
         started = client.predict(api_name="/start_run")
         if started[-2].get("state") not in ("preparing", "running"):  # preparing: MNIST loads in the run's thread
             raise GanlabError(f"could not start a run: {started[-1]}")
+        wait_for_state(client, "running")  # a loaded machine can take longer than a fixed sleep to prepare
         time.sleep(2.0)  # let the run reach its steady state
         training = time_requests(client, requests, args.n)
         status = client.predict(api_name="/run_status")[-2]
-        stopped = client.predict(api_name="/stop_run")[-2]
+        client.predict(api_name="/stop_run")
+        stopped = wait_for_state(client, "stopped")  # a stop lands once the step in flight ends
     finally:
         process.terminate()
         try:
