@@ -19,8 +19,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # gradio_client keeps every file it downloads in GRADIO_TEMP_DIR and leaves an empty folder in the
 # temp dir for each one (about 500 folders a suite run, left on the machine for good). Point both,
 # and every server the tests start, at one folder per session that goes when the session ends.
+# Side by side, as /tmp/gradio and the app's /tmp/ganlab-* are: gradio serves what lies under its folder.
 SCRATCH = tempfile.mkdtemp(prefix="ganlab-tests-")
-os.environ["GRADIO_TEMP_DIR"] = os.environ["TMPDIR"] = tempfile.tempdir = SCRATCH
+os.environ["GRADIO_TEMP_DIR"] = os.path.join(SCRATCH, "gradio")
+os.environ["TMPDIR"] = tempfile.tempdir = os.path.join(SCRATCH, "tmp")
+os.makedirs(tempfile.tempdir)
 atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 torch.set_num_threads(int(os.environ.get("GANLAB_TEST_THREADS", "2")))
 
