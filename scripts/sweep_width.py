@@ -38,14 +38,6 @@ def smallest_within(points: list[dict], teacher: dict, tolerance: float = FID_TO
     return {"label": best["label"], "width": best["width"], "parameters": best["parameters"], "size_ratio": teacher["parameters"] / best["parameters"], "fid": best["summary"]["fid"]["mean"], "fid_limit": limit}
 
 
-def kept_record(folder: Path) -> dict:
-    """training.json of a width kept by an earlier run; {} when there is none or it does not parse."""
-    try:
-        return json.loads((folder / "training.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def plot(sweep: dict, path: Path) -> None:
     """Two panels sharing the parameter axis: FID (± std) and batch-1 latency."""
     from ganlab.errors import GanlabError
@@ -101,7 +93,7 @@ def main() -> None:
 
     import torch
 
-    from ganlab.checkpoints import WEIGHTS_NAME, atomic_write_json, load_checkpoint, resolve_model_path, save_checkpoint
+    from ganlab.checkpoints import WEIGHTS_NAME, atomic_write_json, load_checkpoint, read_training_info, resolve_model_path, save_checkpoint
     from ganlab.data import sha256_of
     from ganlab.metrics import evaluate_generator, summarize
     from ganlab.models import count_parameters
@@ -121,9 +113,10 @@ def main() -> None:
     keep = args.keep if args.keep is not None else ("" if args.quick else "runs/sweep")
     for width in args.widths:
         kept = Path(keep) / f"w{width}" if keep else None
-        if kept and kept_record(kept).get("made_from") == {**made_from, "width": width}:
+        record = read_training_info(kept) if kept else {}
+        if record.get("made_from") == {**made_from, "width": width}:
             generators[f"student w{width}"] = load_checkpoint(kept, expect="generator", device=config.device).eval()
-            train_times[width] = kept_record(kept)["train_time_s"]
+            train_times[width] = record["train_time_s"]
             print(f"width {width}: trained before, loaded from {kept}", file=sys.stderr)
             continue
         trainer = new_trainer(config, images=images, teacher=teacher, student_width=width)
