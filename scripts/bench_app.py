@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -155,6 +156,7 @@ def main() -> None:
         env.update(stand_in_checkpoints(Path(scratch)))
     log = open(Path(scratch) / "app.log", "w")
     process = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a terminated benchmark still stops its server (finally below)
     try:
         url = f"http://127.0.0.1:{port}/"
         client = wait_for_server(url, process, Path(scratch) / "downloads")

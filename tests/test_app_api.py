@@ -119,6 +119,7 @@ def test_a_run_starts_streams_and_stops_and_its_thread_ends(served):
 
 def test_the_benchmark_script_measures_both_phases(tmp_path):
     import json
+    import signal
     import subprocess
     import sys
 
@@ -127,10 +128,20 @@ def test_the_benchmark_script_measures_both_phases(tmp_path):
     teacher, student = tiny_checkpoints(tmp_path)
     output = tmp_path / "bench.json"
     env = {**os.environ, "GANLAB_TEACHER": str(teacher), "GANLAB_STUDENT": str(student)}
-    result = subprocess.run(
+    # its own process group: a benchmark cut by the timeout takes the app server it started with it
+    # (subprocess.run's timeout kills only the benchmark, and an orphaned server loads the rest of the suite)
+    bench = subprocess.Popen(
         [sys.executable, "scripts/bench_app.py", str(output), "--quick", "--n", "16"],
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env=env, capture_output=True, text=True, timeout=180,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
     )
+    try:
+        stdout, stderr = bench.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(bench.pid, signal.SIGKILL)
+        stdout, stderr = bench.communicate()
+        pytest.fail(f"bench_app.py did not finish in 180 s: {stderr[-2000:]}")
+    result = subprocess.CompletedProcess(bench.args, bench.returncode, stdout, stderr)
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(output.read_text())
     for phase in ("idle", "while_training", "idle_http"):

@@ -73,14 +73,18 @@ def enabled(page) -> dict[str, bool]:
     return {name: page.locator(f"#{name}").is_enabled() for name in BUTTONS}
 
 
-def wait_enabled(page, expected: dict[str, bool]) -> None:
+IDLE = {"start": True, "pause": False, "resume": False, "step": False, "stop": False}
+
+
+def wait_enabled(page, expected: dict[str, bool], timeout_ms: int = 10_000) -> None:
     """Wait until the five buttons read `expected`: a poll answered just before a click may land just
     after it and show the previous state for up to one poll (1 s)."""
     script = "want => Object.entries(want).every(([id, on]) => { const b = document.querySelector('#' + id); return b && b.disabled === !on; })"
     try:
-        page.wait_for_function(script, arg=expected, timeout=10_000)
+        page.wait_for_function(script, arg=expected, timeout=timeout_ms)
     except Exception:
-        raise AssertionError(f"buttons {enabled(page)}, expected {expected}") from None
+        shown = f"{page.evaluate(PHASE)!r}, {page.evaluate(MESSAGE)!r}"
+        raise AssertionError(f"buttons {enabled(page)}, expected {expected}; the page shows {shown}") from None
 
 
 @pytest.fixture
@@ -145,7 +149,7 @@ def test_every_tab_and_a_first_run_from_download_to_step_by_step(lab_url, page):
     # Distill, idle: only Start acts; the baseline and download panels are hidden
     page.get_by_role("tab", name="Distill from scratch").click()
     page.wait_for_function(f"({PHASE})().includes('idle')")
-    wait_enabled(page, {"start": True, "pause": False, "resume": False, "step": False, "stop": False})
+    wait_enabled(page, IDLE)
     assert not page.locator("#run-baseline-image").is_visible() and not page.locator("#run-download").is_visible()
 
     # the first Start downloads MNIST: the phase line says so, with the bytes so far
@@ -196,7 +200,11 @@ def test_every_tab_and_a_first_run_from_download_to_step_by_step(lab_url, page):
     page.locator("#stop").click()
     page.wait_for_function(f"({MESSAGE})().includes('Stopped at step')")
     assert "by you" in page.evaluate(MESSAGE)
-    page.wait_for_function("(() => { const b = document.querySelector('#start'); return b && !b.disabled; })()")
+    try:
+        wait_enabled(page, IDLE, timeout_ms=60_000)  # the step in flight and the final save end first
+    except AssertionError:
+        page.screenshot(path=str(ARTIFACTS / "debug-after-stop.png"), full_page=True)
+        raise
     page.locator("#run-download").wait_for()
     assert not [t for t in threading.enumerate() if t.name == "ganlab-trainer"]
     assert not errors, errors
