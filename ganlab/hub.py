@@ -137,17 +137,20 @@ def from_pretrained(source: str, *, revision: str | None = None, expect: str | N
 
 
 def from_hub(
-    repo_id: str, *, revision: str | None = None, expect: str | None = None, cache_dir: str | os.PathLike | None = None
+    repo_id: str, *, revision: str | None = None, expect: str | None = None, cache_dir: str | os.PathLike | None = None,
+    token: bool | str | None = None,
 ) -> nn.Module:
     """A model, in eval mode, from a Hub repo id only: never a local path, whatever its spelling.
 
     What a visitor types goes here, not to from_pretrained: on a server, 'checkpoints/x' or
     'data/y' must not load (or reveal) the server's own files. cache_dir: where the files are
-    downloaded (default huggingface_hub's cache).
+    downloaded (default huggingface_hub's cache). token: huggingface_hub's (None: HF_TOKEN or
+    the login; False: anonymous, for what a visitor names, so that a Space's own token never
+    opens its owner's private repos to whoever types their names).
     """
     repo_id = validate_repo_id(repo_id)
     revision = validate_revision(revision)
-    folder = download_checkpoint(repo_id, revision=revision, expect=expect, cache_dir=cache_dir)
+    folder = download_checkpoint(repo_id, revision=revision, expect=expect, cache_dir=cache_dir, token=token)
     label = _label(repo_id, revision)
     try:
         return load_checkpoint(folder, expect=expect)
@@ -167,7 +170,8 @@ def _label(repo_id: str, revision: str | None) -> str:
 
 
 def download_checkpoint(
-    repo_id: str, *, revision: str | None = None, expect: str | None = None, cache_dir: str | os.PathLike | None = None
+    repo_id: str, *, revision: str | None = None, expect: str | None = None, cache_dir: str | os.PathLike | None = None,
+    token: bool | str | None = None,
 ) -> Path:
     """Download config.json, model.safetensors and training.json of a Hub repo into the cache.
 
@@ -182,7 +186,7 @@ def download_checkpoint(
     label = _label(repo_id, revision)
 
     # 1. config.json: is this a ganlab checkpoint of the expected kind?
-    folder = _snapshot(repo_id, revision, [CONFIG_NAME], label=label, cache_dir=cache_dir)
+    folder = _snapshot(repo_id, revision, [CONFIG_NAME], label=label, cache_dir=cache_dir, token=token)
     if not (folder / CONFIG_NAME).is_file():
         raise GanlabError(f"{label} has no {CONFIG_NAME}: it is not a ganlab checkpoint (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
     commit = folder.name if _COMMIT_HASH.fullmatch(folder.name) else revision
@@ -195,30 +199,38 @@ def download_checkpoint(
 
     # 2. the weights and how they were trained (optional), pinned to the same commit, and no
     # bigger than that config allows: a repo's files are sized before a byte of them is fetched
-    _check_sizes(repo_id, commit, {WEIGHTS_NAME: max_weights_bytes(config), TRAINING_NAME: MAX_TRAINING_BYTES}, label=label)
-    if _snapshot(repo_id, commit, [WEIGHTS_NAME, TRAINING_NAME], label=label, cache_dir=cache_dir) != folder:
+    limits = {WEIGHTS_NAME: max_weights_bytes(config), TRAINING_NAME: MAX_TRAINING_BYTES}
+    _check_sizes(repo_id, commit, limits, label=label, token=token)
+    if _snapshot(repo_id, commit, [WEIGHTS_NAME, TRAINING_NAME], label=label, cache_dir=cache_dir, token=token) != folder:
         raise GanlabError(f"{label}: config.json and model.safetensors came from different commits; try again")
     if not (folder / WEIGHTS_NAME).is_file():
         raise GanlabError(f"{label} has no {WEIGHTS_NAME}: it is not a ganlab checkpoint (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
     return folder
 
 
-def _check_sizes(repo_id: str, revision: str | None, limits: dict[str, int], *, label: str) -> None:
+def _check_sizes(
+    repo_id: str, revision: str | None, limits: dict[str, int], *, label: str, token: bool | str | None = None
+) -> None:
     """Refuse a file of the repo larger than `limits` allows for its name.
 
-    When the listing cannot be had (offline, Hub unreachable) nothing can be downloaded either:
-    the snapshot call that follows serves what the cache holds (sized when it came) or explains.
-    One request with the Hub's own timeout: list_repo_tree retries a refused connection with
-    backoff, which made a cached model take 26 s to load with the Hub unreachable (measured).
-    A limited file the listing gives no size for is refused: its size could not be bounded.
+    One listing request with the Hub's own timeout: list_repo_tree retries a refused connection
+    with backoff, which made a cached model take 26 s to load with the Hub unreachable (measured).
+    When the listing fails (a repo of thousands of files can outlast the timeout), each limited
+    file is sized on its own (a HEAD request). Only a Hub that cannot be reached at all (offline,
+    no connection) lets the snapshot call go on: it can then only serve what the cache holds,
+    sized when it came, or explain. A limited file of unknown size is refused.
     """
     from huggingface_hub import HfApi, constants
 
     try:
-        info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, timeout=constants.HF_HUB_ETAG_TIMEOUT)
-    except Exception:  # noqa: BLE001 - see the docstring: _snapshot reports what went wrong
-        return
-    sizes = {sibling.rfilename: sibling.size for sibling in info.siblings or []}
+        info = HfApi().model_info(
+            repo_id, revision=revision, files_metadata=True, timeout=constants.HF_HUB_ETAG_TIMEOUT, token=token
+        )
+        sizes = {sibling.rfilename: sibling.size for sibling in info.siblings or []}
+    except Exception:  # noqa: BLE001 - sized file by file below
+        sizes = _sizes_one_by_one(repo_id, revision, list(limits), label=label, token=token)
+        if sizes is None:
+            return
     for name, limit in limits.items():
         if name not in sizes:
             continue  # not in the repo: the snapshot call says so if it is required
@@ -229,21 +241,64 @@ def _check_sizes(repo_id: str, revision: str | None, limits: dict[str, int], *, 
             raise GanlabError(f"{label}: {name} is {size:,} bytes, more than its config allows ({limit:,}); not downloaded")
 
 
-def _snapshot(repo_id: str, revision: str | None, files: list[str], *, label: str, cache_dir=None) -> Path:
+def _sizes_one_by_one(
+    repo_id: str, revision: str | None, names: list[str], *, label: str, token: bool | str | None
+) -> dict[str, int | None] | None:
+    """{name: size} from one HEAD request per file (absent files left out); None when the Hub
+    cannot be reached at all; a GanlabError when it answers but a size cannot be had."""
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import OfflineModeIsEnabled, RemoteEntryNotFoundError
+
+    try:  # huggingface_hub's HTTP client
+        from httpx2 import ConnectError
+    except ImportError:  # pragma: no cover - other huggingface_hub versions
+        ConnectError = OSError
+
+    if constants.HF_HUB_OFFLINE:
+        return None
+    sizes: dict[str, int | None] = {}
+    for name in names:
+        try:
+            metadata = get_hf_file_metadata(
+                hf_hub_url(repo_id, name, revision=revision), token=token, timeout=constants.HF_HUB_ETAG_TIMEOUT
+            )
+        except RemoteEntryNotFoundError:
+            continue  # not in the repo: the snapshot call says so if it is required
+        except (ConnectError, OfflineModeIsEnabled):
+            return None
+        except Exception as error:  # noqa: BLE001 - any other answer: the size is unknown, nothing is fetched
+            explained = _explain(error, repo_id, name, revision, label=label, anonymous=token is False)
+            if isinstance(explained, GanlabError):
+                raise explained from None
+            raise GanlabError(f"{label}: the size of {name} could not be had from the Hub; not downloaded") from None
+        sizes[name] = metadata.size
+    return sizes
+
+
+def _snapshot(
+    repo_id: str, revision: str | None, files: list[str], *, label: str, cache_dir=None, token: bool | str | None = None
+) -> Path:
     """snapshot_download of `files`, its errors turned into one-line GanlabErrors naming `label`."""
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=files, library_name="ganlab", cache_dir=cache_dir))
+        return Path(snapshot_download(
+            repo_id, revision=revision, allow_patterns=files, library_name="ganlab", cache_dir=cache_dir, token=token
+        ))
     except Exception as error:  # noqa: BLE001 - sorted by _explain; anything unrecognised is re-raised
-        explained = _explain(error, repo_id, files[0], revision, label=label)
+        explained = _explain(error, repo_id, files[0], revision, label=label, anonymous=token is False)
         if explained is error:
             raise
         raise explained from error
 
 
-def _explain(error: Exception, repo_id: str, filename: str, revision: str | None, *, label: str) -> Exception:
-    """The GanlabError for a failed download (or `error` itself when it is not a download failure)."""
+def _explain(
+    error: Exception, repo_id: str, filename: str, revision: str | None, *, label: str, anonymous: bool = False
+) -> Exception:
+    """The GanlabError for a failed download (or `error` itself when it is not a download failure).
+
+    anonymous: the download sent no token (a visitor's load), so the way out is never a token.
+    """
     from huggingface_hub import constants
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -265,11 +320,13 @@ def _explain(error: Exception, repo_id: str, filename: str, revision: str | None
 
     detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
     if isinstance(error, GatedRepoError):
+        if anonymous:
+            return GanlabError(f"{label} is gated: this app loads public repos only")
         return GanlabError(f"{label} is gated: accept its terms on the Hub, then set HF_TOKEN or run `hf auth login`")
     if isinstance(error, RepositoryNotFoundError):
         return GanlabError(
-            f"Hub repo {repo_id} was not found (404): check the spelling 'user/name', "
-            "or set HF_TOKEN if the repo is private"
+            f"Hub repo {repo_id} was not found (404): check the spelling 'user/name'"
+            + (" (this app loads public repos only)" if anonymous else ", or set HF_TOKEN if the repo is private")
         )
     if isinstance(error, RevisionNotFoundError):
         return GanlabError(
@@ -303,8 +360,8 @@ def _explain(error: Exception, repo_id: str, filename: str, revision: str | None
     if isinstance(error, HfHubHTTPError):
         status = getattr(getattr(error, "response", None), "status_code", "an error")
         return GanlabError(
-            f"the Hub answered HTTP {status} for {filename} of {label}: try again later "
-            "(or set HF_TOKEN if the repo is private)"
+            f"the Hub answered HTTP {status} for {filename} of {label}: try again later"
+            + ("" if anonymous else " (or set HF_TOKEN if the repo is private)")
         )
     if isinstance(error, HFValidationError):
         return GanlabError(f"{shown(repo_id)} is not a valid Hub repo id: {detail}")

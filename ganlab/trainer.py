@@ -36,6 +36,7 @@ from ganlab.sampling import noise, to_uint8
 from ganlab.training_state import (
     check_random_state,
     check_resumable,
+    checked_scheduler_state,
     module_states,
     optimizer_states,
     read_state,
@@ -386,7 +387,7 @@ class Trainer:
         module_state = module_states(tensors, modules)
         optimizer_state = optimizer_states(header, tensors, optimizers)
         try:
-            scheduler_state = {name: dict(header["schedulers"][name]) for name in schedulers}
+            scheduler_state = {name: checked_scheduler_state(name, header["schedulers"][name], scheduler) for name, scheduler in schedulers.items()}
             noise_state = check_random_state("noise", tensors["random.noise"])
             torch_state = check_random_state("torch", tensors["random.torch"])
             batches_state = tensors.get("random.batches")

@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
-from ganlab.checkpoints import atomic_write_bytes
+from ganlab.checkpoints import atomic_write_bytes, parse_json
 from ganlab.errors import GanlabError
 
 STATE_NAME = "training-state.safetensors"
@@ -87,7 +87,7 @@ def read_state(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch
         raise GanlabError(f"no training state at {path}: train with --checkpoint-every N to write one")
     try:
         with safe_open(str(path), framework="pt") as handle:  # one read: header and tensors
-            header = json.loads((handle.metadata() or {})["state"])
+            header = parse_json((handle.metadata() or {})["state"], source=f"the header of {path}")  # bounded depth
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except (SafetensorError, OSError, ValueError, KeyError, RuntimeError) as error:
         raise GanlabError(f"{path} is not a readable training state ({type(error).__name__}); resume from another folder or start anew") from None
@@ -149,3 +149,25 @@ def check_random_state(name: str, state: Any) -> torch.Tensor:
     except (TypeError, RuntimeError) as error:
         raise GanlabError(f"the training state's random stream {name!r} is not a generator state ({error})") from None
     return state
+
+
+def checked_scheduler_state(name: str, saved: Any, scheduler: Any) -> dict[str, Any]:
+    """`saved` if it has exactly the fields of `scheduler`'s own state, each of the same kind; a
+    ValueError otherwise (load_state_dict would copy any key onto the scheduler, unchecked)."""
+
+    def kind(value: Any) -> str:
+        if isinstance(value, bool) or value is None:
+            return type(value).__name__
+        if isinstance(value, (int, float)):
+            return "number"
+        if isinstance(value, (list, tuple)):
+            return "[" + ", ".join(kind(item) for item in value) + "]"
+        return type(value).__name__
+
+    live = scheduler.state_dict()
+    if not isinstance(saved, dict) or set(saved) != set(live):
+        raise ValueError(f"scheduler {name} has fields {sorted(saved) if isinstance(saved, dict) else type(saved).__name__}, expected {sorted(live)}")
+    wrong = [key for key in live if kind(saved[key]) != kind(live[key])]
+    if wrong:
+        raise ValueError(f"scheduler {name}: {', '.join(wrong)} not of the expected kind")
+    return dict(saved)

@@ -17,7 +17,8 @@ is visible only to its owner; to anyone else it is missing (401 RepoNotFound), a
 
 Faults on demand: `drop_head` closes the connection without answering any request for a
 repo; `drop_body_once` sends half of a file's body once, then closes the connection; `unsized`
-lists a repo's files without their sizes.
+lists a repo's files without their sizes; `broken_listing` answers 500 when a repo's files are
+listed with their sizes (as a listing too slow for the Hub's timeout ends for the client).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class FakeHub:
         self.drop_head: set[str] = set()
         self.drop_body_once: set[tuple[str, str]] = set()  # (repo id, filename)
         self.unsized: set[str] = set()  # repo ids whose listing gives no file sizes
+        self.broken_listing: set[str] = set()  # repo ids whose listing with sizes fails (HTTP 500)
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self.users: dict[str, str] = {}  # token -> user name (the only namespace that token may write)
         self.private: set[str] = set()  # repo ids created private
@@ -185,6 +187,8 @@ class FakeHub:
             ]
         else:
             blobs = [v.lower() for v in parse_qs(urlsplit(request.path).query).get("blobs", [])] == ["true"]  # files_metadata=True: sizes too
+            if blobs and repo_id in self.broken_listing:
+                return _error(request, 500, None, "Internal Error")
             blobs = blobs and repo_id not in self.unsized
             payload = {
                 "id": repo_id, "modelId": repo_id, "sha": commit, "private": repo_id in self.private,

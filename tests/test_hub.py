@@ -164,7 +164,10 @@ for scenario in json.loads(sys.stdin.read()):
     name = scenario["name"]
     started = time.monotonic()
     try:
-        model = hub.from_pretrained(scenario["source"], revision=scenario.get("revision"), expect=scenario.get("expect"))
+        if scenario.get("anonymous"):  # what a visitor names: no token, whatever HF_TOKEN holds
+            model = hub.from_hub(scenario["source"], revision=scenario.get("revision"), expect=scenario.get("expect"), token=False)
+        else:
+            model = hub.from_pretrained(scenario["source"], revision=scenario.get("revision"), expect=scenario.get("expect"))
         result = {}
         save_checkpoint(model, out / name)
         result.update(ok=True, kind=model.config.kind, training=model.training)
@@ -176,7 +179,9 @@ print(json.dumps(results))
 """
 
 
-def run_client(scenarios: list[dict], out: Path, *, hf_home: Path, endpoint: str, offline: bool = False) -> dict:
+def run_client(
+    scenarios: list[dict], out: Path, *, hf_home: Path, endpoint: str, offline: bool = False, token: str | None = None
+) -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "GANLAB_")) and "proxy" not in key.lower()}
     env.update(
         PYTHONPATH=str(REPO_ROOT),
@@ -191,6 +196,8 @@ def run_client(scenarios: list[dict], out: Path, *, hf_home: Path, endpoint: str
     )
     if offline:
         env["HF_HUB_OFFLINE"] = "1"
+    if token:
+        env["HF_TOKEN"] = token
     completed = subprocess.run(
         [sys.executable, "-c", CLIENT, str(out)],
         input=json.dumps(scenarios),
@@ -211,6 +218,9 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"  # nothing listens there any more
 
 
+ALICE_TOKEN = "hf_alice_test_token"
+
+
 @pytest.fixture(scope="module")
 def fake_hub(folders):
     with FakeHub() as server:
@@ -229,6 +239,13 @@ def fake_hub(folders):
         server.drop_body_once.add(("ganlab/flaky", "model.safetensors"))
         server.add_folder("ganlab/unsized", folders.student_v2)
         server.unsized.add("ganlab/unsized")
+        for repo_id in ("ganlab/unlisted", "ganlab/oversized-unlisted"):  # the sized listing fails: HEAD sizes them
+            server.broken_listing.add(repo_id)
+        server.add_folder("ganlab/unlisted", folders.student_v2)
+        server.add_commit("ganlab/oversized-unlisted", {"config.json": config, "model.safetensors": bytes(2 * 1024 * 1024)})
+        server.add_user("alice", ALICE_TOKEN)
+        server.add_folder("alice/private-student", folders.student_v1)
+        server.private.add("alice/private-student")
         yield server
 
 
@@ -252,6 +269,8 @@ def online(fake_hub, tmp_path_factory):
         {"name": "invalid_id", "source": "ganlab/bad--id"},
         {"name": "oversized", "source": "ganlab/oversized"},
         {"name": "unsized", "source": "ganlab/unsized"},
+        {"name": "unlisted", "source": "ganlab/unlisted"},
+        {"name": "oversized_unlisted", "source": "ganlab/oversized-unlisted"},
     ]
     before = len(fake_hub.requests)
     results = run_client(scenarios, root / "out", hf_home=root / "hf", endpoint=fake_hub.url)
@@ -291,6 +310,7 @@ def test_hub_revision_by_tag_and_by_commit(online, folders, fake_hub):
         ("invalid_id", "not a valid Hub repo id"),
         ("oversized", r"^Hub repo ganlab/oversized: model.safetensors is 2,097,152 bytes, more than its config allows \([0-9,]+\); not downloaded$"),
         ("unsized", r"^Hub repo ganlab/unsized: the Hub listed model.safetensors without its size; not downloaded$"),
+        ("oversized_unlisted", r"^Hub repo ganlab/oversized-unlisted: model.safetensors is 2,097,152 bytes, more than its config allows"),
     ],
 )
 def test_hub_failures_are_one_clear_ganlab_error(online, name, message):
@@ -308,6 +328,31 @@ def test_hub_checks_kind_before_downloading_weights_and_validates_before_any_req
     assert not any("bad--id" in path for path in paths)
     # an oversized weights file is sized from the listing, never fetched
     assert not any(path.startswith(("/ganlab/oversized/", "/ganlab/unsized/")) and "model.safetensors" in path for path in paths)
+    # when the listing fails, a HEAD request sizes the file: an oversized one is still never fetched
+    weights = [(method, path) for method, path, _ in online.requests if path.startswith("/ganlab/oversized-unlisted/") and "model.safetensors" in path]
+    assert weights and {method for method, _ in weights} == {"HEAD"}
+
+
+def test_a_failed_listing_sizes_the_weights_one_by_one_and_loads(online, folders):
+    assert online.results["unlisted"]["ok"], online.results["unlisted"]
+    assert_same_weights(online.out / "unlisted", folders.models["v2"])
+
+
+def test_what_a_visitor_names_loads_without_the_servers_token(fake_hub, folders, tmp_path):
+    """HF_TOKEN opens the owner's private repo to the owner's own commands, never to a visitor's load."""
+    scenarios = [
+        {"name": "owner", "source": "alice/private-student"},
+        {"name": "visitor", "source": "alice/private-student", "anonymous": True},
+        {"name": "visitor_public", "source": "ganlab/student", "anonymous": True},
+    ]
+    results = run_client(scenarios, tmp_path / "out", hf_home=tmp_path / "hf", endpoint=fake_hub.url, token=ALICE_TOKEN)
+    assert results["owner"]["ok"], results["owner"]
+    assert_same_weights(tmp_path / "out" / "owner", folders.models["v1"])
+    assert not results["visitor"]["ok"] and results["visitor"]["type"] == "GanlabError"
+    assert results["visitor"]["message"] == (
+        "Hub repo alice/private-student was not found (404): check the spelling 'user/name' (this app loads public repos only)"
+    )
+    assert results["visitor_public"]["ok"], results["visitor_public"]
 
 
 def test_from_hub_never_reads_a_local_path(monkeypatch):

@@ -31,7 +31,7 @@ def test_bad_repo_ids_are_refused_and_the_models_stay(lab, repo, message):
 
 
 def test_a_failed_download_keeps_both_models(lab, monkeypatch):
-    def fake(role, repo, revision=None, cache_dir=None):
+    def fake(role, repo, revision=None, cache_dir=None, token=None):
         if role == "student":
             raise GanlabError(f"Hub repo {repo} was not found (404)")
         return LoadedModel(role, Generator(TINY_STUDENT), True, f"hub:{repo}")
@@ -49,7 +49,7 @@ def test_a_successful_load_swaps_into_compare(lab, monkeypatch):
         replacement.blocks[-1][0].weight.zero_()  # a constant image: easy to recognise
 
     monkeypatch.setattr(
-        lab_module, "load_from_hub", lambda role, repo, revision=None, cache_dir=None: LoadedModel(role, replacement, True, f"hub:{repo}@{revision}")
+        lab_module, "load_from_hub", lambda role, repo, revision=None, cache_dir=None, token=None: LoadedModel(role, replacement, True, f"hub:{repo}@{revision}")
     )
     bundled = lab.student
     message, choice = lab.load_hub("", "", "user/student", "v1")
@@ -68,7 +68,7 @@ def test_an_unreachable_default_repo_falls_back_to_the_folder(tmp_path, monkeypa
     _, student_folder = tiny_checkpoints(tmp_path)
     monkeypatch.setitem(lab_module.BUNDLED, "student", student_folder)
 
-    def offline(role, repo, revision=None, cache_dir=None):
+    def offline(role, repo, revision=None, cache_dir=None, token=None):
         raise GanlabError("cannot reach the Hugging Face Hub (offline?)")
 
     monkeypatch.setattr(lab_module, "load_from_hub", offline)
@@ -82,7 +82,7 @@ def test_a_hub_load_in_one_session_leaves_another_sessions_compare_unchanged(lab
     replacement = Generator(TINY_STUDENT).eval()
     loads: list[tuple[str, str | None]] = []
 
-    def fake(role, repo, revision=None, cache_dir=None):
+    def fake(role, repo, revision=None, cache_dir=None, token=None):
         loads.append((repo, revision))
         return LoadedModel(role, replacement, True, f"hub:{repo}")
 
@@ -107,7 +107,7 @@ def test_the_hub_cache_is_bounded_least_recently_used_out(lab, monkeypatch):
 
     downloads = []
 
-    def fake(role, repo, revision=None, cache_dir=None):
+    def fake(role, repo, revision=None, cache_dir=None, token=None):
         assert Path(cache_dir).is_dir()  # a fresh folder for this download...
         (Path(cache_dir) / "model.safetensors").write_bytes(b"weights")
         downloads.append(Path(cache_dir))
@@ -122,6 +122,71 @@ def test_the_hub_cache_is_bounded_least_recently_used_out(lab, monkeypatch):
     assert ("user/student-0", "") not in lab.hub_models.keys()
     with lab.visitor({"student": ["user/student-0", ""]}):  # an evicted choice is simply loaded again
         assert lab.student.source == "hub:user/student-0"
+
+
+def test_visitors_asking_at_once_share_one_download_and_at_most_two_run_together(lab, monkeypatch):
+    """Many requests at once cannot multiply downloads: one per repo is in flight, two repos at most,
+    and every load is anonymous (the server's token never opens a repo for a visitor)."""
+    import threading
+    import time
+
+    from ganlab.lab.sources import HUB_LOADS_AT_ONCE
+
+    calls, tokens, running, most = [], set(), [0], [0]
+    lock = threading.Lock()
+
+    def slow(role, repo, revision=None, cache_dir=None, token=None):
+        with lock:
+            calls.append(repo)
+            tokens.add(token)
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+        return LoadedModel(role, Generator(TINY_STUDENT).eval(), True, f"hub:{repo}")
+
+    monkeypatch.setattr(lab_module, "load_from_hub", slow)
+    got, errors = [], []
+
+    def ask(repo):
+        try:
+            got.append((repo, lab.hub_models.get("student", repo).model))
+        except Exception as error:  # noqa: BLE001 - collected, asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=ask, args=("user/same",)) for _ in range(8)]
+    threads += [threading.Thread(target=ask, args=(f"user/other-{index}",)) for index in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert sorted(calls) == ["user/other-0", "user/other-1", "user/other-2", "user/same"]  # one download per repo
+    assert len({id(model) for repo, model in got if repo == "user/same"}) == 1 and len(got) == 11
+    assert most[0] == HUB_LOADS_AT_ONCE and tokens == {False}
+    assert not lab.hub_models._loading  # nothing left behind per key
+
+
+def test_a_refused_start_downloads_nothing(lab, monkeypatch):
+    """A visitor's Hub teacher loads when the run uses it: bad settings or a busy slot cost no download."""
+    loads = []
+
+    def record(role, repo, revision=None, cache_dir=None, token=None):
+        loads.append(repo)
+        return LoadedModel(role, Generator(TINY_STUDENT).eval(), True, f"hub:{repo}")
+
+    monkeypatch.setattr(lab_module, "load_from_hub", record)
+    choice = {"teacher": ["user/teacher", ""]}
+    with lab.visitor(choice), pytest.raises(GanlabError, match="steps"):
+        lab.start_run(steps=-1, owner="visitor")
+    lab.start_run(steps=5000, batch_size=16, owner="first")
+    try:
+        with lab.visitor(choice), pytest.raises(GanlabError, match="a run is already training"):
+            lab.start_run(steps=5, batch_size=16, owner="visitor")
+        assert loads == []
+    finally:
+        lab.stop_run(viewer="first")
 
 
 def test_a_generator_for_other_noise_is_refused_and_the_app_still_starts(tmp_path):

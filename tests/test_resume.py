@@ -118,7 +118,9 @@ def finished_run(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("damage", ["no noise stream", "no scheduler", "a short optimiser", "bad batch offset"])
+@pytest.mark.parametrize(
+    "damage", ["no noise stream", "no scheduler", "a scheduler field too many", "a scheduler's rate as text", "a short optimiser", "bad batch offset"]
+)
 def test_an_incomplete_state_is_one_error_and_changes_nothing(finished_run, tmp_path, damage):
     from safetensors import safe_open
     from safetensors.torch import save_file
@@ -130,6 +132,10 @@ def test_an_incomplete_state_is_one_error_and_changes_nothing(finished_run, tmp_
         del tensors["random.noise"]
     elif damage == "no scheduler":
         del header["schedulers"]["scheduler_d"]
+    elif damage == "a scheduler field too many":  # load_state_dict would set it on the scheduler as it is
+        header["schedulers"]["scheduler_g"]["step"] = "anything"
+    elif damage == "a scheduler's rate as text":
+        header["schedulers"]["scheduler_g"]["base_lrs"] = ["0.1"]
     elif damage == "a short optimiser":
         header["optimizers"]["optimizer_d"]["param_groups"][0]["params"].pop()
     else:

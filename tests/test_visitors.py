@@ -50,7 +50,7 @@ def served(tmp_path_factory):
 def client_for(url: str):
     from gradio_client import Client
 
-    return Client(url, verbose=False)
+    return Client(url, verbose=False, httpx_kwargs={"timeout": 60})  # a loaded 2-core machine answers in seconds, not the 5 s default
 
 
 # ---- 2. races between visitors -------------------------------------------------------------------
@@ -258,9 +258,12 @@ def test_thirty_identical_concurrent_compares_all_download_whole(served):
     failures: list[str] = []
     lock = threading.Lock()
 
-    def visitor() -> None:
+    # the clients connect one after another (each fetches the app's config, seconds on a loaded
+    # machine); the thirty requests then arrive together, which is what this test is about
+    clients = [client_for(url) for _ in range(30)]
+
+    def visitor(client) -> None:
         try:
-            client = client_for(url)
             teacher, _, _ = client.predict(11, 16, "bundled student", api_name="/generate")
             data = Path(teacher).read_bytes()
             Image.open(io.BytesIO(data)).load()  # a truncated PNG fails here
@@ -270,7 +273,7 @@ def test_thirty_identical_concurrent_compares_all_download_whole(served):
             with lock:
                 failures.append(f"{type(error).__name__}: {error}")
 
-    threads = [threading.Thread(target=visitor) for _ in range(30)]
+    threads = [threading.Thread(target=visitor, args=(client,)) for client in clients]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -337,7 +340,7 @@ def test_a_hub_load_by_one_client_leaves_another_clients_compare_unchanged(serve
     constant = Generator(TINY_STUDENT).eval()
     with torch.no_grad():
         constant.blocks[-1][0].weight.zero_()  # a constant image: nothing like the bundled student's
-    monkeypatch.setattr(sources, "load_from_hub", lambda role, repo, revision=None, cache_dir=None: LoadedModel(role, constant, True, f"hub:{repo}"))
+    monkeypatch.setattr(sources, "load_from_hub", lambda role, repo, revision=None, cache_dir=None, token=None: LoadedModel(role, constant, True, f"hub:{repo}"))
     loader, other = client_for(url), client_for(url)
     before = Path(other.predict(5, 4, "bundled student", api_name="/generate")[1]).read_bytes()
     loaded = loader.predict("", "", "user/student", "", 5, 4, "bundled student", api_name="/load_hub")

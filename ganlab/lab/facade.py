@@ -118,7 +118,10 @@ def _as_layers(value: Any) -> tuple[str, ...]:
 
 
 # the Hub models of the visitor whose request this thread is serving (see Lab.visitor)
-_VISITOR_MODELS: ContextVar[dict[str, LoadedModel] | None] = ContextVar("ganlab_visitor_models", default=None)
+# this request's Hub choice: ({role: (repo, revision)}, {role: the model once loaded}), or None
+_VISITOR_MODELS: ContextVar[tuple[dict[str, list[str]], dict[str, LoadedModel]] | None] = ContextVar(
+    "ganlab_visitor_models", default=None
+)
 
 
 class Lab:
@@ -257,19 +260,30 @@ class Lab:
 
         A context variable rather than an argument on every method: each Gradio request runs its
         handler in one worker thread, so one visitor's choice never reaches another's request.
+        The choice is checked here and loaded only when the request first uses the model, so that a
+        request refused for its other inputs (or a busy slot) never starts a download.
         """
-        chosen = {role: self.hub_models.get(role, *pair) for role, pair in self._checked_choice(models).items()}
-        token = _VISITOR_MODELS.set(chosen or None)
+        chosen = self._checked_choice(models)
+        token = _VISITOR_MODELS.set((chosen, {}) if chosen else None)
         try:
             yield
         finally:
             _VISITOR_MODELS.reset(token)
 
+    def _chosen(self, role: str) -> LoadedModel | None:
+        """The visitor's Hub model for `role` in this request (loaded on first use), or None."""
+        value = _VISITOR_MODELS.get()
+        if value is None or role not in value[0]:
+            return None
+        pairs, loaded = value
+        if role not in loaded:  # once per request: the same model for every use within it
+            loaded[role] = self.hub_models.get(role, *pairs[role])
+        return loaded[role]
+
     @property
     def teacher(self) -> LoadedModel:
         """The teacher Compare shows: the visitor's Hub choice inside `visitor(...)`, else the app's."""
-        chosen = _VISITOR_MODELS.get()
-        return chosen.get("teacher", self._teacher) if chosen else self._teacher
+        return self._chosen("teacher") or self._teacher
 
     @teacher.setter
     def teacher(self, loaded: LoadedModel) -> None:
@@ -278,8 +292,7 @@ class Lab:
     @property
     def student(self) -> LoadedModel:
         """The bundled-student choice: the visitor's Hub choice inside `visitor(...)`, else the app's."""
-        chosen = _VISITOR_MODELS.get()
-        return chosen.get("student", self._student) if chosen else self._student
+        return self._chosen("student") or self._student
 
     @student.setter
     def student(self, loaded: LoadedModel) -> None:
@@ -472,15 +485,15 @@ class Lab:
         sample_every = _count("show every (steps)", RUN_DEFAULTS.sample_every if sample_every is None else sample_every, 1, lab_settings.MAX_SAMPLE_EVERY)
         if alpha > 0 and not layers:
             raise GanlabError("α > 0 needs at least one distilled layer (or set α to 0)")
+        busy = self.slot.busy()  # before a visitor's Hub models load: a busy slot costs no download
+        if busy is not None:
+            raise GanlabError(busy_message(busy, limits.run_cap_s))
         teacher, student = self.teacher, self.student  # the app's, or this visitor's Hub models (read in this thread)
         if alpha > 0 and not teacher.trained:
             raise GanlabError(
                 f"no trained teacher is loaded ({teacher.note}); distillation needs one: set GANLAB_TEACHER "
                 "to a checkpoint folder or train one with scripts/train_teacher.py"
             )
-        busy = self.slot.busy()
-        if busy is not None:
-            raise GanlabError(busy_message(busy, limits.run_cap_s))
         config = TrainConfig(
             mode="distill", steps=steps, batch_size=batch_size, lr_generator=lr_generator,
             lr_discriminator=lr_discriminator, alpha=alpha, layers=layers, seed=seed, ema_decay=ema_decay,

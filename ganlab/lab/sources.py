@@ -65,10 +65,12 @@ def load_from_folder(role: str, folder: Path) -> LoadedModel:
     return LoadedModel(role, model, True, display_path(folder), size_bytes=weights.stat().st_size)
 
 
-def load_from_hub(role: str, repo: str, revision: str | None = None, cache_dir: str | None = None) -> LoadedModel:
+def load_from_hub(
+    role: str, repo: str, revision: str | None = None, cache_dir: str | None = None, *, token: bool | str | None = None
+) -> LoadedModel:
     from ganlab.hub import from_hub
 
-    model = from_hub(repo, revision=revision or None, expect="generator", cache_dir=cache_dir)  # never a local path
+    model = from_hub(repo, revision=revision or None, expect="generator", cache_dir=cache_dir, token=token)  # never a local path
     where = f"hub:{repo}" + (f"@{revision}" if revision else "")
     _same_noise(model, f"Hub repo {repo}")
     return LoadedModel(role, model, True, where, size_bytes=_safetensors_size(model))
@@ -119,6 +121,8 @@ def load_optional_classifier() -> torch.nn.Module | None:
 
 
 HUB_CACHE_SIZE = 4  # Hub models held in memory for all visitors together, least recently used out
+HUB_LOADS_AT_ONCE = 2  # downloads (and their models being built) in flight, for all visitors together
+HUB_LOAD_WAIT_S = 60.0  # how long a load waits for a free place before it says the loader is busy
 
 
 class HubModels:
@@ -126,8 +130,11 @@ class HubModels:
 
     A small LRU cache: a visitor's choice names a key, not a model, so an evicted model is simply
     loaded again the next time that visitor draws with it. `warm_up` runs once per loaded model.
-    Each download goes to a temporary folder removed once the weights are in memory, so the
-    disk holds only the downloads in flight, however many repos visitors name.
+    Each download goes to a temporary folder removed once the weights are in memory. Memory and
+    disk stay bounded however many requests arrive at once: one load per key is in flight (the
+    others wait for it and take its model), and at most HUB_LOADS_AT_ONCE loads run together.
+    Loads are anonymous (no token): a Space's HF_TOKEN must not open its owner's private repos
+    to whoever types their names.
     """
 
     def __init__(self, warm_up: Callable[[LoadedModel], None], *, size: int = HUB_CACHE_SIZE) -> None:
@@ -135,24 +142,48 @@ class HubModels:
         self.size = size
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str], threading.Lock] = {}  # one lock per key being loaded
+        self._slots = threading.BoundedSemaphore(HUB_LOADS_AT_ONCE)
 
-    def get(self, role: str, repo: str, revision: str = "") -> LoadedModel:
-        """The generator of `repo` at `revision` labelled as `role`, loaded (and warmed) on first use."""
-        key = (repo, revision or "")
+    def _cached(self, key: tuple[str, str]) -> LoadedModel | None:
         with self._lock:
             loaded = self._models.get(key)
             if loaded is not None:
                 self._models.move_to_end(key)
+            return loaded
+
+    def get(self, role: str, repo: str, revision: str = "") -> LoadedModel:
+        """The generator of `repo` at `revision` labelled as `role`, loaded (and warmed) on first use."""
+        key = (repo, revision or "")
+        loaded = self._cached(key)
         if loaded is None:
-            with tempfile.TemporaryDirectory(prefix="ganlab-hub-") as cache:  # outside the lock: seconds
-                loaded = load_from_hub(role, repo, revision or None, cache_dir=cache)
-            self._warm_up(loaded)
             with self._lock:
-                loaded = self._models.setdefault(key, loaded)  # two visitors loading at once keep one copy
-                self._models.move_to_end(key)
-                while len(self._models) > self.size:
-                    self._models.popitem(last=False)
+                key_lock = self._loading.setdefault(key, threading.Lock())
+            try:
+                with key_lock:  # a second request for the same key waits here for the first one's model
+                    loaded = self._cached(key) or self._load(role, key)
+            finally:
+                with self._lock:
+                    if self._loading.get(key) is key_lock and not key_lock.locked():
+                        del self._loading[key]
         return loaded if loaded.role == role else replace(loaded, role=role)
+
+    def _load(self, role: str, key: tuple[str, str]) -> LoadedModel:
+        repo, revision = key
+        if not self._slots.acquire(timeout=HUB_LOAD_WAIT_S):
+            raise GanlabError("the Hub loader is busy with other visitors' downloads; try again in a minute")
+        try:
+            with tempfile.TemporaryDirectory(prefix="ganlab-hub-") as cache:  # outside the cache lock: seconds
+                loaded = load_from_hub(role, repo, revision or None, cache_dir=cache, token=False)
+            self._warm_up(loaded)
+        finally:
+            self._slots.release()
+        with self._lock:
+            self._models[key] = loaded
+            self._models.move_to_end(key)
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+        return loaded
 
     def keys(self) -> list[tuple[str, str]]:
         with self._lock:
