@@ -2,7 +2,7 @@
 # Rebuild every committed model from one teacher, then every table, in stages that skip what is
 # done (run it again after a cut-off). The same commands as docs/training.md, on any device:
 #
-#   bash scripts/rebuild_models.sh                          # CPU: many hours (the teacher alone ~7 h)
+#   bash scripts/rebuild_models.sh                          # CPU: a day (the teacher alone 5.5-6 h with both cores to itself)
 #   DEVICE=cuda bash scripts/rebuild_models.sh              # one GPU: about 15 minutes
 #   STAGES="students tables" bash scripts/rebuild_models.sh # a teacher is already in checkpoints/teacher
 #

@@ -87,7 +87,7 @@ class Measured:
 
     @staticmethod
     def missing(script: str) -> str:
-        return f"_Not measured with the committed models yet: `scripts/{script}`, with the settings under Regenerate in docs/results.md._"
+        return f"_Not measured with the committed models yet: `scripts/{script}`, with the settings under [Regenerate](results.md#regenerate)._"
 
     def samples(self, page: Path, names: list[str] | None = None) -> str:
         names = [name for name in (names or list(self.grids)) if name in self.grids]
@@ -218,7 +218,8 @@ try to break it and record what happened. Every refusal below is one clear line
 (a ⚠️ status text and a warning toast in the app, `error: …` and exit status 2 on the command line),
 never a stack trace; runs end by themselves at a cap; checkpoints and metrics are written to a
 temporary file and renamed (a writer killed before the rename leaves the previous file loadable);
-nothing is ever unpickled.
+nothing is ever unpickled. The tests serve the app with a samples cap of 64 (tests/lab_fixtures.py),
+so the messages below say [1, 64] where the app's default says [1, 256] (Limits, below).
 
 {recorded}
 

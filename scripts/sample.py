@@ -38,7 +38,7 @@ def digit_z(digit: int, n: int, seed: int):
 
 def main() -> None:
     parser = ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="student", help="teacher | student | baseline | PATH")
+    parser.add_argument("--model", default="student", help="teacher | student | baseline | original | PATH")
     parser.add_argument("--n", type=int_in(1, MAX_SAMPLES), default=64, help="number of samples")
     parser.add_argument("--seed", type=setting("seed"), default=0)
     parser.add_argument("--out", default="grid.png", help="a .png grid or an .npz file")

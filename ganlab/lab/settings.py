@@ -15,8 +15,8 @@ METRICS_PATH = REPO_ROOT / "checkpoints" / "metrics.json"
 DEFAULT_SAMPLES = 64  # the Compare grid's default size (8 x 8)
 ANY_DIGIT = "any"
 DIGIT_CHOICES = (ANY_DIGIT, *"0123456789")  # Compare's digit choice: any noise, or the z whose teacher image reads as d
-# candidates one Compare request may examine for a digit. The bundled teacher keeps 4.3% (digit 4)
-# to 11% (digit 7) of its z, so 256 samples of the rarest digit take ~6,000 tries; an untrained
+# candidates one Compare request may examine for a digit. The bundled teacher keeps 7.4% (digit 5)
+# to 9.6% (digit 1) of its z, so 256 samples of the rarest digit take ~3,500 tries; an untrained
 # or Hub teacher that draws no such digit stops here and the view says how many it found. Cost:
 # ~1-5 s per 1,024 candidates at 1 thread (teacher + classifier; 5 s on a shared 2-core machine)
 DIGIT_MAX_TRIES = 8_192
