@@ -172,6 +172,17 @@ class GeneratorConfig:
                 count += 4 * widths[index + 1]  # BatchNorm2d: weight, bias, running mean and variance
         return count
 
+    def multiply_adds(self) -> int:
+        """Multiply-adds to draw one image (Dense and ConvTranspose; BatchNorm and tanh are noise):
+        what a model costs to run, which its parameter count does not bound (a stride-1 stage at
+        7x7 costs 49 times its weights)."""
+        widths = list(self.channels) + [1]
+        total, size = self.latent_dim * 49 * widths[0], 7
+        for index, stride in enumerate(self.strides):
+            total += widths[index] * widths[index + 1] * 16 * size * size  # k4: each input position feeds 16 outputs
+            size *= stride
+        return total
+
     @classmethod
     def teacher(cls) -> GeneratorConfig:
         """The original teacher: 7x7x256 -> 7x7x128 -> 14x14x64 -> 28x28x1."""

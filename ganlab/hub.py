@@ -138,7 +138,7 @@ def from_pretrained(source: str, *, revision: str | None = None, expect: str | N
 
 def from_hub(
     repo_id: str, *, revision: str | None = None, expect: str | None = None, cache_dir: str | os.PathLike | None = None,
-    token: bool | str | None = None,
+    token: bool | str | None = None, max_multiply_adds: int | None = None,
 ) -> nn.Module:
     """A model, in eval mode, from a Hub repo id only: never a local path, whatever its spelling.
 
@@ -146,11 +146,14 @@ def from_hub(
     'data/y' must not load (or reveal) the server's own files. cache_dir: where the files are
     downloaded (default huggingface_hub's cache). token: huggingface_hub's (None: HF_TOKEN or
     the login; False: anonymous, for what a visitor names, so that a Space's own token never
-    opens its owner's private repos to whoever types their names).
+    opens its owner's private repos to whoever types their names). max_multiply_adds: refuse a
+    generator that costs more per image to run, before its weights are fetched.
     """
     repo_id = validate_repo_id(repo_id)
     revision = validate_revision(revision)
-    folder = download_checkpoint(repo_id, revision=revision, expect=expect, cache_dir=cache_dir, token=token)
+    folder = download_checkpoint(
+        repo_id, revision=revision, expect=expect, cache_dir=cache_dir, token=token, max_multiply_adds=max_multiply_adds
+    )
     label = _label(repo_id, revision)
     try:
         return load_checkpoint(folder, expect=expect)
@@ -171,7 +174,7 @@ def _label(repo_id: str, revision: str | None) -> str:
 
 def download_checkpoint(
     repo_id: str, *, revision: str | None = None, expect: str | None = None, cache_dir: str | os.PathLike | None = None,
-    token: bool | str | None = None,
+    token: bool | str | None = None, max_multiply_adds: int | None = None,
 ) -> Path:
     """Download config.json, model.safetensors and training.json of a Hub repo into the cache.
 
@@ -196,6 +199,11 @@ def download_checkpoint(
         raise GanlabError(f"{label} is not a ganlab checkpoint: {error}") from None
     if expect is not None and config.kind != expect:
         raise GanlabError(f"{label} holds a {config.kind}, not a {expect}; choose a {expect} repo")
+    if max_multiply_adds is not None and config.kind == "generator" and config.multiply_adds() > max_multiply_adds:
+        raise GanlabError(
+            f"{label} describes a generator of {config.multiply_adds():,} multiply-adds per image; this app "
+            f"runs at most {max_multiply_adds:,}, so that one visitor's model cannot hold up everyone's requests"
+        )
 
     # 2. the weights and how they were trained (optional), pinned to the same commit, and no
     # bigger than that config allows: a repo's files are sized before a byte of them is fetched

@@ -165,7 +165,10 @@ for scenario in json.loads(sys.stdin.read()):
     started = time.monotonic()
     try:
         if scenario.get("anonymous"):  # what a visitor names: no token, whatever HF_TOKEN holds
-            model = hub.from_hub(scenario["source"], revision=scenario.get("revision"), expect=scenario.get("expect"), token=False)
+            model = hub.from_hub(
+                scenario["source"], revision=scenario.get("revision"), expect=scenario.get("expect"), token=False,
+                max_multiply_adds=scenario.get("max_multiply_adds"),
+            )
         else:
             model = hub.from_pretrained(scenario["source"], revision=scenario.get("revision"), expect=scenario.get("expect"))
         result = {}
@@ -243,6 +246,9 @@ def fake_hub(folders):
             server.broken_listing.add(repo_id)
         server.add_folder("ganlab/unlisted", folders.student_v2)
         server.add_commit("ganlab/oversized-unlisted", {"config.json": config, "model.safetensors": bytes(2 * 1024 * 1024)})
+        # within the parameter budget, 67x the teacher's multiply-adds per image (five 690-wide stages at 7x7)
+        costly = json.dumps({"kind": "generator", "channels": [690] * 7, "strides": [1, 1, 1, 1, 1, 2, 2], "latent_dim": 100})
+        server.add_commit("ganlab/costly", {"config.json": costly.encode(), "model.safetensors": b"never fetched"})
         server.add_user("alice", ALICE_TOKEN)
         server.add_folder("alice/private-student", folders.student_v1)
         server.private.add("alice/private-student")
@@ -271,6 +277,7 @@ def online(fake_hub, tmp_path_factory):
         {"name": "unsized", "source": "ganlab/unsized"},
         {"name": "unlisted", "source": "ganlab/unlisted"},
         {"name": "oversized_unlisted", "source": "ganlab/oversized-unlisted"},
+        {"name": "costly", "source": "ganlab/costly", "anonymous": True, "max_multiply_adds": 134_270_976},
     ]
     before = len(fake_hub.requests)
     results = run_client(scenarios, root / "out", hf_home=root / "hf", endpoint=fake_hub.url)
@@ -311,6 +318,7 @@ def test_hub_revision_by_tag_and_by_commit(online, folders, fake_hub):
         ("oversized", r"^Hub repo ganlab/oversized: model.safetensors is 2,097,152 bytes, more than its config allows \([0-9,]+\); not downloaded$"),
         ("unsized", r"^Hub repo ganlab/unsized: the Hub listed model.safetensors without its size; not downloaded$"),
         ("oversized_unlisted", r"^Hub repo ganlab/oversized-unlisted: model.safetensors is 2,097,152 bytes, more than its config allows"),
+        ("costly", r"^Hub repo ganlab/costly describes a generator of 2,245,119,240 multiply-adds per image; this app runs at most 134,270,976"),
     ],
 )
 def test_hub_failures_are_one_clear_ganlab_error(online, name, message):
@@ -331,6 +339,7 @@ def test_hub_checks_kind_before_downloading_weights_and_validates_before_any_req
     # when the listing fails, a HEAD request sizes the file: an oversized one is still never fetched
     weights = [(method, path) for method, path, _ in online.requests if path.startswith("/ganlab/oversized-unlisted/") and "model.safetensors" in path]
     assert weights and {method for method, _ in weights} == {"HEAD"}
+    assert not any(path.startswith("/ganlab/costly/") and "model.safetensors" in path for path in paths)
 
 
 def test_a_failed_listing_sizes_the_weights_one_by_one_and_loads(online, folders):

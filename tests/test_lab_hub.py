@@ -31,7 +31,7 @@ def test_bad_repo_ids_are_refused_and_the_models_stay(lab, repo, message):
 
 
 def test_a_failed_download_keeps_both_models(lab, monkeypatch):
-    def fake(role, repo, revision=None, cache_dir=None, token=None):
+    def fake(role, repo, revision=None, cache_dir=None, token=None, max_multiply_adds=None):
         if role == "student":
             raise GanlabError(f"Hub repo {repo} was not found (404)")
         return LoadedModel(role, Generator(TINY_STUDENT), True, f"hub:{repo}")
@@ -49,7 +49,7 @@ def test_a_successful_load_swaps_into_compare(lab, monkeypatch):
         replacement.blocks[-1][0].weight.zero_()  # a constant image: easy to recognise
 
     monkeypatch.setattr(
-        lab_module, "load_from_hub", lambda role, repo, revision=None, cache_dir=None, token=None: LoadedModel(role, replacement, True, f"hub:{repo}@{revision}")
+        lab_module, "load_from_hub", lambda role, repo, revision=None, cache_dir=None, token=None, max_multiply_adds=None: LoadedModel(role, replacement, True, f"hub:{repo}@{revision}")
     )
     bundled = lab.student
     message, choice = lab.load_hub("", "", "user/student", "v1")
@@ -68,7 +68,7 @@ def test_an_unreachable_default_repo_falls_back_to_the_folder(tmp_path, monkeypa
     _, student_folder = tiny_checkpoints(tmp_path)
     monkeypatch.setitem(lab_module.BUNDLED, "student", student_folder)
 
-    def offline(role, repo, revision=None, cache_dir=None, token=None):
+    def offline(role, repo, revision=None, cache_dir=None, token=None, max_multiply_adds=None):
         raise GanlabError("cannot reach the Hugging Face Hub (offline?)")
 
     monkeypatch.setattr(lab_module, "load_from_hub", offline)
@@ -82,7 +82,7 @@ def test_a_hub_load_in_one_session_leaves_another_sessions_compare_unchanged(lab
     replacement = Generator(TINY_STUDENT).eval()
     loads: list[tuple[str, str | None]] = []
 
-    def fake(role, repo, revision=None, cache_dir=None, token=None):
+    def fake(role, repo, revision=None, cache_dir=None, token=None, max_multiply_adds=None):
         loads.append((repo, revision))
         return LoadedModel(role, replacement, True, f"hub:{repo}")
 
@@ -107,7 +107,7 @@ def test_the_hub_cache_is_bounded_least_recently_used_out(lab, monkeypatch):
 
     downloads = []
 
-    def fake(role, repo, revision=None, cache_dir=None, token=None):
+    def fake(role, repo, revision=None, cache_dir=None, token=None, max_multiply_adds=None):
         assert Path(cache_dir).is_dir()  # a fresh folder for this download...
         (Path(cache_dir) / "model.safetensors").write_bytes(b"weights")
         downloads.append(Path(cache_dir))
@@ -135,7 +135,7 @@ def test_visitors_asking_at_once_share_one_download_and_at_most_two_run_together
     calls, tokens, running, most = [], set(), [0], [0]
     lock = threading.Lock()
 
-    def slow(role, repo, revision=None, cache_dir=None, token=None):
+    def slow(role, repo, revision=None, cache_dir=None, token=None, max_multiply_adds=None):
         with lock:
             calls.append(repo)
             tokens.add(token)
@@ -172,7 +172,7 @@ def test_a_refused_start_downloads_nothing(lab, monkeypatch):
     """A visitor's Hub teacher loads when the run uses it: bad settings or a busy slot cost no download."""
     loads = []
 
-    def record(role, repo, revision=None, cache_dir=None, token=None):
+    def record(role, repo, revision=None, cache_dir=None, token=None, max_multiply_adds=None):
         loads.append(repo)
         return LoadedModel(role, Generator(TINY_STUDENT).eval(), True, f"hub:{repo}")
 

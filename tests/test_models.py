@@ -131,3 +131,17 @@ def test_bf16_sampling_stays_close_to_fp32_and_returns_fp32_images():
     assert torch.equal(bf16_features["7x7"], fp32_features["7x7"].to(torch.bfloat16))
     with pytest.raises(GanlabError, match="precision must be one of"):
         inference_dtype("fp8")
+
+
+@pytest.mark.parametrize(
+    "config", [GeneratorConfig.teacher(), GeneratorConfig.student(), GeneratorConfig(channels=(32, 16, 8, 4), strides=(1, 1, 2, 2))]
+)
+def test_multiply_adds_from_the_config_match_torchs_flop_counter(config):
+    """The arithmetic the app's Hub cost cap reads (nothing built) agrees with what torch counts running the model."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = Generator(config).eval()
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, config.latent_dim))
+    assert config.multiply_adds() == counter.get_total_flops() // 2
+    assert GeneratorConfig.teacher().multiply_adds() == 33_567_744

@@ -340,7 +340,7 @@ def test_a_hub_load_by_one_client_leaves_another_clients_compare_unchanged(serve
     constant = Generator(TINY_STUDENT).eval()
     with torch.no_grad():
         constant.blocks[-1][0].weight.zero_()  # a constant image: nothing like the bundled student's
-    monkeypatch.setattr(sources, "load_from_hub", lambda role, repo, revision=None, cache_dir=None, token=None: LoadedModel(role, constant, True, f"hub:{repo}"))
+    monkeypatch.setattr(sources, "load_from_hub", lambda role, repo, revision=None, cache_dir=None, token=None, max_multiply_adds=None: LoadedModel(role, constant, True, f"hub:{repo}"))
     loader, other = client_for(url), client_for(url)
     before = Path(other.predict(5, 4, "bundled student", api_name="/generate")[1]).read_bytes()
     loaded = loader.predict("", "", "user/student", "", 5, 4, "bundled student", api_name="/load_hub")

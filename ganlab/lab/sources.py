@@ -66,11 +66,14 @@ def load_from_folder(role: str, folder: Path) -> LoadedModel:
 
 
 def load_from_hub(
-    role: str, repo: str, revision: str | None = None, cache_dir: str | None = None, *, token: bool | str | None = None
+    role: str, repo: str, revision: str | None = None, cache_dir: str | None = None, *,
+    token: bool | str | None = None, max_multiply_adds: int | None = None,
 ) -> LoadedModel:
     from ganlab.hub import from_hub
 
-    model = from_hub(repo, revision=revision or None, expect="generator", cache_dir=cache_dir, token=token)  # never a local path
+    model = from_hub(  # never a local path
+        repo, revision=revision or None, expect="generator", cache_dir=cache_dir, token=token, max_multiply_adds=max_multiply_adds
+    )
     where = f"hub:{repo}" + (f"@{revision}" if revision else "")
     _same_noise(model, f"Hub repo {repo}")
     return LoadedModel(role, model, True, where, size_bytes=_safetensors_size(model))
@@ -123,6 +126,11 @@ def load_optional_classifier() -> torch.nn.Module | None:
 HUB_CACHE_SIZE = 4  # Hub models held in memory for all visitors together, least recently used out
 HUB_LOADS_AT_ONCE = 2  # downloads (and their models being built) in flight, for all visitors together
 HUB_LOAD_WAIT_S = 60.0  # how long a load waits for a free place before it says the loader is busy
+# what one image of a visitor's Hub generator may cost: 4x the teacher design's 33.6 M multiply-adds
+# (a teacher twice as wide fits). The parameter budget alone let a 7-stage model at 7x7 through
+# that drew 50x slower than the teacher (measured 86 ms against 1.7 ms per image, 1 thread), and
+# a Compare digit search of 8,192 candidates with it would hold the shared queue for ~12 minutes.
+HUB_MAX_MULTIPLY_ADDS = 4 * GeneratorConfig.teacher().multiply_adds()
 
 
 class HubModels:
@@ -174,7 +182,9 @@ class HubModels:
             raise GanlabError("the Hub loader is busy with other visitors' downloads; try again in a minute")
         try:
             with tempfile.TemporaryDirectory(prefix="ganlab-hub-") as cache:  # outside the cache lock: seconds
-                loaded = load_from_hub(role, repo, revision or None, cache_dir=cache, token=False)
+                loaded = load_from_hub(
+                    role, repo, revision or None, cache_dir=cache, token=False, max_multiply_adds=HUB_MAX_MULTIPLY_ADDS
+                )
             self._warm_up(loaded)
         finally:
             self._slots.release()
