@@ -287,8 +287,12 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         @guarded
         def load_hub(teacher_repo, teacher_revision, student_repo, student_revision, seed, n, student, digit=DIGIT_CHOICES[0], models=None):
             message, models = lab.load_hub(teacher_repo, teacher_revision, student_repo, student_revision, models=models)
-            with lab.visitor(models):
-                view = lab.generate(seed, n, student, digit)
+            try:
+                with lab.visitor(models):
+                    view = lab.generate(seed, n, student, digit)
+            except GanlabError as error:  # the load stands (the choice is kept); only the drawing was refused
+                gr.Warning(str(error))
+                return gr.skip(), gr.skip(), gr.skip(), models, f"✅ {message}; ⚠️ nothing drawn: {error}"
             return png(view.teacher_image), png(view.student_image), view.info, models, f"✅ {message}"
 
         def apply_recipe(label):

@@ -244,6 +244,12 @@ class Trainer:
         return not self._resume.is_set()
 
     @property
+    def stepping(self) -> bool:
+        """Whether an advance() is still running its steps (the run pauses again after them)."""
+        with self._stop_lock:
+            return self._steps_left is not None
+
+    @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 

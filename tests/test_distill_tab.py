@@ -134,6 +134,10 @@ def test_pause_while_preparing_starts_the_run_paused_and_step_needs_a_pause(tmp_
     assert "steps/s" not in view.progress_text
     view = lab.step_run(2, viewer="me")
     wait_for(lambda: lab.run_status(viewer="me").details["step"] == 2 and lab.slot.current().paused, timeout=30)
+    lab.step_run(100, viewer="me")
+    with pytest.raises(GanlabError, match="still taking the steps of the last Step"):  # a second press while it steps
+        lab.step_run(1, viewer="me")
+    wait_for(lambda: lab.run_status(viewer="me").details["step"] == 102 and lab.slot.current().paused, timeout=60)
     with pytest.raises(GanlabError, match="steps per Step must be an integer in \\[1, 100\\]"):
         lab.step_run(101, viewer="me")
     with pytest.raises(GanlabError, match="belongs to another visitor"):

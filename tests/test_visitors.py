@@ -352,6 +352,12 @@ def test_a_hub_load_by_one_client_leaves_another_clients_compare_unchanged(serve
     after = other.predict(5, 4, "bundled student", api_name="/generate")
     assert Path(after[1]).read_bytes() == before  # the other one does not
 
+    # a load whose drawing is refused (too many samples) still stands: the next call uses it
+    third = client_for(url)
+    refused = third.predict("", "", "user/student", "", 5, 10**6, "bundled student", api_name="/load_hub")
+    assert refused[-1].startswith("✅ Loaded student from hub:user/student; ⚠️ nothing drawn: number of samples")
+    assert Path(third.predict(5, 4, "bundled student", api_name="/generate")[1]).read_bytes() == hub_student
+
 
 # ---- issue #13, 4. Spaces conventions ---------------------------------------------------------------
 @pytest.mark.parametrize("space_id, shown", [("", False), ("someone/ganlab", True)])

@@ -166,6 +166,8 @@ class Run:
     def advance(self, steps: int) -> None:
         """While paused: `steps` more steps for the student (and the baseline), then paused again."""
         if not self.paused:
+            if any(trainer.stepping for trainer in self._training("step")):
+                raise GanlabError("the run is still taking the steps of the last Step; it pauses after them, then Step again")
             raise GanlabError("Step works on a paused run: press Pause first")
         for trainer in self._training("step"):
             trainer.advance(steps)
