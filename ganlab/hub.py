@@ -188,8 +188,10 @@ def download_checkpoint(
     revision = validate_revision(revision)
     label = _label(repo_id, revision)
 
-    # 1. config.json: is this a ganlab checkpoint of the expected kind?
-    folder = _snapshot(repo_id, revision, [CONFIG_NAME], label=label, cache_dir=cache_dir, token=token)
+    # 1. config.json, sized first (a repo's config.json can be any size): is this a ganlab
+    # checkpoint of the expected kind? With the Hub out of reach, only the cache is read.
+    online = _check_sizes(repo_id, revision, {CONFIG_NAME: MAX_CONFIG_BYTES}, label=label, token=token)
+    folder = _snapshot(repo_id, revision, [CONFIG_NAME], label=label, cache_dir=cache_dir, token=token, online=online)
     if not (folder / CONFIG_NAME).is_file():
         raise GanlabError(f"{label} has no {CONFIG_NAME}: it is not a ganlab checkpoint (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
     commit = folder.name if _COMMIT_HASH.fullmatch(folder.name) else revision
@@ -208,8 +210,8 @@ def download_checkpoint(
     # 2. the weights and how they were trained (optional), pinned to the same commit, and no
     # bigger than that config allows: a repo's files are sized before a byte of them is fetched
     limits = {WEIGHTS_NAME: max_weights_bytes(config), TRAINING_NAME: MAX_TRAINING_BYTES}
-    _check_sizes(repo_id, commit, limits, label=label, token=token)
-    if _snapshot(repo_id, commit, [WEIGHTS_NAME, TRAINING_NAME], label=label, cache_dir=cache_dir, token=token) != folder:
+    online = _check_sizes(repo_id, commit, limits, label=label, token=token)
+    if _snapshot(repo_id, commit, [WEIGHTS_NAME, TRAINING_NAME], label=label, cache_dir=cache_dir, token=token, online=online) != folder:
         raise GanlabError(f"{label}: config.json and model.safetensors came from different commits; try again")
     if not (folder / WEIGHTS_NAME).is_file():
         raise GanlabError(f"{label} has no {WEIGHTS_NAME}: it is not a ganlab checkpoint (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
@@ -218,15 +220,15 @@ def download_checkpoint(
 
 def _check_sizes(
     repo_id: str, revision: str | None, limits: dict[str, int], *, label: str, token: bool | str | None = None
-) -> None:
-    """Refuse a file of the repo larger than `limits` allows for its name.
+) -> bool:
+    """Refuse a file of the repo larger than `limits` allows for its name; False when the Hub
+    cannot be reached at all (offline, no connection), so that the caller reads only its cache.
 
     One listing request with the Hub's own timeout: list_repo_tree retries a refused connection
     with backoff, which made a cached model take 26 s to load with the Hub unreachable (measured).
     When the listing fails (a repo of thousands of files can outlast the timeout), each limited
-    file is sized on its own (a HEAD request). Only a Hub that cannot be reached at all (offline,
-    no connection) lets the snapshot call go on: it can then only serve what the cache holds,
-    sized when it came, or explain. A limited file of unknown size is refused.
+    file is sized on its own (a HEAD request), as is a file it lists without a size. A limited
+    file of unknown size is refused.
     """
     from huggingface_hub import HfApi, constants
 
@@ -235,18 +237,22 @@ def _check_sizes(
             repo_id, revision=revision, files_metadata=True, timeout=constants.HF_HUB_ETAG_TIMEOUT, token=token
         )
         sizes = {sibling.rfilename: sibling.size for sibling in info.siblings or []}
+        unsized = [name for name in limits if name in sizes and sizes[name] is None]
     except Exception:  # noqa: BLE001 - sized file by file below
-        sizes = _sizes_one_by_one(repo_id, revision, list(limits), label=label, token=token)
-        if sizes is None:
-            return
+        sizes, unsized = {}, list(limits)
+    if unsized:  # the listing failed, or gave no size for a file: one HEAD request each
+        sized = _sizes_one_by_one(repo_id, revision, unsized, label=label, token=token)
+        if sized is None:
+            return False
+        sizes = {**{k: v for k, v in sizes.items() if k not in unsized}, **sized}
     for name, limit in limits.items():
         if name not in sizes:
             continue  # not in the repo: the snapshot call says so if it is required
         size = sizes[name]
-        if size is None:
-            raise GanlabError(f"{label}: the Hub listed {name} without its size; not downloaded")
         if size > limit:
-            raise GanlabError(f"{label}: {name} is {size:,} bytes, more than its config allows ({limit:,}); not downloaded")
+            allowed = "its config allows" if name == WEIGHTS_NAME else f"a ganlab {name} may be"
+            raise GanlabError(f"{label}: {name} is {size:,} bytes, more than {allowed} ({limit:,}); not downloaded")
+    return True
 
 
 def _sizes_one_by_one(
@@ -258,9 +264,9 @@ def _sizes_one_by_one(
     from huggingface_hub.errors import OfflineModeIsEnabled, RemoteEntryNotFoundError
 
     try:  # huggingface_hub's HTTP client
-        from httpx2 import ConnectError
+        from httpx2 import ConnectError, ConnectTimeout, TimeoutException
     except ImportError:  # pragma: no cover - other huggingface_hub versions
-        ConnectError = OSError
+        ConnectError = ConnectTimeout = TimeoutException = OSError
 
     if constants.HF_HUB_OFFLINE:
         return None
@@ -272,28 +278,41 @@ def _sizes_one_by_one(
             )
         except RemoteEntryNotFoundError:
             continue  # not in the repo: the snapshot call says so if it is required
-        except (ConnectError, OfflineModeIsEnabled):
+        except (ConnectError, ConnectTimeout, OfflineModeIsEnabled):
             return None
+        except TimeoutException:  # connected, but no answer in time: the size is unknown
+            raise GanlabError(f"{label}: the Hub did not give the size of {name} in time; not downloaded, try again") from None
         except Exception as error:  # noqa: BLE001 - any other answer: the size is unknown, nothing is fetched
             explained = _explain(error, repo_id, name, revision, label=label, anonymous=token is False)
             if isinstance(explained, GanlabError):
                 raise explained from None
             raise GanlabError(f"{label}: the size of {name} could not be had from the Hub; not downloaded") from None
+        if metadata.size is None:
+            raise GanlabError(f"{label}: the Hub gave no size for {name}; not downloaded")
         sizes[name] = metadata.size
     return sizes
 
 
 def _snapshot(
-    repo_id: str, revision: str | None, files: list[str], *, label: str, cache_dir=None, token: bool | str | None = None
+    repo_id: str, revision: str | None, files: list[str], *, label: str, cache_dir=None, token: bool | str | None = None,
+    online: bool = True,
 ) -> Path:
-    """snapshot_download of `files`, its errors turned into one-line GanlabErrors naming `label`."""
-    from huggingface_hub import snapshot_download
+    """snapshot_download of `files`, its errors turned into one-line GanlabErrors naming `label`.
+    online=False: the files could not be sized, so only the cache (sized when they came) is read."""
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
         return Path(snapshot_download(
-            repo_id, revision=revision, allow_patterns=files, library_name="ganlab", cache_dir=cache_dir, token=token
+            repo_id, revision=revision, allow_patterns=files, library_name="ganlab", cache_dir=cache_dir, token=token,
+            local_files_only=not online,
         ))
     except Exception as error:  # noqa: BLE001 - sorted by _explain; anything unrecognised is re-raised
+        if not online and isinstance(error, LocalEntryNotFoundError) and not constants.HF_HUB_OFFLINE:
+            raise GanlabError(
+                f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} (offline?) and {label} is not in "
+                "the local cache: check your connection or HF_ENDPOINT" + ("" if token is False else ", or load a local checkpoint folder")
+            ) from None
         explained = _explain(error, repo_id, files[0], revision, label=label, anonymous=token is False)
         if explained is error:
             raise

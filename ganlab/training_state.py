@@ -89,6 +89,8 @@ def read_state(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch
         with safe_open(str(path), framework="pt") as handle:  # one read: header and tensors
             header = parse_json((handle.metadata() or {})["state"], source=f"the header of {path}")  # bounded depth
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except GanlabError:  # the header's own one-line reason (parse_json), not a class name
+        raise
     except (SafetensorError, OSError, ValueError, KeyError, RuntimeError) as error:
         raise GanlabError(f"{path} is not a readable training state ({type(error).__name__}); resume from another folder or start anew") from None
     if not isinstance(header, dict) or header.get("version") != STATE_VERSION:

@@ -242,6 +242,7 @@ def fake_hub(folders):
         server.drop_body_once.add(("ganlab/flaky", "model.safetensors"))
         server.add_folder("ganlab/unsized", folders.student_v2)
         server.unsized.add("ganlab/unsized")
+        server.add_commit("ganlab/huge-config", {"config.json": b" " * (2 * 1024 * 1024), "model.safetensors": b"never fetched"})
         for repo_id in ("ganlab/unlisted", "ganlab/oversized-unlisted"):  # the sized listing fails: HEAD sizes them
             server.broken_listing.add(repo_id)
         server.add_folder("ganlab/unlisted", folders.student_v2)
@@ -275,6 +276,7 @@ def online(fake_hub, tmp_path_factory):
         {"name": "invalid_id", "source": "ganlab/bad--id"},
         {"name": "oversized", "source": "ganlab/oversized"},
         {"name": "unsized", "source": "ganlab/unsized"},
+        {"name": "huge_config", "source": "ganlab/huge-config"},
         {"name": "unlisted", "source": "ganlab/unlisted"},
         {"name": "oversized_unlisted", "source": "ganlab/oversized-unlisted"},
         {"name": "costly", "source": "ganlab/costly", "anonymous": True, "max_multiply_adds": 134_270_976},
@@ -316,7 +318,7 @@ def test_hub_revision_by_tag_and_by_commit(online, folders, fake_hub):
         ("hangs_up", "the connection dropped"),
         ("invalid_id", "not a valid Hub repo id"),
         ("oversized", r"^Hub repo ganlab/oversized: model.safetensors is 2,097,152 bytes, more than its config allows \([0-9,]+\); not downloaded$"),
-        ("unsized", r"^Hub repo ganlab/unsized: the Hub listed model.safetensors without its size; not downloaded$"),
+        ("huge_config", r"^Hub repo ganlab/huge-config: config.json is 2,097,152 bytes, more than a ganlab config.json may be"),
         ("oversized_unlisted", r"^Hub repo ganlab/oversized-unlisted: model.safetensors is 2,097,152 bytes, more than its config allows"),
         ("costly", r"^Hub repo ganlab/costly describes a generator of 2,245,119,240 multiply-adds per image; this app runs at most 134,270,976"),
     ],
@@ -335,7 +337,8 @@ def test_hub_checks_kind_before_downloading_weights_and_validates_before_any_req
     assert not any(path.startswith("/ganlab/discriminator/") and "model.safetensors" in path for path in paths)
     assert not any("bad--id" in path for path in paths)
     # an oversized weights file is sized from the listing, never fetched
-    assert not any(path.startswith(("/ganlab/oversized/", "/ganlab/unsized/")) and "model.safetensors" in path for path in paths)
+    assert not any(path.startswith("/ganlab/oversized/") and "model.safetensors" in path for path in paths)
+    assert not any(path.startswith("/ganlab/huge-config/") and "/resolve/" in path and method == "GET" for method, path, _ in online.requests)
     # when the listing fails, a HEAD request sizes the file: an oversized one is still never fetched
     weights = [(method, path) for method, path, _ in online.requests if path.startswith("/ganlab/oversized-unlisted/") and "model.safetensors" in path]
     assert weights and {method for method, _ in weights} == {"HEAD"}
@@ -343,8 +346,12 @@ def test_hub_checks_kind_before_downloading_weights_and_validates_before_any_req
 
 
 def test_a_failed_listing_sizes_the_weights_one_by_one_and_loads(online, folders):
-    assert online.results["unlisted"]["ok"], online.results["unlisted"]
-    assert_same_weights(online.out / "unlisted", folders.models["v2"])
+    # the listing failed (unlisted) or gave no sizes (unsized): a HEAD request per file sized them
+    for name in ("unlisted", "unsized"):
+        assert online.results[name]["ok"], online.results[name]
+        assert_same_weights(online.out / name, folders.models["v2"])
+        heads = [path for method, path, _ in online.requests if method == "HEAD" and path.startswith(f"/ganlab/{name}/")]
+        assert any(path.endswith("/model.safetensors") for path in heads), heads
 
 
 def test_what_a_visitor_names_loads_without_the_servers_token(fake_hub, folders, tmp_path):

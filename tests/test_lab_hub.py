@@ -141,7 +141,7 @@ def test_visitors_asking_at_once_share_one_download_and_at_most_two_run_together
             tokens.add(token)
             running[0] += 1
             most[0] = max(most[0], running[0])
-        time.sleep(0.3)
+        time.sleep(1.0)  # long enough that every request arrives while this load is in flight
         with lock:
             running[0] -= 1
         return LoadedModel(role, Generator(TINY_STUDENT).eval(), True, f"hub:{repo}")
@@ -166,6 +166,38 @@ def test_visitors_asking_at_once_share_one_download_and_at_most_two_run_together
     assert len({id(model) for repo, model in got if repo == "user/same"}) == 1 and len(got) == 11
     assert most[0] == HUB_LOADS_AT_ONCE and tokens == {False}
     assert not lab.hub_models._loading  # nothing left behind per key
+
+
+def test_a_failing_repo_asked_for_at_once_is_tried_once_and_every_request_hears_why(lab, monkeypatch):
+    import threading
+    import time
+
+    calls = []
+
+    def failing(role, repo, revision=None, cache_dir=None, token=None, max_multiply_adds=None):
+        calls.append(repo)
+        time.sleep(1.0)  # long enough that every request arrives while this load is in flight
+        raise GanlabError(f"Hub repo {repo} was not found (404)")
+
+    monkeypatch.setattr(lab_module, "load_from_hub", failing)
+    errors = []
+
+    def ask():
+        try:
+            lab.hub_models.get("student", "user/missing")
+        except GanlabError as error:
+            errors.append(str(error))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert calls == ["user/missing"] and errors == ["Hub repo user/missing was not found (404)"] * 8
+    assert not lab.hub_models._loading and not lab.hub_models.keys()
+    with pytest.raises(GanlabError, match="not found"):  # a later request tries again
+        lab.hub_models.get("student", "user/missing")
+    assert calls == ["user/missing"] * 2
 
 
 def test_a_refused_start_downloads_nothing(lab, monkeypatch):

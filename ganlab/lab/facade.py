@@ -195,10 +195,12 @@ class Lab:
             return self.classifier(images).argmax(dim=1).numpy()
 
     def _student_for(self, choice: str) -> LoadedModel:
+        if choice in (None, "", STUDENT_CHOICES[0]):
+            return self.student  # the visitor's Hub student is loaded only when this choice asks for it
         run = self.slot.current()
         folder = None if run is None else run.output_dir
         with self.run_folders.lease(folder):  # a new run never deletes the folder this reads
-            return self.students.choose(choice, self.student, folder, "" if run is None else run.id)
+            return self.students.choose(choice, self._student, folder, "" if run is None else run.id)
 
     # ---- status lines and About ------------------------------------------------------------------
     def model_notes(self) -> str:

@@ -13,6 +13,8 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -126,6 +128,7 @@ def load_optional_classifier() -> torch.nn.Module | None:
 HUB_CACHE_SIZE = 4  # Hub models held in memory for all visitors together, least recently used out
 HUB_LOADS_AT_ONCE = 2  # downloads (and their models being built) in flight, for all visitors together
 HUB_LOAD_WAIT_S = 60.0  # how long a load waits for a free place before it says the loader is busy
+HUB_DOWNLOAD_WAIT_S = 120.0  # and how long a request waits on top of that for another's load of the same repo
 # what one image of a visitor's Hub generator may cost: 4x the teacher design's 33.6 M multiply-adds
 # (a teacher twice as wide fits). The parameter budget alone let a 7-stage model at 7x7 through
 # that drew 50x slower than the teacher (measured 86 ms against 1.7 ms per image, 1 thread), and
@@ -140,7 +143,8 @@ class HubModels:
     loaded again the next time that visitor draws with it. `warm_up` runs once per loaded model.
     Each download goes to a temporary folder removed once the weights are in memory. Memory and
     disk stay bounded however many requests arrive at once: one load per key is in flight (the
-    others wait for it and take its model), and at most HUB_LOADS_AT_ONCE loads run together.
+    others wait for it and take its model, or its error), and at most HUB_LOADS_AT_ONCE loads
+    run together.
     Loads are anonymous (no token): a Space's HF_TOKEN must not open its owner's private repos
     to whoever types their names.
     """
@@ -150,30 +154,36 @@ class HubModels:
         self.size = size
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
-        self._loading: dict[tuple[str, str], threading.Lock] = {}  # one lock per key being loaded
+        self._loading: dict[tuple[str, str], Future] = {}  # the load in flight for each key
         self._slots = threading.BoundedSemaphore(HUB_LOADS_AT_ONCE)
-
-    def _cached(self, key: tuple[str, str]) -> LoadedModel | None:
-        with self._lock:
-            loaded = self._models.get(key)
-            if loaded is not None:
-                self._models.move_to_end(key)
-            return loaded
 
     def get(self, role: str, repo: str, revision: str = "") -> LoadedModel:
         """The generator of `repo` at `revision` labelled as `role`, loaded (and warmed) on first use."""
         key = (repo, revision or "")
-        loaded = self._cached(key)
-        if loaded is None:
-            with self._lock:
-                key_lock = self._loading.setdefault(key, threading.Lock())
+        with self._lock:
+            loaded = self._models.get(key)
+            if loaded is not None:
+                self._models.move_to_end(key)
+            else:
+                future = self._loading.get(key)
+                loading_here = future is None
+                if loading_here:  # the first request for this key loads it; later ones wait for its outcome
+                    future = self._loading[key] = Future()
+        if loaded is None and loading_here:
             try:
-                with key_lock:  # a second request for the same key waits here for the first one's model
-                    loaded = self._cached(key) or self._load(role, key)
+                loaded = self._load(role, key)
+                future.set_result(loaded)
+            except BaseException as error:  # the waiters get the same one-line error, not a load of their own
+                future.set_exception(error)
+                raise
             finally:
                 with self._lock:
-                    if self._loading.get(key) is key_lock and not key_lock.locked():
-                        del self._loading[key]
+                    del self._loading[key]
+        elif loaded is None:
+            try:
+                loaded = future.result(timeout=HUB_LOAD_WAIT_S + HUB_DOWNLOAD_WAIT_S)
+            except FutureTimeout:
+                raise GanlabError(f"Hub repo {repo} is still loading for another visitor; try again in a minute") from None
         return loaded if loaded.role == role else replace(loaded, role=role)
 
     def _load(self, role: str, key: tuple[str, str]) -> LoadedModel:
