@@ -155,7 +155,9 @@ def check_random_state(name: str, state: Any) -> torch.Tensor:
 
 def checked_scheduler_state(name: str, saved: Any, scheduler: Any) -> dict[str, Any]:
     """`saved` if it has exactly the fields of `scheduler`'s own state, each of the same kind; a
-    ValueError otherwise (load_state_dict would copy any key onto the scheduler, unchecked)."""
+    ValueError otherwise (load_state_dict would copy any key onto the scheduler, unchecked).
+    Kinds, not values: a number out of range still passes. A state written by a torch whose
+    schedulers keep other fields is refused; resume it with the torch that wrote it."""
 
     def kind(value: Any) -> str:
         if isinstance(value, bool) or value is None:
