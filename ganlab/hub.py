@@ -299,8 +299,7 @@ def _snapshot(
 ) -> Path:
     """snapshot_download of `files`, its errors turned into one-line GanlabErrors naming `label`.
     online=False: the files could not be sized, so only the cache (sized when they came) is read."""
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    from huggingface_hub import snapshot_download
 
     try:
         return Path(snapshot_download(
@@ -308,23 +307,20 @@ def _snapshot(
             local_files_only=not online,
         ))
     except Exception as error:  # noqa: BLE001 - sorted by _explain; anything unrecognised is re-raised
-        if not online and isinstance(error, LocalEntryNotFoundError) and not constants.HF_HUB_OFFLINE:
-            raise GanlabError(
-                f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} (offline?) and {label} is not in "
-                "the local cache: check your connection or HF_ENDPOINT" + ("" if token is False else ", or load a local checkpoint folder")
-            ) from None
-        explained = _explain(error, repo_id, files[0], revision, label=label, anonymous=token is False)
+        explained = _explain(error, repo_id, files[0], revision, label=label, anonymous=token is False, unreachable=not online)
         if explained is error:
             raise
         raise explained from error
 
 
 def _explain(
-    error: Exception, repo_id: str, filename: str, revision: str | None, *, label: str, anonymous: bool = False
+    error: Exception, repo_id: str, filename: str, revision: str | None, *, label: str, anonymous: bool = False,
+    unreachable: bool = False,
 ) -> Exception:
     """The GanlabError for a failed download (or `error` itself when it is not a download failure).
 
-    anonymous: the download sent no token (a visitor's load), so the way out is never a token.
+    anonymous: the download sent no token (a visitor's load), so the way out is never a token or a
+    local folder. unreachable: the Hub could not be reached before this cache-only read.
     """
     from huggingface_hub import constants
     from huggingface_hub.errors import (
@@ -375,10 +371,10 @@ def _explain(
                 f"{label} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: "
                 "unset it and connect to the internet, or load a local checkpoint folder"
             )
-        if isinstance(error.__cause__, (ConnectError, TimeoutException)):
+        if unreachable or isinstance(error.__cause__, (ConnectError, TimeoutException)):
             return GanlabError(
                 f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} (offline?) and {label} is not in "
-                "the local cache: check your connection or HF_ENDPOINT, or load a local checkpoint folder"
+                "the local cache: check your connection or HF_ENDPOINT" + ("" if anonymous else ", or load a local checkpoint folder")
             )
         return GanlabError(
             f"could not download {filename} of {label} ({detail}) and it is not in the local cache: "
