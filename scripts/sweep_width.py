@@ -3,6 +3,7 @@
     python scripts/sweep_width.py                       # widths 128 64 32 16, 1000 steps each: ~12-15 min on 2 cores
     python scripts/sweep_width.py --widths 128 32 --steps 3000 --alpha 0.9 --layers 14x14 7x7 pixels --lr-g 1e-3
     python scripts/sweep_width.py --quick --out /tmp/sweep.json --plot /tmp/sweep.png    # seconds
+    python scripts/sweep_width.py --widths 128 --threads 1 --train-only   # one width, side by side with others
 
 Each trained student is kept in --keep (default runs/sweep/wW) with its recipe and its teacher's
 sha256; run again after a cut-off, a width already trained with the same recipe and teacher is
@@ -86,7 +87,11 @@ def main() -> None:
     parser.add_argument("--sampling-seeds", type=setting("seed"), nargs="+", default=[0, 1, 2])
     parser.add_argument("--plot", default="checkpoints/sweep.png", help="PNG plot ('' to skip)")
     parser.add_argument("--keep", default=None, help="folder for each trained width, reused on a rerun (default runs/sweep; none with --quick)")
+    parser.add_argument("--train-only", action="store_true", help="train (or load) the widths into --keep and stop: no scoring, no JSON (for widths trained side by side, scored by a later run)")
     args = parser.parse_args()
+    keep = args.keep if args.keep is not None else ("" if args.quick else "runs/sweep")
+    if args.train_only and not keep:  # nothing would be kept for the run that scores them
+        parser.error("--train-only keeps each width in --keep: give it a folder (--quick keeps none)")
     if len(set(args.widths)) != len(args.widths):  # one result per width: a repeat would be mislabelled
         parser.error(f"--widths names a width more than once: {args.widths}")
     repeats, min_seconds = (1, 0.01) if args.quick else (7, 0.25)  # --quick also shortens the timings
@@ -107,25 +112,28 @@ def main() -> None:
 
     # 1. train every width with the same budget (or load it, trained before with this recipe and teacher)
     generators = {"teacher": teacher}
-    train_times = {}
+    train_times, train_threads = {}, {}  # a width's training time is only comparable at the same threads
     recipe = json.loads(json.dumps(config.to_dict()))  # as training.json will read it back (lists, not tuples)
     made_from = {"recipe": recipe, "teacher_sha256": sha256_of(resolve_model_path(args.teacher) / WEIGHTS_NAME)}
-    keep = args.keep if args.keep is not None else ("" if args.quick else "runs/sweep")
     for width in args.widths:
         kept = Path(keep) / f"w{width}" if keep else None
         record = read_training_info(kept) if kept else {}
         if record.get("made_from") == {**made_from, "width": width}:
             generators[f"student w{width}"] = load_checkpoint(kept, expect="generator", device=config.device).eval()
-            train_times[width] = record["train_time_s"]
+            train_times[width], train_threads[width] = record["train_time_s"], record.get("train_threads")
             print(f"width {width}: trained before, loaded from {kept}", file=sys.stderr)
             continue
         trainer = new_trainer(config, images=images, teacher=teacher, student_width=width)
         finished = trainer.run()
         generators[f"student w{width}"] = trainer.sampling_generator.eval()
-        train_times[width] = round(finished.elapsed, 1)
+        train_times[width], train_threads[width] = round(finished.elapsed, 1), args.threads
         if kept:
-            save_checkpoint(trainer.sampling_generator, kept, training={"made_from": {**made_from, "width": width}, "train_time_s": train_times[width]})
+            record = {"made_from": {**made_from, "width": width}, "train_time_s": train_times[width], "train_threads": args.threads}
+            save_checkpoint(trainer.sampling_generator, kept, training=record)
         print(f"width {width}: {finished.step} steps in {finished.elapsed:.0f} s", file=sys.stderr)
+    if args.train_only:
+        print(f"trained: widths {' '.join(map(str, args.widths))} in {keep}; run without --train-only to score them", file=sys.stderr)
+        return
 
     # 2. speed on this machine's CPU (what the size/latency trade-off is about), all models interleaved
     generators = {name: generator.to("cpu") for name, generator in generators.items()}
@@ -147,6 +155,7 @@ def main() -> None:
             "latency_ms": timings[1][name]["median_s"] * 1e3,
             "throughput_256": 256 / timings[256][name]["median_s"],
             "train_time_s": train_times.get(width),
+            "train_threads": train_threads.get(width),
             "runs": runs,
             "summary": summarize(runs),
         })
