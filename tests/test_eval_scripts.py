@@ -257,17 +257,24 @@ def test_sweep_quick_writes_json_and_plot(tiny, shared, tmp_path, capsys):
 def test_sweep_keeps_each_width_and_a_rerun_loads_it(tiny, tmp_path, capsys):
     keep, out = tmp_path / "keep", tmp_path / "sweep.json"
     args = ("sweep_width.py", "--quick", "--widths", "16", "--sampling-seeds", "0", "--teacher", str(tiny / "teacher"),
-            "--classifier", str(tiny / "classifier"), "--out", str(out), "--plot", "", "--keep", str(keep))  # fmt: skip
-    code, _, stderr = run(*args, capsys=capsys)
-    assert code == 0 and "width 16: 3 steps" in stderr, stderr
+            "--classifier", str(tiny / "classifier"), "--threads", "1", "--out", str(out), "--plot", "", "--keep", str(keep))  # fmt: skip
+    code, _, stderr = run(*args, "--train-only", capsys=capsys)  # trains and keeps, scores nothing
+    assert code == 0 and "width 16: 3 steps" in stderr and "trained: widths 16" in stderr, stderr
+    assert not out.exists()
+    kept = json.loads((keep / "w16" / "training.json").read_text())
+    assert kept["made_from"]["width"] == 16 and kept["train_threads"] == 1
+    code, _, stderr = run(*args, capsys=capsys)  # the same recipe and teacher: loaded and scored
+    assert code == 0 and f"width 16: trained before, loaded from {keep / 'w16'}" in stderr, stderr
     first = json.loads(out.read_text())["points"][1]
-    assert json.loads((keep / "w16" / "training.json").read_text())["made_from"]["width"] == 16
-    code, _, stderr = run(*args, capsys=capsys)  # the same recipe and teacher: loaded, not trained
+    assert first["train_time_s"] == kept["train_time_s"] and first["train_threads"] == 1
+    code, _, stderr = run(*args, capsys=capsys)
     assert code == 0 and f"width 16: trained before, loaded from {keep / 'w16'}" in stderr, stderr
     again = json.loads(out.read_text())["points"][1]
     assert again["runs"][0]["fid"] == first["runs"][0]["fid"] and again["train_time_s"] == first["train_time_s"]
     code, _, stderr = run(*args, "--lr-g", "5e-4", capsys=capsys)  # another recipe: trained again
     assert code == 0 and "width 16: 3 steps" in stderr, stderr
+    code, _, stderr = run(*args[:-2], "--train-only", capsys=capsys)  # --quick keeps nothing unless told where
+    assert code != 0 and "--train-only keeps each width in --keep" in stderr, stderr
 
 
 def test_smallest_within_picks_the_fewest_parameters_under_the_limit():
