@@ -109,7 +109,14 @@ class Generator(nn.Module):
         # 3. output: (C_out*16, C) @ (B, C, n*n) = (B, C_out*16, n*n) columns -> fold -> (B, C_out, 2n, 2n)
         size = x.shape[-1] * strides[-1] + (1 if strides[-1] == 1 else 0)
         # in fp32 whatever `dtype`: this stage sets the pixels, and it is a small share of the work
-        columns = torch.matmul(w_out, x.float().contiguous().flatten(2))
+        if low:
+            # channels-last memory is (B, n, n, C) rows: cast them to fp32 in one linear pass and take
+            # one product, instead of copying the largest activation into NCHW first (student at batch
+            # 256, one thread, an AVX512-BF16 EPYC: this stage 18.8 ms -> 3.9 ms, the same fp32 values)
+            rows = x.permute(0, 2, 3, 1).reshape(-1, x.shape[1]).float()  # (B*n*n, C)
+            columns = torch.mm(rows, w_out.t()).view(x.shape[0], -1, w_out.shape[0]).transpose(1, 2)
+        else:
+            columns = torch.matmul(w_out, x.contiguous().flatten(2))
         image = nn.functional.fold(columns, (size, size), 4, stride=strides[-1], padding=1)
         if strides[-1] == 1:
             image = image[..., :-1, :-1]
