@@ -109,7 +109,7 @@ def test_generate_feeds_both_models_the_same_noise(lab):
     view = lab.generate(seed=7, n=9)
     z = noise(9, 7)
     for image, model in ((view.teacher_image, lab.teacher.model), (view.student_image, lab.student.model)):
-        expected = to_uint8(generate(model, z))  # (9, 28, 28): the oracle, sampled directly
+        expected = to_uint8(generate(model, z, lab.settings.infer_precision))  # (9, 28, 28): the oracle, sampled directly
         scale = image.shape[0] // (3 * 30 + 2)
         first = image[2 * scale : 30 * scale : scale, 2 * scale : 30 * scale : scale]  # top-left digit, unscaled
         np.testing.assert_array_equal(first, expected[0])
@@ -173,7 +173,7 @@ def test_the_original_loss_student_is_the_committed_one_and_its_absence_is_expla
 
     original = ganlab.checkpoints.BUNDLED["original"]
     view = lab.generate(3, 4, STUDENT_CHOICES[3])
-    expected = to_uint8(generate(load_checkpoint(original), noise(4, 3)))  # the committed checkpoint, sampled directly
+    expected = to_uint8(generate(load_checkpoint(original), noise(4, 3), lab.settings.infer_precision))  # the committed checkpoint, sampled directly
     scale = view.student_image.shape[0] // (2 * 30 + 2)
     np.testing.assert_array_equal(view.student_image[2 * scale : 30 * scale : scale, 2 * scale : 30 * scale : scale], expected[0])
     assert view.details["student"]["parameters"] == 784_640
@@ -189,7 +189,7 @@ def test_latent_walk_strips_follow_the_same_path(lab):
     assert view.teacher_image.shape == ((28 + 4) * scale, (4 * 30 + 2) * scale)
     z = interpolate(2, 5, 4)
     torch.testing.assert_close(z[0], noise(1, 2)[0])  # the walk starts at seed a's noise
-    last = to_uint8(generate(lab.student.model, z))[-1]
+    last = to_uint8(generate(lab.student.model, z, lab.settings.infer_precision))[-1]
     start = 2 * scale + 3 * 30 * scale
     np.testing.assert_array_equal(view.student_image[2 * scale : 30 * scale : scale, start : start + 28 * scale : scale], last)
     with pytest.raises(GanlabError, match="frames must be an integer in \\[2, 32\\]"):

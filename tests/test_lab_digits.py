@@ -43,7 +43,7 @@ def test_a_digit_renders_the_same_kept_z_for_teacher_and_student(lab, digit):
     assert f"digit {digit}: 16 of 16 found" in view.info and "acceptance" in view.info
     kept = digit_noise(lab.teacher.model, lab.classifier, int(digit), 16, 3, max_tries=DIGIT_MAX_TRIES).z
     for image, loaded in ((view.teacher_image, lab.teacher), (view.student_image, lab.student)):
-        np.testing.assert_array_equal(image, grid(to_uint8(generate(loaded.model, kept)), columns=4, scale=scale_for(4)))
+        np.testing.assert_array_equal(image, grid(to_uint8(generate(loaded.model, kept, lab.settings.infer_precision)), columns=4, scale=scale_for(4)))
     teacher_digits = np.array(view.details["teacher_digits"])
     assert (teacher_digits == int(digit)).mean() >= 0.95
 

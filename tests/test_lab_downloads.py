@@ -42,7 +42,8 @@ def test_the_walk_gif_has_one_frame_per_step_teacher_left_student_right(lab):
     frames = gif_frames(path)
     assert len(frames) == 7
     z = interpolate(0, 1, 7)
-    teacher, student = to_uint8(generate(lab.teacher.model, z)), to_uint8(generate(lab.student.model, z))
+    precision = lab.settings.infer_precision  # what the app samples in (auto: bf16 on a CPU that multiplies it natively)
+    teacher, student = to_uint8(generate(lab.teacher.model, z, precision)), to_uint8(generate(lab.student.model, z, precision))
     for index in (0, 3, 6):  # each frame: teacher | 4 px gap | student, upscaled 4x
         assert frames[index].shape == (28 * 4, (28 + 4 + 28) * 4)
         left, right = frames[index][::4, :28 * 4:4], frames[index][::4, 32 * 4::4]
@@ -65,7 +66,8 @@ def test_the_zip_holds_n_pngs_per_model_equal_to_the_compare_grid(lab):
         assert names == [f"teacher/{i:03d}.png" for i in range(9)] + [f"student/{i:03d}.png" for i in range(9)]
         images = {name: np.asarray(Image.open(io.BytesIO(archive.read(name)))) for name in names}
     z = noise(9, 5)  # what Compare draws for seed 5, n 9
-    expected = {"teacher": to_uint8(generate(lab.teacher.model, z)), "student": to_uint8(generate(lab.student.model, z))}
+    precision = lab.settings.infer_precision
+    expected = {"teacher": to_uint8(generate(lab.teacher.model, z, precision)), "student": to_uint8(generate(lab.student.model, z, precision))}
     for name, image in images.items():
         folder, index = name.split("/")
         assert image.dtype == np.uint8 and image.shape == (28, 28)
