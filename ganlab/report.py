@@ -287,11 +287,17 @@ def precision_table(data: dict[str, Any]) -> str:
 
 def recipe_study_table(study: dict[str, Any]) -> str:
     """Teacher recipes at equal steps (scripts/recipe_study.py): quality per discriminator regularisation, best FID first."""
-    rows = sorted(((variant["label"], variant["summary"]) for variant in study["variants"]), key=lambda row: row[1]["fid"]["mean"])
+    variants = sorted(study["variants"], key=lambda variant: variant["summary"]["fid"]["mean"])
     meta = study["meta"]
-    return quality_table(rows) + (
+    times = [
+        f"{variant['label']} {variant['train_time_s'] / 60:.0f} min" + (f" ({variant['train_threads']} thread{'s' if variant['train_threads'] > 1 else ''})" if variant.get("train_threads") else "")
+        for variant in variants
+        if variant.get("train_time_s")
+    ]  # fmt: skip
+    return quality_table([(variant["label"], variant["summary"]) for variant in variants]) + (
         f"\n\nEach teacher: {meta['steps']:,} steps of batch {meta['batch_size']} on {meta['device']} (EMA 0.999, LR decay over the "
         f"second half; only the discriminator's regularisation differs); n = {meta['n']:,} samples × {len(meta['seeds'])} sampling seeds."
+        + (f" Training wall time: {'; '.join(times)}." if times else "")
     )
 
 
@@ -320,22 +326,33 @@ def teacher_progress_table(progress: dict[str, Any]) -> str:
 
 def sweep_table(sweep: dict[str, Any]) -> str:
     """Width sweep: size, speed and quality per student, teacher first."""
-    header = ["model", "parameters", "latency batch 1", "throughput batch 256", "FID ↓", "recognizable ↑", "label agreement ↑"]
+    header = ["model", "parameters", "latency batch 1", "throughput batch 256", "training", "FID ↓", "recognizable ↑", "label agreement ↑"]
     rows = []
     for point in sweep["points"]:
         summary = point["summary"]
+        seconds, threads = point.get("train_time_s"), point.get("train_threads")
         rows.append(
             [
                 point["label"],
                 f"{point['parameters']:,}",
                 f"{point['latency_ms']:.2f} ms",
                 f"{point['throughput_256']:,.0f} img/s",
+                (f"{seconds / 60:.0f} min" + (f", {threads} thread{'s' if threads > 1 else ''}" if threads else "")) if seconds else "–",
                 mean_std(summary.get("fid"), 1),
                 mean_std(summary.get("recognizable"), 3),
                 mean_std(summary.get("label_agreement"), 3),
             ]
         )
     text = table(header, rows)
+    meta = sweep["meta"]
+    recipe = meta.get("recipe", {})
+    if recipe:
+        text += (
+            f"\n\nEvery student: {meta['steps']:,} steps of batch {meta['batch_size']}, α {recipe['alpha']:g} on "
+            f"{' + '.join(recipe['layers'])}, lr {recipe['lr_generator']:g} / {recipe['lr_discriminator']:g}, EMA {recipe['ema_decay']:g}, "
+            f"from the same teacher and seed; n = {meta['n']:,} samples per sampling seed, seeds {meta.get('sampling_seeds')}. "
+            f"Latency and throughput: fp32, {meta['threads']} threads, this table's machine; training: each width's own wall time."
+        )
     best = sweep.get("smallest_within_1_5x_teacher_fid")
     text += "\n\n" + (
         f"Smallest student within 1.5× the teacher's FID: **{best['label']}** ({best['parameters']:,} parameters, "
