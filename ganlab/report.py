@@ -93,7 +93,9 @@ def summary_table(metrics: dict[str, Any], benchmark: dict[str, Any] | None = No
     return text
 
 
-def headline_figures(metrics: dict[str, Any], benchmark: dict[str, Any] | None = None, sweep: dict[str, Any] | None = None) -> str:
+def headline_figures(
+    metrics: dict[str, Any], benchmark: dict[str, Any] | None = None, sweep: dict[str, Any] | None = None, study: dict[str, Any] | None = None
+) -> str:
     """README: the few numbers that say what distillation bought, one bullet each."""
     lines = []
     labels = _trio(metrics)
@@ -122,6 +124,14 @@ def headline_figures(metrics: dict[str, Any], benchmark: dict[str, Any] | None =
         lines.append(
             f"- **Smaller still**: {best['label']} ({best['parameters']:,} parameters, {best['size_ratio']:.1f}× smaller "
             "than the teacher) stays within 1.5× the teacher's FID."
+        )
+    variants = {variant["label"]: variant["summary"] for variant in (study or {}).get("variants", [])}
+    if "plain" in variants and len(variants) > 1:
+        fid = lambda label: variants[label]["fid"]["mean"]  # noqa: E731
+        best = min((label for label in variants if label != "plain"), key=fid)
+        lines.append(
+            f"- **Teacher recipe**: at {study['meta']['steps']:,} steps the plain DCGAN discriminator reaches FID {fid('plain'):.1f}, "
+            f"the best of {len(variants) - 1} regularised ones ({best}) {fid(best):.1f}."
         )
     return "\n".join(lines)
 

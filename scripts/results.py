@@ -113,7 +113,7 @@ def readme_summary(measured: Measured, page: Path) -> str:
     metrics, benchmark = measured["metrics"], measured["benchmark"]
     if metrics:
         parts.append(summary_table(metrics, benchmark))
-        headlines = headline_figures(metrics, benchmark, measured["sweep"])
+        headlines = headline_figures(metrics, benchmark, measured["sweep"], measured["recipe-study"])
         if headlines:
             parts.append(headlines)
     else:

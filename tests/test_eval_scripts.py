@@ -334,3 +334,14 @@ def test_the_readme_and_docs_are_up_to_date(capsys):
     paths = ["--readme", str(REPO / "README.md"), "--docs", str(REPO / "docs"), "--folder", str(REPO / "checkpoints")]
     code, _, stderr = run("results.py", "--check", *paths, capsys=capsys)
     assert code == 0, stderr
+
+def test_the_readme_names_the_plain_teacher_recipe_against_the_best_regularised_one():
+    from ganlab.report import headline_figures
+
+    def variant(label, fid):
+        return {"label": label, "summary": {"fid": {"mean": fid, "std": 0.0}}}
+
+    study = {"meta": {"steps": 2000}, "variants": [variant("plain", 120.0), variant("R1 γ10, dropout 0", 90.0), variant("spectral norm, dropout 0", 130.0)]}
+    line = headline_figures({"meta": {}, "models": {}}, None, None, study)
+    assert line == "- **Teacher recipe**: at 2,000 steps the plain DCGAN discriminator reaches FID 120.0, the best of 2 regularised ones (R1 γ10, dropout 0) 90.0."
+    assert headline_figures({"meta": {}, "models": {}}, None, None, {"meta": {"steps": 9}, "variants": [variant("plain", 1.0)]}) == ""
