@@ -218,6 +218,7 @@ class Study:
         import torch
 
         from ganlab.checkpoints import display_path, resolve_model_path
+        from ganlab.precision import machine
 
         args = self.args
         return {
@@ -229,6 +230,7 @@ class Study:
             "threads": args.threads,
             "quick": args.quick,
             "torch": torch.__version__,
+            "machine": machine(),  # timings differ ~3x between the CPUs this project has run on
             "wall_time_s": round(time.perf_counter() - self.started, 1),
             **extra,
         }

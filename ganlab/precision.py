@@ -42,6 +42,13 @@ def cpu_name() -> str:
     return f"{platform.machine()} {platform.processor() or platform.system()}"
 
 
+def machine() -> str:
+    """One line for a result's meta block: CPU model, logical CPUs, whether bf16 is native."""
+    import os
+
+    return f"{cpu_name()}, {os.cpu_count()} logical CPUs, {'native' if cpu_has_fast_bf16() else 'no native'} bf16"
+
+
 def resolve_precision(name: str) -> str:
     """'auto' -> 'bf16' on a CPU with native bf16 arithmetic, else 'fp32'; others pass through
     (TrainConfig checks them against config.PRECISIONS)."""

@@ -361,7 +361,8 @@ def sweep_table(sweep: dict[str, Any]) -> str:
             f"\n\nEvery student: {meta['steps']:,} steps of batch {meta['batch_size']}, α {recipe['alpha']:g} on "
             f"{' + '.join(recipe['layers'])}, lr {recipe['lr_generator']:g} / {recipe['lr_discriminator']:g}, EMA {recipe['ema_decay']:g}, "
             f"from the same teacher and seed; n = {meta['n']:,} samples per sampling seed, seeds {meta.get('sampling_seeds')}. "
-            f"Latency and throughput: fp32, {meta['threads']} threads, this table's machine; training: each width's own wall time."
+            f"Latency and throughput: fp32, {meta['threads']} threads, {meta.get('machine', 'this table’s machine')}; "
+            "training: each width's own wall time."
         )
     best = sweep.get("smallest_within_1_5x_teacher_fid")
     text += "\n\n" + (

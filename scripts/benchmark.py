@@ -17,7 +17,6 @@ passes), as a ratio; and the data path alone, to show what it can explain.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ganlab.cli import ArgumentParser, float_in, int_in, run_main  # noqa: E402
-from ganlab.precision import cpu_name  # noqa: E402
+from ganlab.precision import machine  # noqa: E402
 
 
 TRAIN_WARMUP_STEPS = 3  # not timed: first steps allocate buffers and warm the allocator (1 in --quick)
@@ -300,13 +299,11 @@ def main() -> None:
             batch_size=args.train_batch, warmup=1 if args.quick else TRAIN_WARMUP_STEPS,
         )
     result["checks"] = checks(result)
-    from ganlab.precision import cpu_has_fast_bf16
-
     result["meta"] = {
         "order": list(models),  # teacher first; the JSON's keys are sorted
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "machine": f"{cpu_name()}, {os.cpu_count()} logical CPUs, {'native' if cpu_has_fast_bf16() else 'no native'} bf16",
+        "machine": machine(),
         "repeats": args.repeats,
         "min_seconds_per_loop": args.min_seconds,
         "quick": args.quick,

@@ -70,6 +70,7 @@ def main() -> None:
     from ganlab.config import TrainConfig
     from ganlab.data import load_mnist, to_unit_range, training_images
     from ganlab.metrics import evaluate_generator, make_reference, summarize
+    from ganlab.precision import machine
     from ganlab.report import recipe_study_table
     from ganlab.reporting import TqdmReporter
     from ganlab.trainer import new_trainer, resolve_device
@@ -125,7 +126,7 @@ def main() -> None:
         "meta": {
             "steps": args.steps, "batch_size": args.batch_size, "n": args.n, "seeds": args.seeds,
             "recipe": base.to_dict(), "device": str(device), "threads": args.threads, "quick": args.quick,
-            "torch": torch.__version__, "wall_time_s": round(time.perf_counter() - started, 1),
+            "torch": torch.__version__, "machine": machine(), "wall_time_s": round(time.perf_counter() - started, 1),
         },
         "variants": variants,
     }  # fmt: skip
