@@ -117,7 +117,7 @@ def headline_figures(
             f"the {first}'s parameters and {models[second]['macs_per_image'] / models[first]['macs_per_image']:.2f}× its MACs per image"
         )
         if "1" in inference and "256" in inference:
-            line += f", and runs {inference['256']['speedup']:.1f}× faster at batch 256 ({inference['1']['speedup']:.1f}× at batch 1) on CPU"
+            line += f", and runs {inference['256']['speedup']:.1f}× faster at batch 256 ({inference['1']['speedup']:.1f}× at batch 1) on CPU in fp32"
         lines.append(line + ".")
     best = (sweep or {}).get("smallest_within_1_5x_teacher_fid")
     if best:
@@ -355,13 +355,13 @@ def sweep_table(sweep: dict[str, Any]) -> str:
         )
     text = table(header, rows)
     meta = sweep["meta"]
-    recipe = meta.get("recipe", {})
+    recipe, machine = meta.get("recipe", {}), meta.get("machine", "the machine that scored them")
     if recipe:
         text += (
             f"\n\nEvery student: {meta['steps']:,} steps of batch {meta['batch_size']}, α {recipe['alpha']:g} on "
             f"{' + '.join(recipe['layers'])}, lr {recipe['lr_generator']:g} / {recipe['lr_discriminator']:g}, EMA {recipe['ema_decay']:g}, "
             f"from the same teacher and seed; n = {meta['n']:,} samples per sampling seed, seeds {meta.get('sampling_seeds')}. "
-            f"Latency and throughput: fp32, {meta['threads']} threads, {meta.get('machine', 'this table’s machine')}; "
+            f"Latency and throughput: fp32, {meta['threads']} threads, {machine}; "
             "training: each width's own wall time."
         )
     best = sweep.get("smallest_within_1_5x_teacher_fid")

@@ -335,6 +335,7 @@ def test_the_readme_and_docs_are_up_to_date(capsys):
     code, _, stderr = run("results.py", "--check", *paths, capsys=capsys)
     assert code == 0, stderr
 
+
 def test_the_readme_names_the_plain_teacher_recipe_against_the_best_regularised_one():
     from ganlab.report import headline_figures
 

@@ -130,13 +130,19 @@ def test_bf16_sampling_stays_close_to_fp32_and_returns_fp32_images():
     assert bf16_features["7x7"].dtype == torch.bfloat16
     assert torch.equal(bf16_features["7x7"], fp32_features["7x7"].to(torch.bfloat16))
     # the output stage reads bf16's channels-last map as rows instead of copying it to NCHW: the
-    # same fp32 product and fold as the fp32 path's, on those features
-    hidden = bf16_features["14x14"]
-    assert hidden.is_contiguous(memory_format=torch.channels_last)
-    _, _, w_out = model._folded(torch.bfloat16)
-    columns = torch.matmul(w_out, hidden.float().contiguous().flatten(2))
-    expected = torch.tanh(torch.nn.functional.fold(columns, (28, 28), 4, stride=2, padding=1))
-    assert torch.allclose(bf16_features["pixels"], expected, rtol=0, atol=1e-6)
+    # same fp32 product and fold as the fp32 path's, on those features (student and teacher
+    # designs, batch 64, 1 and 0)
+    teacher = Generator(GeneratorConfig(channels=(32, 16, 8), strides=(1, 2, 2)))  # the teacher's design, narrower
+    init_weights(teacher, torch.Generator().manual_seed(1))
+    for generator, batch in ((model, 64), (model, 1), (teacher.eval(), 3), (model, 0)):
+        with torch.inference_mode():
+            image, features = generator.infer(z[:batch], dtype=torch.bfloat16, return_features=True)
+        hidden = features["14x14"]
+        assert image.shape == (batch, 1, 28, 28) and (batch == 0 or hidden.is_contiguous(memory_format=torch.channels_last))
+        _, _, w_out = generator._folded(torch.bfloat16)
+        columns = torch.matmul(w_out, hidden.float().contiguous().flatten(2))
+        expected = torch.tanh(torch.nn.functional.fold(columns, (28, 28), 4, stride=2, padding=1))
+        assert torch.allclose(image, expected, rtol=0, atol=1e-6)
     with pytest.raises(GanlabError, match="precision must be one of"):
         inference_dtype("fp8")
 
