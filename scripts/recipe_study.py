@@ -9,7 +9,8 @@
 Every variant trains the teacher generator exactly as designed (and the discriminator's original
 layers: two 5x5 convolutions and a dense logit) from the same seed, with the same steps, batch,
 learning rates, EMA (0.999) and LR decay; only the discriminator's regularisation differs.
-Cost: a 6,000-step teacher takes ~70 min on 2 CPU cores (fp32) and about a minute on a GPU.
+Cost: a 6,000-step teacher takes ~70 min on a 2-core AVX2 EPYC (fp32), 35-45 min on a 2-core
+AVX512 one (an R1 step costs ~1.25x a plain one), and about a minute on a GPU.
 
 Each variant trains in its own folder under --runs with a training state every 500 steps, so
 an interrupted study continues where it stopped when run again (a finished variant is scored,
