@@ -295,15 +295,16 @@ def precision_table(data: dict[str, Any]) -> str:
     )
 
 
+def training_time(seconds: float, threads: int | None) -> str:
+    """'23 min (1 thread)': a training's wall time, with the threads it had when they are known."""
+    return f"{seconds / 60:.0f} min" + (f" ({threads} thread{'s' if threads > 1 else ''})" if threads else "")
+
+
 def recipe_study_table(study: dict[str, Any]) -> str:
     """Teacher recipes at equal steps (scripts/recipe_study.py): quality per discriminator regularisation, best FID first."""
     variants = sorted(study["variants"], key=lambda variant: variant["summary"]["fid"]["mean"])
     meta = study["meta"]
-    times = [
-        f"{variant['label']} {variant['train_time_s'] / 60:.0f} min" + (f" ({variant['train_threads']} thread{'s' if variant['train_threads'] > 1 else ''})" if variant.get("train_threads") else "")
-        for variant in variants
-        if variant.get("train_time_s")
-    ]  # fmt: skip
+    times = [f"{variant['label']} {training_time(variant['train_time_s'], variant.get('train_threads'))}" for variant in variants if variant.get("train_time_s")]
     return quality_table([(variant["label"], variant["summary"]) for variant in variants]) + (
         f"\n\nEach teacher: {meta['steps']:,} steps of batch {meta['batch_size']} on {meta['device']} (EMA 0.999, LR decay over the "
         f"second half; only the discriminator's regularisation differs); n = {meta['n']:,} samples × {len(meta['seeds'])} sampling seeds."
@@ -340,14 +341,14 @@ def sweep_table(sweep: dict[str, Any]) -> str:
     rows = []
     for point in sweep["points"]:
         summary = point["summary"]
-        seconds, threads = point.get("train_time_s"), point.get("train_threads")
+        seconds = point.get("train_time_s")
         rows.append(
             [
                 point["label"],
                 f"{point['parameters']:,}",
                 f"{point['latency_ms']:.2f} ms",
                 f"{point['throughput_256']:,.0f} img/s",
-                (f"{seconds / 60:.0f} min" + (f", {threads} thread{'s' if threads > 1 else ''}" if threads else "")) if seconds else "–",
+                training_time(seconds, point.get("train_threads")) if seconds else "–",
                 mean_std(summary.get("fid"), 1),
                 mean_std(summary.get("recognizable"), 3),
                 mean_std(summary.get("label_agreement"), 3),
