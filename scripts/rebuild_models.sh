@@ -141,16 +141,15 @@ if has tables; then
   table default-run checkpoints/default-run.json python scripts/default_run.py --threads "$THREADS"
   # bf16 against fp32 on the same noise: faithfulness and FID depend on the weights (speed does not)
   table precision checkpoints/precision.json python scripts/bench_precision.py --threads "$THREADS"
-  SWEEP=(--steps 3000 --alpha 0.75 --layers 7x7 14x14 pixels --lr-g 1e-3 --ema 0.999 --device "$DEVICE")
-  sweep() {  # each width trains (or is loaded from runs/sweep) JOBS at a time, then one run scores them all
+  sweep() {  # sweep ARGS...: each width trains (or is loaded from runs/sweep) JOBS at a time, then one run scores them all
     local width
     for width in 128 64 32 16; do
-      queue python scripts/sweep_width.py "${SWEEP[@]}" --widths "$width" --threads "$JOB_THREADS" --train-only
+      queue python scripts/sweep_width.py "$@" --widths "$width" --threads "$JOB_THREADS" --train-only
     done
     wait_all "a sweep width"
-    python scripts/sweep_width.py "${SWEEP[@]}" --threads "$THREADS"
+    python scripts/sweep_width.py "$@" --threads "$THREADS"
   }
-  table sweep checkpoints/sweep.json sweep
+  table sweep checkpoints/sweep.json sweep --steps 3000 --alpha 0.75 --layers 7x7 14x14 pixels --lr-g 1e-3 --ema 0.999 --device "$DEVICE"
   say "results"; python scripts/results.py
 fi
 say "done"
