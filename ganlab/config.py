@@ -267,6 +267,7 @@ MAX_LEARNING_RATE = 0.1  # Adam on a GAN diverges far below this; DCGAN uses 2e-
 
 
 PRECISIONS = ("fp32", "bf16")
+PIXEL_DISTANCES = ("mse", "l1")
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,14 @@ class TrainConfig:
     discriminator_dropout: float = bounded(0.3, "discriminator dropout", DROPOUT.low, DROPOUT.high)
     # spectral normalisation of every discriminator layer (torch.nn.utils.parametrizations.spectral_norm)
     spectral_norm: bool = False
+    # distillation levers (mode "distill"; the distillation study measures each, docs/results.md)
+    pixel_distance: str = "mse"  # "l1": the pixels layer compared by mean absolute error
+    # > 0 adds this weight times L1 between the discriminator's features of student and teacher images (TinyGAN)
+    perceptual_weight: float = bounded(0.0, "perceptual weight", 0.0, 100.0)
+    # share of the discriminator's real batch replaced by the teacher's images on the step's noise
+    teacher_as_real: float = bounded(0.0, "teacher-as-real share", 0.0, 1.0)
+    # None: alpha throughout; a number: alpha moves linearly from `alpha` to this over the run
+    alpha_final: float | None = None
     seed: int = bounded(0, "seed", SEED.low, SEED.high, integer=True)
     sample_every: int = bounded(100, "sample_every", 0, MAX_STEPS, integer=True)
     checkpoint_every: int = bounded(0, "checkpoint_every", 0, MAX_STEPS, integer=True)  # 0: only at the end
@@ -315,6 +324,10 @@ class TrainConfig:
         if self.mode not in ("teacher", "distill"):
             raise GanlabError(f"mode must be 'teacher' or 'distill', got {self.mode!r}")
         _check_fields(self)
+        if self.pixel_distance not in PIXEL_DISTANCES:
+            raise GanlabError(f"pixel distance must be one of {', '.join(PIXEL_DISTANCES)}, got {shown(self.pixel_distance)}")
+        if self.alpha_final is not None:
+            object.__setattr__(self, "alpha_final", limit(TrainConfig, "alpha").check(self.alpha_final, label="final α"))
         if self.mode == "distill":
             if not self.layers and self.alpha > 0:
                 raise GanlabError("distillation with alpha > 0 needs at least one layer")
@@ -330,6 +343,18 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def uses_teacher(self) -> bool:
+        """Whether any term of this run reads the teacher (alpha = 0 and no other lever: the baseline)."""
+        levers = (self.alpha, self.alpha_final or 0.0, self.perceptual_weight, self.teacher_as_real)
+        return self.mode == "distill" and any(value > 0 for value in levers)
+
+    def alpha_at(self, step: int) -> float:
+        """The distillation weight of step `step` (0-based): alpha, or the linear schedule to alpha_final."""
+        if self.alpha_final is None:
+            return self.alpha
+        return self.alpha + (self.alpha_final - self.alpha) * min(step, self.steps) / self.steps
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

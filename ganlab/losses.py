@@ -51,11 +51,15 @@ def distillation_loss(
     teacher_features: Mapping[str, torch.Tensor],
     layers: Sequence[str],
     projections: Mapping[str, torch.nn.Module] | None = None,
+    *,
+    pixel_distance: str = "mse",
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Mean over layers of MSE(teacher, student) features; parts name each layer.
 
     A student narrower than the teacher at a layer is mapped up by a learned 1x1 projection
     (FitNets' regressor) passed in `projections`; equal shapes compare directly.
+    pixel_distance "l1" compares the "pixels" layer by mean absolute error instead: L1 does not
+    let a student average two plausible strokes into a grey one (it pulls to the median).
     """
     per_layer = []
     parts = {}
@@ -68,12 +72,25 @@ def distillation_loss(
             raise ValueError(
                 f"layer {layer}: student {tuple(student.shape)} vs teacher {tuple(teacher.shape)}"
             )
-        loss = F.mse_loss(student, teacher)
+        loss = F.l1_loss(student, teacher) if layer == "pixels" and pixel_distance == "l1" else F.mse_loss(student, teacher)
         per_layer.append(loss)
         parts[f"distill_{layer}"] = loss.item()
     total = torch.stack(per_layer).mean()
     parts["distillation"] = total.item()
     return total, parts
+
+
+def perceptual_loss(
+    student_features: Mapping[str, torch.Tensor], teacher_features: Mapping[str, torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Mean over the discriminator's feature maps of L1(student image's, teacher image's).
+
+    TinyGAN's feature-level distillation: the images are compared where the discriminator
+    looks (strokes and edges), not pixel by pixel. The teacher's side carries no gradient.
+    """
+    per_map = [F.l1_loss(student_features[name], teacher_features[name].detach()) for name in teacher_features]
+    total = torch.stack(per_map).mean()
+    return total, {"perceptual": total.item()}
 
 
 def generator_loss(
@@ -84,14 +101,23 @@ def generator_loss(
     teacher_features: Mapping[str, torch.Tensor] | None = None,
     layers: Sequence[str] = (),
     projections: Mapping[str, torch.nn.Module] | None = None,
+    pixel_distance: str = "mse",
+    perceptual: tuple[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]] | None = None,
+    perceptual_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """(1 - alpha) * adversarial + alpha * distillation; alpha = 0 is the plain GAN loss."""
+    """(1 - alpha) * adversarial + alpha * distillation (+ perceptual_weight * perceptual, given
+    the discriminator's features of the student's and the teacher's images); alpha = 0 is the
+    plain GAN loss."""
     adversarial = adversarial_loss(fake_logits)
     parts = {"adversarial": adversarial.item()}
     total = adversarial
     if teacher_features is not None and layers:
-        distill, distill_parts = distillation_loss(student_features, teacher_features, layers, projections)
+        distill, distill_parts = distillation_loss(student_features, teacher_features, layers, projections, pixel_distance=pixel_distance)
         parts.update(distill_parts)
         total = (1.0 - alpha) * adversarial + alpha * distill
+    if perceptual is not None and perceptual_weight > 0:
+        feature_loss, feature_parts = perceptual_loss(*perceptual)
+        parts.update(feature_parts)
+        total = total + perceptual_weight * feature_loss
     parts["generator"] = total.item()
     return total, parts

@@ -212,8 +212,18 @@ class Discriminator(nn.Module):
             norm(nn.Linear(c2 * 7 * 7, 1)),  # (B, 1)
         )
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.net(image).squeeze(1)
+    def forward(self, image: torch.Tensor, return_features: bool = False):
+        """Logits (B,); with return_features also its two activation maps, named by size, the
+        space a perceptual distillation loss compares student and teacher images in."""
+        if not return_features:
+            return self.net(image).squeeze(1)
+        features = {}
+        x = image
+        for index, layer in enumerate(self.net):
+            x = layer(x)
+            if index in (1, 4):  # after each LeakyReLU: (B, c1, 14, 14), (B, c2, 7, 7)
+                features[f"{x.shape[-1]}x{x.shape[-1]}"] = x
+        return x.squeeze(1), features
 
 
 def architecture_lines(config: GeneratorConfig) -> list[str]:

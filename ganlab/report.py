@@ -312,6 +312,24 @@ def recipe_study_table(study: dict[str, Any]) -> str:
     )
 
 
+def distill_study_table(study: dict[str, Any]) -> str:
+    """Student recipes at equal steps (scripts/distill_study.py): the teacher, then each variant, best FID first."""
+    variants = sorted(study["variants"], key=lambda variant: variant["summary"]["fid"]["mean"])
+    meta = study["meta"]
+    teacher_fid = meta["teacher_summary"]["fid"]["mean"]
+    rows = [("teacher", meta["teacher_summary"])]
+    rows += [(f"{variant['label']} ({variant['summary']['fid']['mean'] / teacher_fid:.2f}× the teacher's FID)", variant["summary"]) for variant in variants]
+    times = [f"{variant['label']} {training_time(variant['train_time_s'], variant.get('train_threads'))}" for variant in variants if variant.get("train_time_s")]
+    recipe = meta["recipe"]
+    return quality_table(rows) + (
+        f"\n\nEach student: the seed's design, {meta['steps']:,} steps of batch {meta['batch_size']} on {meta['device']} in {recipe['precision']}, "
+        f"from the committed recipe (α {recipe['alpha']}, {' + '.join(recipe['layers'])}, lr G {recipe['lr_generator']:g} / D "
+        f"{recipe['lr_discriminator']:g}, EMA {recipe['ema_decay']}) with one change each; n = {meta['n']:,} samples × "
+        f"{len(meta['seeds'])} sampling seeds, the teacher on the same z for MSE and agreement. Machine: {meta['machine']}."
+        + (f" Training wall time: {'; '.join(times)}." if times else "")
+    )
+
+
 def teacher_progress_table(progress: dict[str, Any]) -> str:
     """FID along a long teacher run (scripts/teacher_progress.py): one row per kept snapshot, and the stopping rule."""
     header = ["step", "wall time", "FID ↓", "recognizable ↑", "precision ↑", "recall ↑"]

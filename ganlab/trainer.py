@@ -98,14 +98,14 @@ class Trainer:
         probe: Callable[[nn.Module], dict[str, float]] | None = None,
         probe_every_s: float = 10.0,
     ) -> None:
-        if config.mode == "distill" and teacher is None and config.alpha > 0:
+        if teacher is None and config.uses_teacher:
             raise GanlabError("distillation with alpha > 0 needs a teacher")
         self.config = config
         self.device = resolve_device(config.device)
         self.generator = generator.to(self.device).train().requires_grad_(True)
         self.discriminator = discriminator.to(self.device).train()
         self.teacher = None
-        if config.mode == "distill" and teacher is not None and config.alpha > 0:
+        if teacher is not None and config.uses_teacher:
             # frozen: eval mode (BN running statistics), no gradients
             self.teacher = teacher.to(self.device).eval().requires_grad_(False)
         self.images = images
@@ -441,15 +441,22 @@ class Trainer:
                 _, teacher_features = self.teacher(z, return_features=True)
 
         # 2. discriminator: real -> 1, fake -> 0, one forward over both halves (no BN in D,
-        #    so concatenating changes nothing but halves the number of kernel launches)
+        #    so concatenating changes nothing but halves the number of kernel launches).
+        #    teacher_as_real swaps a share of the real batch for the teacher's images on this z
+        #    (the teacher as a second source of data the student should match)
+        teacher_image = teacher_features["pixels"].float() if teacher_features is not None else None
+        shown_real = real
+        if config.teacher_as_real and teacher_image is not None:
+            count = round(config.teacher_as_real * batch)
+            shown_real = torch.cat([teacher_image[:count].to(real.dtype), real[count:]])
         self.discriminator.requires_grad_(True)
         if config.r1_gamma:
-            real.requires_grad_(True)  # R1 differentiates D(x) with respect to the real images
+            shown_real.requires_grad_(True)  # R1 differentiates D(x) with respect to the real images
         with autocast:
-            logits = self.discriminator(torch.cat([real, fake.detach().to(real.dtype)])).float()  # (2B,)
+            logits = self.discriminator(torch.cat([shown_real, fake.detach().to(real.dtype)])).float()  # (2B,)
         loss_d, parts_d = discriminator_loss(logits[:batch], logits[batch:], real_label=config.real_label)
         if config.r1_gamma:
-            penalty, parts_r1 = r1_penalty(logits[:batch], real, config.r1_gamma)
+            penalty, parts_r1 = r1_penalty(logits[:batch], shown_real, config.r1_gamma)
             loss_d = loss_d + penalty
             parts_d.update(parts_r1)
         self.optimizer_d.zero_grad(set_to_none=True)
@@ -458,15 +465,27 @@ class Trainer:
 
         # 3. generator: fool the updated D, and match the teacher's features
         self.discriminator.requires_grad_(False)  # gradients flow through D to G only
+        perceptual = None
         with autocast:
-            fake_logits = self.discriminator(fake).float()  # (B,)
+            if config.perceptual_weight and teacher_image is not None:
+                fake_logits, fake_d_features = self.discriminator(fake, return_features=True)
+                with torch.no_grad():
+                    _, teacher_d_features = self.discriminator(teacher_image, return_features=True)
+                perceptual = (_as_float(fake_d_features), _as_float(teacher_d_features))
+            else:
+                fake_logits = self.discriminator(fake)
+        fake_logits = fake_logits.float()  # (B,)
+        distilling = self.teacher is not None
         loss_g, parts_g = generator_loss(
             fake_logits,
-            alpha=config.alpha if self.teacher is not None else 0.0,
+            alpha=config.alpha_at(self.step) if distilling else 0.0,
             student_features=_as_float(student_features),
             teacher_features=_as_float(teacher_features),
-            layers=config.layers if self.teacher is not None else (),
+            layers=config.layers if distilling else (),
             projections=self.projections,
+            pixel_distance=config.pixel_distance,
+            perceptual=perceptual,
+            perceptual_weight=config.perceptual_weight,
         )
         self.optimizer_g.zero_grad(set_to_none=True)
         loss_g.backward()

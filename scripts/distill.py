@@ -21,12 +21,16 @@ from ganlab.cli import bounded, run_main, setting, train, training_parser  # noq
 
 
 def main() -> None:
-    from ganlab.config import DISTILL_LAYERS, RECIPES, STUDENT_WIDTH
+    from ganlab.config import DISTILL_LAYERS, PIXEL_DISTANCES, RECIPES, STUDENT_WIDTH
 
     parser = training_parser(__doc__, steps=3000, lr=2e-4)
     parser.add_argument("--recipe", choices=RECIPES, default="original", help="alpha, layers, learning rates and EMA (default: original)")
     parser.add_argument("--alpha", type=setting("alpha"), default=None, help="distillation weight in [0, 1] (0: baseline)")
     parser.add_argument("--layers", nargs="+", default=None, metavar="LAYER", help=f"distilled layers: {', '.join(DISTILL_LAYERS)}")
+    parser.add_argument("--pixel-distance", choices=PIXEL_DISTANCES, default="mse", help="how the pixels layer is compared (default mse)")
+    parser.add_argument("--perceptual", type=setting("perceptual_weight"), default=0.0, help="weight of L1 between D's features of student and teacher images (0: off)")
+    parser.add_argument("--teacher-as-real", type=setting("teacher_as_real"), default=0.0, help="share of D's real batch replaced by teacher images (0: off)")
+    parser.add_argument("--alpha-final", type=setting("alpha"), default=None, help="move alpha linearly to this over the run (default: constant)")
     parser.add_argument("--teacher", default="teacher", help="teacher checkpoint: 'teacher' (bundled) or a path")
     parser.add_argument("--width", type=bounded(STUDENT_WIDTH), default=128, help="student width at 7x7 (original 128)")
     parser.add_argument("--out", default=None, help="output folder (default runs/student; a temp folder for --dry-run)")
@@ -57,7 +61,8 @@ def main() -> None:
     train(
         args, "distill", default_out="runs/student", load_teacher=load_teacher, student_width=args.width,
         extra_info={"teacher": str(args.teacher), "teacher_sha256": teacher_sha256, "student_width": args.width, "recipe": args.recipe},
-        alpha=args.alpha, layers=tuple(args.layers),
+        alpha=args.alpha, layers=tuple(args.layers), pixel_distance=args.pixel_distance, perceptual_weight=args.perceptual,
+        teacher_as_real=args.teacher_as_real, alpha_final=args.alpha_final,
     )  # fmt: skip
 
 

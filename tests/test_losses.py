@@ -62,3 +62,24 @@ def test_distillation_does_not_push_gradients_into_the_teacher():
 def test_mismatched_feature_shapes_are_an_error():
     with pytest.raises(ValueError, match="14x14"):
         distillation_loss({"14x14": torch.zeros(2, 3)}, {"14x14": torch.zeros(2, 4)}, ["14x14"])
+
+
+def test_pixel_l1_compares_only_the_pixels_layer_by_absolute_error():
+    student = {"pixels": torch.tensor([[0.5, -1.0]]), "7x7": torch.tensor([[2.0, 0.0]])}
+    teacher = {"pixels": torch.tensor([[0.0, 1.0]]), "7x7": torch.tensor([[0.0, 0.0]])}
+    total, parts = distillation_loss(student, teacher, ["pixels", "7x7"], pixel_distance="l1")
+    assert parts["distill_pixels"] == pytest.approx((0.5 + 2.0) / 2)  # mean |difference|
+    assert parts["distill_7x7"] == pytest.approx(4.0 / 2)  # still MSE
+    assert total.item() == pytest.approx((1.25 + 2.0) / 2)
+
+
+def test_perceptual_term_is_l1_of_discriminator_features_added_with_its_weight():
+    fake_logits = torch.tensor([0.0])
+    student_d = {"14x14": torch.tensor([1.0, 3.0], requires_grad=True), "7x7": torch.tensor([0.0])}
+    teacher_d = {"14x14": torch.tensor([0.0, 0.0], requires_grad=True), "7x7": torch.tensor([2.0])}
+    perceptual = ((1 + 3) / 2 + 2) / 2  # mean over maps of mean |difference|
+    total, parts = generator_loss(fake_logits, perceptual=(student_d, teacher_d), perceptual_weight=3.0)
+    assert parts["perceptual"] == pytest.approx(perceptual)
+    assert total.item() == pytest.approx(bce(0.5, 1) + 3.0 * perceptual, rel=1e-6)
+    total.backward()
+    assert teacher_d["14x14"].grad is None and student_d["14x14"].grad is not None  # the teacher is a target

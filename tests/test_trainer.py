@@ -190,3 +190,30 @@ def test_bf16_autocast_trains_in_fp32_weights_and_stays_close_to_fp32():
         assert results["bf16"][name] == pytest.approx(results["fp32"][name], rel=0.05, abs=0.02), name
     with pytest.raises(GanlabError, match="precision"):
         TrainConfig(precision="fp16")
+
+
+def test_distillation_levers_train_and_each_reaches_its_term():
+    """pixel L1, the perceptual term, teacher images shown as real and an α schedule, together."""
+    levers = dict(steps=4, sample_every=0, layers=("7x7", "pixels"), pixel_distance="l1", perceptual_weight=2.0,
+                  teacher_as_real=0.5, alpha=0.9, alpha_final=0.3, r1_gamma=10.0, discriminator_dropout=0.0)
+    events = []
+    trainer = new_trainer(config(**levers), images=synthetic_images(64), teacher=small_teacher(), on_event=events.append)
+    trainer.run()
+    steps = [event.losses for event in events if isinstance(event, Step)]
+    assert all("perceptual" in parts and "r1" in parts for parts in steps)
+    first = steps[0]
+    # step 0 uses alpha 0.9: generator = 0.1 adversarial + 0.9 distillation + 2 perceptual
+    expected = 0.1 * first["adversarial"] + 0.9 * first["distillation"] + 2.0 * first["perceptual"]
+    assert first["generator"] == pytest.approx(expected, rel=1e-5)
+    assert TrainConfig(**{**config().to_dict(), **levers}).alpha_at(2) == pytest.approx(0.9 + (0.3 - 0.9) * 2 / 4)
+
+
+def test_alpha_zero_with_a_teacher_lever_still_reads_the_teacher():
+    assert config(alpha=0.0).uses_teacher is False
+    assert config(alpha=0.0, teacher_as_real=0.25).uses_teacher is True
+    with pytest.raises(GanlabError, match="needs a teacher"):
+        new_trainer(config(alpha=0.0, perceptual_weight=1.0), images=synthetic_images(32))
+    with pytest.raises(GanlabError, match="pixel distance"):
+        config(pixel_distance="l2")
+    with pytest.raises(GanlabError, match="final α"):
+        config(alpha_final=1.5)

@@ -1,0 +1,159 @@
+"""Distillation study: the committed student recipe against variants of its objective and its
+discriminator, at equal steps, every student the seed's design (784,640 values).
+
+    python scripts/distill_study.py                                   # 8 students x 2,000 steps, then scored
+    python scripts/distill_study.py --train-only --only committed --threads 1   # one variant, side by side
+    python scripts/distill_study.py --quick --out /tmp/study.json     # seconds: 3 steps each, n=64
+
+Every variant starts from the committed recipe (α 0.75 on 7x7 + 14x14 + pixels, lr G 1e-3 /
+D 2e-4, EMA 0.999, batch 128, bf16 autocast, seed 0) and changes what its entry in VARIANTS
+says. No classifier enters any objective: the evaluation classifier only scores.
+
+Each variant trains in its own folder under --runs with a training state every 500 steps, so
+an interrupted study continues where it stopped (a finished variant with the same recipe is
+scored, not retrained). Each student is scored with ganlab.metrics.evaluate_generator against
+the teacher on the same z (n samples per sampling seed, MNIST test as reference). Writes JSON
+(default checkpoints/distill-study.json); docs/results.md shows it (python scripts/results.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ganlab.cli import ArgumentParser, int_in, run_main, setting  # noqa: E402
+
+R1 = {"r1_gamma": 10.0, "discriminator_dropout": 0.0}  # the teacher's discriminator settings
+# label -> what differs from the committed recipe (TrainConfig fields)
+VARIANTS: dict[str, dict] = {
+    "committed": {},
+    "R1 γ10, dropout 0": R1,
+    "R1 + pixel L1": {**R1, "pixel_distance": "l1"},
+    "R1 + perceptual (D features)": {**R1, "perceptual_weight": 10.0},
+    "R1 + teacher as real (half)": {**R1, "teacher_as_real": 0.5},
+    "R1 + α 0.9 → 0.5": {**R1, "alpha": 0.9, "alpha_final": 0.5},
+    "R1 + lr D 4e-4": {**R1, "lr_discriminator": 4e-4},
+    "R1 + L1 + perceptual + teacher as real": {**R1, "pixel_distance": "l1", "perceptual_weight": 10.0, "teacher_as_real": 0.5},
+}
+CHECKPOINT_EVERY = 500
+# fields that change how a run is carried out, not what it learns
+NOT_RECIPE = frozenset({"steps", "time_budget_s", "num_threads", "device", "sample_every", "checkpoint_every", "keep_every"})
+
+
+def folder_name(label: str) -> str:
+    """'R1 + α 0.9 → 0.5' -> 'r1-a-0-9-0-5'."""
+    return re.sub(r"[^a-z0-9]+", "-", label.lower().replace("γ", "g").replace("α", "a")).strip("-")
+
+
+def trained_before(folder: Path, config) -> dict | None:
+    """The training.json of a finished run of exactly this recipe and length in `folder`, else None."""
+    done = folder / "training.json"
+    if not done.is_file():
+        return None
+    training = json.loads(done.read_text())
+    saved = {**json.loads(json.dumps(type(config)().to_dict())), **training.get("train_config", {})}
+    wanted = json.loads(json.dumps(config.to_dict()))
+    same = all(saved.get(key) == value for key, value in wanted.items() if key not in NOT_RECIPE)
+    finished = training.get("status") in ("completed", "time budget") and training.get("steps") == config.steps
+    return training if same and finished else None
+
+
+def main() -> None:
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=setting("steps"), default=2000, help="training steps of every student (equal budget)")
+    parser.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS), metavar="VARIANT", help="a subset of: " + "; ".join(VARIANTS))
+    parser.add_argument("--n", type=int_in(10, 60000), default=10000, help="samples per sampling seed")
+    parser.add_argument("--seeds", type=setting("seed"), nargs="+", default=[0, 1, 2], help="sampling seeds")
+    parser.add_argument("--threads", type=int_in(1, 1024), default=2, help="torch CPU threads")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="bf16", help="training precision (bf16: autocast, native on AVX512-BF16/AMX CPUs)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (training; scoring runs there too)")
+    parser.add_argument("--teacher", default="teacher", help="teacher checkpoint (name or path)")
+    parser.add_argument("--runs", default="runs/distill-study", help="one folder per variant (resumable)")
+    parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
+    parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
+    parser.add_argument("--out", default="checkpoints/distill-study.json")
+    parser.add_argument("--quick", action="store_true", help="3 steps of batch 16 per student, n=64: a smoke run")
+    parser.add_argument("--train-only", action="store_true", help="train (or resume) the variants and stop: no scoring, no JSON")
+    args = parser.parse_args()
+
+    import torch
+
+    from ganlab.checkpoints import atomic_write_json, check_output_folder, load_checkpoint, load_classifier, resolve_model_path
+    from ganlab.config import COMMITTED, TrainConfig
+    from ganlab.data import load_mnist, to_unit_range, training_images
+    from ganlab.metrics import evaluate_generator, make_reference, summarize
+    from ganlab.precision import machine
+    from ganlab.report import distill_study_table
+    from ganlab.reporting import TqdmReporter
+    from ganlab.trainer import new_trainer, resolve_device
+
+    limit, batch = 0, 128
+    if args.quick:
+        args.steps, batch, args.n, args.seeds, limit = min(args.steps, 3), 16, min(args.n, 64), args.seeds[:1], 512
+    torch.set_num_threads(args.threads)
+    device = str(resolve_device(args.device))
+    started = time.perf_counter()
+    runs = Path(args.runs)
+    for label in args.only:
+        check_output_folder(runs / folder_name(label))  # an unwritable place fails now, not after an hour
+    teacher = load_checkpoint(resolve_model_path(args.teacher), expect="generator", device=device)
+    if not args.train_only:
+        classifier = load_classifier(args.classifier, device=device)
+        test_images, _ = load_mnist("test", args.data)
+        reference = make_reference(classifier, to_unit_range(test_images[: 1000 if args.quick else None]))
+    images = training_images("mnist", root=args.data, limit=limit)
+    base = TrainConfig(
+        mode="distill", steps=args.steps, batch_size=batch, alpha=COMMITTED.alpha, layers=COMMITTED.layers,
+        lr_generator=COMMITTED.lr_generator, lr_discriminator=COMMITTED.lr_discriminator, ema_decay=COMMITTED.ema_decay,
+        sample_every=0, checkpoint_every=0 if args.quick else CHECKPOINT_EVERY, num_threads=args.threads, device=device,
+        precision=args.precision,
+    )  # fmt: skip
+
+    variants = []
+    for label in args.only:
+        config = base.replace(**VARIANTS[label])
+        folder = runs / folder_name(label)
+        training = trained_before(folder, config)
+        if training is not None:
+            print(f"{label}: trained before ({folder}), scoring it", file=sys.stderr)
+            train_time, train_threads = training.get("wall_time_s"), training.get("train_config", {}).get("num_threads")
+        else:
+            trainer = new_trainer(config, images=images, teacher=teacher, output_dir=folder, on_event=TqdmReporter(label))
+            if (folder / "training-state.safetensors").is_file():
+                print(f"{label}: resuming at step {trainer.load_training_state(folder)}", file=sys.stderr)
+            train_time, train_threads = round(trainer.run().elapsed, 1), args.threads
+        if args.train_only:
+            continue
+        student = load_checkpoint(folder, expect="generator", device=device)
+        scores = [evaluate_generator(student, classifier, reference, args.n, seed, teacher=teacher) for seed in args.seeds]
+        summary = summarize(scores)
+        variants.append({"label": label, "changes": VARIANTS[label], "folder": str(folder), "train_time_s": train_time, "train_threads": train_threads, "summary": summary, "runs": scores})
+        print(f"{label}: FID {summary['fid']['mean']:.1f}, agreement {summary['label_agreement']['mean']:.3f}", file=sys.stderr)
+
+    if args.train_only:
+        print(f"trained: {', '.join(args.only)}; run without --train-only to score them", file=sys.stderr)
+        return
+    teacher_scores = summarize([evaluate_generator(teacher, classifier, reference, args.n, seed) for seed in args.seeds])
+    result = {
+        "meta": {
+            "steps": args.steps, "batch_size": batch, "n": args.n, "seeds": args.seeds, "recipe": base.to_dict(),
+            "teacher": args.teacher, "teacher_summary": teacher_scores, "device": device, "threads": args.threads,
+            "quick": args.quick, "torch": torch.__version__, "machine": machine(),
+            "wall_time_s": round(time.perf_counter() - started, 1),
+        },
+        "variants": variants,
+    }  # fmt: skip
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out, result)
+    print(distill_study_table(result))
+
+
+if __name__ == "__main__":
+    run_main(main)
