@@ -71,6 +71,26 @@ def guarded(fn):
     return handler
 
 
+def one_line_refusals(demo: gr.Blocks) -> None:
+    """A value outside a choice component's list is refused with one log line and a short message,
+    not Gradio's traceback echoing the whole value (a client may send 60 KB of it)."""
+    from ganlab.config import shown
+
+    for block in demo.blocks.values():
+        if not isinstance(block, (gr.Radio, gr.Dropdown, gr.CheckboxGroup)):
+            continue
+        preprocess, label = block.preprocess, block.label or type(block).__name__
+
+        def checked(payload, preprocess=preprocess, label=label):
+            try:
+                return preprocess(payload)
+            except (gr.Error, TypeError):  # TypeError: a number where a list of choices belongs
+                log.info("refused %s: %s is not one of its choices", label, shown(payload, 60))
+                raise gr.Error(f"{label}: {shown(payload, 60)} is not one of the choices", print_exception=False) from None
+
+        block.preprocess = checked
+
+
 def _progress_html(view: RunView) -> str:
     percent = round(100 * view.progress)
     return f'<div id="run-progress"><progress max="100" value="{percent}"></progress> {view.progress_text}</div>'
@@ -322,10 +342,12 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
 
         # ---- events ------------------------------------------------------------------------------
         compare_outputs = [teacher_image, student_image, compare_info]
+        # the events that draw share DRAW_CONCURRENCY places, and each session has one draw in the queue at most
+        draw = {"concurrency_id": "draw", "concurrency_limit": serving.DRAW_CONCURRENCY}
         # digit is the last input of each Compare event, so clients that send (seed, n, student) keep working
-        generate_button.click(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate")
-        new_seed_button.click(new_seed, [n, student_choice, digit_choice, hub_choice], [seed, *compare_outputs], api_name="new_seed")
-        zip_button.click(download_pngs, [seed, n, student_choice, digit_choice, hub_choice], [compare_zip_box, compare_zip, compare_info], api_name="download_pngs")
+        generate_button.click(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate", **draw)
+        new_seed_button.click(new_seed, [n, student_choice, digit_choice, hub_choice], [seed, *compare_outputs], api_name="new_seed", **draw)
+        zip_button.click(download_pngs, [seed, n, student_choice, digit_choice, hub_choice], [compare_zip_box, compare_zip, compare_info], api_name="download_pngs", **draw)
         hub_button.click(
             load_hub,
             [hub_teacher, hub_teacher_revision, hub_student, hub_student_revision, seed, n, student_choice, digit_choice, hub_choice],
@@ -345,15 +367,16 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         step_button.click(step_run, [step_count, owner_token, smoothing, history], run_components, api_name="step_run", **quiet)
         smoothing.release(run_status, [owner_token, smoothing, history], run_components, api_name=False, **quiet)
         history.change(show_history, history, [history_image, history_caption], api_name="history", **quiet)
-        walk_button.click(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="latent_walk")
-        gif_button.click(download_gif, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_gif_box, walk_gif, walk_info], api_name="download_gif")
-        onnx_button.click(export_onnx, hub_choice, [onnx_box, onnx_files, onnx_message], api_name="export_onnx")
+        walk_button.click(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="latent_walk", **draw)
+        gif_button.click(download_gif, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_gif_box, walk_gif, walk_info], api_name="download_gif", **draw)
+        onnx_button.click(export_onnx, hub_choice, [onnx_box, onnx_files, onnx_message], api_name="export_onnx", **draw)
         # a page (re)load shows samples at once and re-attaches to a run in progress
-        demo.load(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate_on_load", api_visibility="undocumented")
+        demo.load(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate_on_load", api_visibility="undocumented", **draw)
         demo.load(_owner_token, owner_token, owner_token, api_name="owner_token", api_visibility="private", concurrency_limit=None, show_progress="hidden").then(
             run_status, owner_token, run_components, api_name="attach", api_visibility="undocumented", concurrency_limit=None, show_progress="hidden"
         )
-        demo.load(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="walk_on_load", api_visibility="undocumented")
+        demo.load(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="walk_on_load", api_visibility="undocumented", **draw)
+    one_line_refusals(demo)
     return demo
 
 
@@ -431,6 +454,7 @@ def launch(demo: gr.Blocks, lab_dirs: list[str] | None = None, **kwargs):
     kwargs.setdefault("max_file_size", serving.MAX_FILE_SIZE)
     kwargs.setdefault("app_kwargs", serving.app_kwargs())
     queue = demo.queue(default_concurrency_limit=1, max_size=serving.QUEUE_MAX_SIZE)
+    serving.one_draw_per_session(demo._queue)  # Gradio's queue object: its push is where a join arrives
     return queue.launch(css=CSS, allowed_paths=lab_dirs or [], **kwargs)
 
 

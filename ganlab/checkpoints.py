@@ -23,6 +23,7 @@ from ganlab.errors import GanlabError
 from ganlab.classifier import CLASSIFIER_PATH, Classifier
 from ganlab.config import ClassifierConfig, DiscriminatorConfig, GeneratorConfig
 from ganlab.models import Discriminator, Generator
+from ganlab.outputs import atomic_write_bytes, atomic_write_json, check_output_file, check_output_folder  # noqa: F401 (their old home)
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -49,68 +50,6 @@ BUNDLED = {
     # the original design's loss: 0.5 adversarial + 0.5 MSE on the 14x14x64 features only
     "original": REPO_ROOT / "checkpoints" / "student-original",
 }
-
-
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write to a temporary file beside `path`, then rename: readers see old or new, never half.
-
-    durable: fsync before the rename, so a crash cannot leave an empty file under the final name
-    (off for throw-away files such as the app's image cache, where it would only add latency).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(temporary, 0o644)  # mkstemp makes owner-only files; these are shared artefacts
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            if durable:
-                out.flush()
-                os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, payload: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
-
-
-def _probe_writable(folder: Path, target: Path) -> None:
-    """Create and remove a scratch file in `folder`: the one sure test that `target` can be written."""
-    try:
-        handle, scratch = tempfile.mkstemp(dir=folder, prefix=".ganlab-probe-")
-        os.close(handle)
-        os.unlink(scratch)
-    except OSError as error:
-        raise GanlabError(f"cannot write {target}: {folder} takes no new files ({error.strerror or error})") from None
-
-
-def check_output_file(path: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
-    """`path` as a file a script may write, checked before any work starts (nothing is left behind)."""
-    path = Path(path)
-    if path.suffix.lower() not in suffixes:
-        raise GanlabError(f"{path} must end in {' or '.join(suffixes)}")
-    if path.is_dir():
-        raise GanlabError(f"{path} is a folder; name a file inside it, like {path / ('out' + suffixes[0])}")
-    if not path.parent.is_dir():
-        raise GanlabError(f"output folder {path.parent} does not exist")
-    _probe_writable(path.parent, path)
-    return path
-
-
-def check_output_folder(path: str | os.PathLike) -> Path:
-    """`path` as a folder a checkpoint can be written to, checked before training starts."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise GanlabError(f"{path} is a file; a checkpoint is a folder: name a new or existing folder")
-    existing = path
-    while not existing.exists():  # the folder is created at the first write: probe its nearest ancestor
-        existing = existing.parent
-    if not existing.is_dir():
-        raise GanlabError(f"cannot create folder {path}: {existing} is a file")
-    _probe_writable(existing, path)
-    return path
 
 
 def model_config(model: nn.Module):
@@ -298,7 +237,14 @@ def load_checkpoint(path: str | os.PathLike, *, expect: str | None = None, devic
         raise GanlabError(f"{path} holds a {config.kind}, not a {expect}")
     model = build_model(config)
     load_state_strict(model, weights)
-    return model.to(device).eval()
+    model.eval()
+    if isinstance(model, Generator):
+        # weights that load but hold NaN/inf (or overflow) would draw blank grids everywhere downstream
+        with torch.no_grad():
+            probe = model(torch.randn(2, model.latent_dim, generator=torch.Generator().manual_seed(0)))
+        if not torch.isfinite(probe).all():
+            raise GanlabError(f"{path} loads, but its generator draws NaN or infinite pixels: its weights are broken")
+    return model.to(device)
 
 
 def read_training_info(path: str | os.PathLike) -> dict[str, Any]:
@@ -326,6 +272,8 @@ def resolve_model_path(name_or_path: str) -> Path:
     """A name in BUNDLED ('teacher', 'student', 'baseline', 'original') -> its folder; else a path."""
     if name_or_path in BUNDLED:
         return BUNDLED[name_or_path]
+    if not str(name_or_path).strip():
+        raise GanlabError(f"the checkpoint name is empty: use {' | '.join(BUNDLED)} or a checkpoint path")
     path = Path(name_or_path)
     if not path.exists() and os.sep not in name_or_path and "/" not in name_or_path:
         # a bare word that is neither a bundled name nor a file: most likely a typo of a name

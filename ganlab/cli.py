@@ -145,6 +145,7 @@ def train(
     load_teacher: Callable[[], Any] | None = None,
     student_width: int = 128,
     extra_info: dict[str, Any] | None = None,
+    inputs: tuple[Any, ...] = (),
     **config_changes: Any,
 ) -> None:
     """The body train_teacher.py and distill.py share: flags -> config, data, output folder, a
@@ -152,19 +153,25 @@ def train(
 
     The output folder is --out, else the --resume folder, else `default_out` (a temporary
     folder for --dry-run). The config and the output folder are checked first, so bad flags
-    fail before anything loads.
+    fail before anything loads. `inputs` (the teacher's folder) may not be, hold or lie in the output.
     """
-    from ganlab.checkpoints import check_output_folder
-    from ganlab.data import training_images
+    from ganlab.outputs import check_input_path, check_output_folder
+    from ganlab.data import data_root, training_images
     from ganlab.reporting import TqdmReporter
     from ganlab.trainer import new_trainer
 
     config = train_config_from_args(args, mode, **config_changes)
-    if args.out or args.resume:
-        out = Path(args.out or args.resume)
+    # an empty --out is a mistake (an unset $OUT), never "not given": the guard refuses it
+    if args.out is not None:
+        out = Path(args.out) if args.out.strip() else args.out
+    elif args.resume is not None:
+        out = Path(args.resume)
     else:
         out = Path(tempfile.mkdtemp(prefix="ganlab-dry-")) if args.dry_run else Path(default_out)
-    check_output_folder(out)  # a file in the way or an unwritable place fails now, not after training
+    # a file in the way, an unwritable place or an input (the teacher, the data) fails now, not after training
+    out = check_output_folder(out, inputs=[*inputs, data_root(args.data)])
+    if args.resume is not None:
+        check_input_path(args.resume, "--resume folder")
     teacher = load_teacher() if load_teacher is not None else None
     images = training_images("synthetic" if args.dry_run else "mnist", root=args.data, limit=args.limit, seed=args.seed)
     trainer = new_trainer(

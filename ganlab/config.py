@@ -89,8 +89,19 @@ def limit(config_class: type, name: str) -> Limit:
     raise KeyError(f"{config_class.__name__}.{name} declares no limit")
 
 
+# the JSON type each kind of annotation must arrive as (a config.json or training.json may hold anything)
+_JSON_TYPES = {"bool": (bool,), "str": (str,), "tuple": (tuple, list)}
+
+
 def _check_fields(config: Any) -> None:
-    """Check (and normalise: 5.0 -> 5) every field that declares a Limit."""
+    """Check each field's JSON type (a bool is a bool, a str a str, a list a list), then (and
+    normalise: 5.0 -> 5) every field that declares a Limit."""
+    for item in dataclasses.fields(config):
+        annotation = str(item.type)
+        kinds = _JSON_TYPES.get(annotation.split("[")[0])
+        value = getattr(config, item.name)
+        if kinds is not None and not isinstance(value, kinds):
+            raise GanlabError(f"{type(config).__name__} field {item.name!r} must be a {annotation.split('[')[0].replace('tuple', 'list')}, got {shown(value)}")
     for item in dataclasses.fields(config):
         if "limit" in item.metadata:
             object.__setattr__(config, item.name, item.metadata["limit"].check(getattr(config, item.name)))
@@ -141,12 +152,12 @@ class GeneratorConfig:
     kind: str = "generator"
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         # JSON round trips give lists; keep the dataclass hashable and comparable.
         object.__setattr__(self, "channels", tuple(self.channels))
         object.__setattr__(self, "strides", tuple(self.strides))
         if self.kind != "generator":
             raise GanlabError(f"config kind must be 'generator', got {self.kind!r}")
-        _check_fields(self)
         if len(self.channels) > MAX_GENERATOR_STAGES:
             raise GanlabError(f"a generator has at most {MAX_GENERATOR_STAGES} stages, got {len(self.channels)}")
         if not self.channels or len(self.strides) != len(self.channels):
@@ -208,13 +219,13 @@ class DiscriminatorConfig:
     kind: str = "discriminator"
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         object.__setattr__(self, "channels", tuple(self.channels))
         if self.kind != "discriminator":
             raise GanlabError(f"config kind must be 'discriminator', got {self.kind!r}")
         if len(self.channels) != 2:
             raise GanlabError(f"the discriminator has two conv stages, got channels={self.channels}")
         object.__setattr__(self, "channels", _checked(self.channels, WIDTH, "discriminator channel width"))
-        _check_fields(self)
         check_parameter_budget(self)
 
     def parameter_count(self) -> int:
@@ -241,13 +252,13 @@ class ClassifierConfig:
     kind: str = "classifier"
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         object.__setattr__(self, "channels", tuple(self.channels))
         if self.kind != "classifier":
             raise GanlabError(f"config kind must be 'classifier', got {self.kind!r}")
         if len(self.channels) != 2:
             raise GanlabError(f"the classifier has two conv stages, got channels={self.channels}")
         object.__setattr__(self, "channels", _checked(self.channels, WIDTH, "classifier channel width"))
-        _check_fields(self)
         check_parameter_budget(self)
 
     def parameter_count(self) -> int:
@@ -318,12 +329,12 @@ class TrainConfig:
     precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights, optimiser, losses stay fp32)
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         object.__setattr__(self, "layers", tuple(self.layers))
         if self.precision not in PRECISIONS:
             raise GanlabError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.mode not in ("teacher", "distill"):
             raise GanlabError(f"mode must be 'teacher' or 'distill', got {self.mode!r}")
-        _check_fields(self)
         if self.pixel_distance not in PIXEL_DISTANCES:
             raise GanlabError(f"pixel distance must be one of {', '.join(PIXEL_DISTANCES)}, got {shown(self.pixel_distance)}")
         if self.alpha_final is not None:
@@ -395,7 +406,7 @@ def config_from_dict(data: dict[str, Any]) -> GeneratorConfig | DiscriminatorCon
         raise GanlabError("config.json must hold a JSON object")
     kinds = {"generator": GeneratorConfig, "discriminator": DiscriminatorConfig, "classifier": ClassifierConfig}
     kind = data.get("kind")
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise GanlabError(f"config.json has kind {kind!r}; expected one of {sorted(kinds)}")
     cls = kinds[kind]
     names = {f.name for f in dataclasses.fields(cls)}

@@ -8,6 +8,7 @@ images, so the teacher and the student render identical noise and a comparison s
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +31,7 @@ class DigitNoise:
     wanted: int
     z: torch.Tensor  # (found, latent_dim), in candidate order
     tried: int  # candidates examined, up to and including the last one kept when the search completed
+    timed_out: bool = False  # stopped by max_seconds before max_tries
 
     @property
     def found(self) -> int:
@@ -46,7 +48,8 @@ class DigitNoise:
     def summary(self) -> str:
         """One line for a user: how many were found, in how many tries, at what acceptance rate."""
         found = f"{self.found} of {self.wanted}" if self.complete else f"only {self.found} of {self.wanted}"
-        return f"digit {self.digit}: {found} found in {self.tried:,} tries (acceptance {self.acceptance_rate:.1%})"
+        cut = " before the search's time limit" if self.timed_out and not self.complete else ""
+        return f"digit {self.digit}: {found} found in {self.tried:,} tries{cut} (acceptance {self.acceptance_rate:.1%})"
 
 
 @torch.inference_mode()
@@ -59,11 +62,14 @@ def digit_noise(
     *,
     threshold: float = THRESHOLD,
     max_tries: int = MAX_TRIES,
+    max_seconds: float | None = None,
 ) -> DigitNoise:
     """The first n z of the seed's noise whose teacher image the classifier reads as `digit`.
 
     Stops after `max_tries` candidates and returns what it found (DigitNoise.summary says how
     many); the search is a pure function of its arguments, so the same call gives the same z.
+    max_seconds also stops it after that much wall time (the app's bound on one visitor's share of
+    the machine); a search cut by it returns the first z found, the same as a longer one would.
     """
     if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9:
         raise GanlabError(f"digit must be an integer in [0, 9], got {digit!r}")
@@ -74,7 +80,12 @@ def digit_noise(
     generator = torch.Generator().manual_seed(SEED.check(seed))  # the stream noise(n, seed) draws from
     kept: list[torch.Tensor] = []
     found = tried = 0
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    timed_out = False
     while found < n and tried < max_tries:
+        if deadline is not None and time.monotonic() > deadline:
+            timed_out = True
+            break
         # 1. candidates: the next rows of the seed's noise, (B, latent_dim)
         z = torch.randn(min(BATCH, max_tries - tried), latent_dim, generator=generator)
         # 2. the teacher's images, read by the classifier: P(digit) for each, (B,)
@@ -85,4 +96,5 @@ def digit_noise(
         found += len(accepted)
         # 3. count a completing batch only up to its last kept candidate
         tried += int(accepted[-1]) + 1 if found == n else len(z)
-    return DigitNoise(digit=digit, wanted=n, z=torch.cat(kept), tried=tried)
+    z_kept = torch.cat(kept) if kept else torch.empty(0, latent_dim)
+    return DigitNoise(digit=digit, wanted=n, z=z_kept, tried=tried, timed_out=timed_out)

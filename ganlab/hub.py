@@ -33,6 +33,7 @@ from ganlab.checkpoints import (
 )
 from ganlab.config import config_from_dict, shown
 from ganlab.errors import GanlabError
+from ganlab.outputs import refuse_overlap
 
 CARD_NAME = "README.md"
 
@@ -409,9 +410,13 @@ def stage_upload(source: nn.Module | str | os.PathLike, directory: str | os.Path
     from ganlab.export import ONNX_NAME, export_onnx
 
     directory = Path(directory)
+    # staging deletes nothing: it writes into a new or empty folder (never one that holds the
+    # source or anything else), so no file it did not just write is ever lost
+    if directory.is_dir() and any(directory.iterdir()):
+        raise GanlabError(f"{directory} is not empty: staging writes into a new or empty folder; choose another")
+    if not isinstance(source, nn.Module):
+        refuse_overlap(directory, [source], "staging folder")
     directory.mkdir(parents=True, exist_ok=True)
-    for name in (WEIGHTS_NAME, CONFIG_NAME, TRAINING_NAME, CARD_NAME, model_card.SAMPLES_NAME, ONNX_NAME):
-        (directory / name).unlink(missing_ok=True)
     if isinstance(source, nn.Module):
         save_checkpoint(source, directory)
     else:

@@ -54,7 +54,8 @@ def _generator_stages(config: GeneratorConfig) -> str:
 
 def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """(dotted key, value) rows of nested dicts; {"mean", "std"} pairs become 'mean ± std'."""
-    if isinstance(data, dict) and set(data) == {"mean", "std"}:
+    numbers = isinstance(data, dict) and all(isinstance(data.get(key), (int, float)) and not isinstance(data.get(key), bool) for key in ("mean", "std"))
+    if numbers and set(data) == {"mean", "std"}:  # any other value is listed as it is, never formatted as a number
         return [(prefix, f"{data['mean']:.6g} ± {data['std']:.2g}")]
     if isinstance(data, dict):
         rows: list[tuple[str, Any]] = []

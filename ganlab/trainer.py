@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -528,10 +529,30 @@ class Trainer:
         """The run's checkpoint: its model folder, the training state when resumable, and the event."""
         if self.output_dir is None:
             return
-        path = self._write_model(self.output_dir, elapsed, losses, status)
-        if self.config.checkpoint_every:
-            self.save_training_state(elapsed)
+        try:
+            path = self._write_model(self.output_dir, elapsed, losses, status)
+            if self.config.checkpoint_every:
+                self.save_training_state(elapsed)
+        except OSError as error:  # a full disk, a folder gone read-only: the trained weights must not be lost
+            raise GanlabError(self._rescue(elapsed, losses, status, error)) from None
         self._emit(CheckpointWritten(step=self.step, path=str(path)))
+
+    def _rescue(self, elapsed: float, losses: dict[str, float], status: str, error: OSError) -> str:
+        """Write the model and its training state into a fresh temporary folder; the message that says where."""
+        reason = error.strerror or str(error)
+        output_dir = self.output_dir
+        try:
+            rescue = Path(tempfile.mkdtemp(prefix="ganlab-rescue-"))
+            self._write_model(rescue, elapsed, losses, status)
+            self.output_dir = rescue  # save_training_state writes beside the model
+            try:
+                self.save_training_state(elapsed)
+            finally:
+                self.output_dir = output_dir
+        except OSError as second:
+            return f"could not write the checkpoint to {output_dir} ({reason}), nor a rescue copy ({second.strerror or second}): the run at step {self.step} is lost"
+        return (f"could not write the checkpoint to {output_dir} ({reason}); step {self.step}'s model and training state "
+                f"are kept in {rescue}: copy them to a folder with space (or --resume {rescue} --out FOLDER)")
 
     def _write_model(self, folder: str | Path, elapsed: float, losses: dict[str, float], status: str) -> Path:
         training = {

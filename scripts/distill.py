@@ -55,12 +55,13 @@ def main() -> None:
     from ganlab.checkpoints import WEIGHTS_NAME, resolve_model_path
     from ganlab.data import sha256_of
 
-    weights = resolve_model_path(args.teacher) / WEIGHTS_NAME
+    teacher_folder = resolve_model_path(args.teacher)
+    weights = teacher_folder / WEIGHTS_NAME
     # which teacher exactly: scripts/rebuild_models.sh redistils a student only when this differs
     teacher_sha256 = sha256_of(weights) if weights.is_file() else None
     train(
         args, "distill", default_out="runs/student", load_teacher=load_teacher, student_width=args.width,
-        extra_info={"teacher": str(args.teacher), "teacher_sha256": teacher_sha256, "student_width": args.width, "recipe": args.recipe},
+        inputs=(teacher_folder,), extra_info={"teacher": str(args.teacher), "teacher_sha256": teacher_sha256, "student_width": args.width, "recipe": args.recipe},
         alpha=args.alpha, layers=tuple(args.layers), pixel_distance=args.pixel_distance, perceptual_weight=args.perceptual,
         teacher_as_real=args.teacher_as_real, alpha_final=args.alpha_final,
     )  # fmt: skip

@@ -53,6 +53,26 @@ def parse_model(spec: str) -> tuple[str, Path]:
     return LABELS.get(spec, Path(spec).name or spec), resolve_model_path(spec)
 
 
+def read_metrics_file(path: Path) -> dict:
+    """An earlier evaluate.py output, every field --kid-only reads checked by type (one line if not)."""
+    from ganlab.checkpoints import read_json
+    from ganlab.errors import GanlabError
+
+    if not path.is_file():
+        raise GanlabError(f"--kid-only rewrites KID in an existing {path}, and there is none: run without --kid-only first")
+    metrics = read_json(path, max_bytes=64 * 1024 * 1024)
+    entries = [metrics.get("floor")] + list(metrics.get("models", {}).values()) if isinstance(metrics, dict) and isinstance(metrics.get("models"), dict) else None
+    runs_ok = entries is not None and all(
+        isinstance(entry, dict) and isinstance(entry.get("runs"), list)
+        and all(isinstance(run, dict) and type(run.get("n")) is int and type(run.get("seed")) is int for run in entry["runs"])
+        for entry in entries
+    )  # fmt: skip
+    paths_ok = runs_ok and all(isinstance(entry.get("path"), str) for entry in metrics["models"].values())
+    if not (paths_ok and isinstance(metrics.get("meta"), dict) and isinstance(metrics["meta"].get("reference"), str)):
+        raise GanlabError(f"{path} is not an evaluate.py metrics file (meta.reference, floor and models with runs of n and seed); rerun without --kid-only")
+    return metrics
+
+
 def quality_checks(models: dict) -> dict:
     """The issue's quality targets for the bundled trio, where present (reported, not asserted)."""
     teacher, student, baseline = (models.get(LABELS[name]) for name in ("teacher", "student", "baseline"))
@@ -138,26 +158,34 @@ def main() -> None:
     from ganlab.models import count_parameters
     from ganlab.report import metrics_table
 
+    from ganlab.data import data_root
+    from ganlab.outputs import check_output_file
+
+    # every input named, then the output checked against them, before a second of work
+    specs = [parse_model(spec) for spec in args.models]
+    classifier_path = Path(args.classifier) if args.classifier else CLASSIFIER_PATH
+    teacher_path = resolve_model_path(args.teacher)
+    inputs = [path for _, path in specs] + [teacher_path, classifier_path, data_root(args.data)]
+    out = check_output_file(args.out, (".json",), inputs=inputs)
+    previous = read_metrics_file(out) if args.kid_only else None
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    classifier_path = Path(args.classifier) if args.classifier else CLASSIFIER_PATH
     classifier = load_classifier(classifier_path)
     test_images, _ = load_mnist("test", args.data)
     reference = make_reference(classifier, to_unit_range(test_images[: args.reference_size]))
     train_images, _ = load_mnist("train", args.data)
     if args.kid_only:
-        metrics = json.loads(Path(args.out).read_text())
+        metrics = previous
         if metrics["meta"]["reference"] != f"MNIST test ({len(reference)} images)":
             raise GanlabError(f"{args.out} was measured against {metrics['meta']['reference']}: pass the same --reference-size")
         recompute_kid(metrics, classifier, reference, train_images)
-        atomic_write_json(Path(args.out), metrics)
+        atomic_write_json(out, metrics)
         print(metrics_table(metrics))
         print(f"\nrewrote KID in {args.out} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         return
     # load every model first: a wrong path fails in a second, not after the floor's minutes
     generators = {}
-    for spec in args.models:
-        label, path = parse_model(spec)
+    for label, path in specs:
         if label in generators:
             raise GanlabError(f"two models are labelled {label!r}: use LABEL=PATH")
         generators[label] = (path, load_checkpoint(path, expect="generator"))
@@ -169,7 +197,6 @@ def main() -> None:
     print(f"floor: FID {summarize(floor_runs)['fid']['mean']:.2f}", file=sys.stderr)
 
     # 2. the generators, with fidelity to the teacher on the same z
-    teacher_path = resolve_model_path(args.teacher)
     teacher = load_checkpoint(teacher_path, expect="generator") if teacher_path.exists() else None
     if teacher is None:
         print(f"note: no teacher at {teacher_path}; fidelity columns are left out", file=sys.stderr)
@@ -214,7 +241,7 @@ def main() -> None:
         "models": models,
         "checks": checks,
     }
-    atomic_write_json(Path(args.out), metrics)
+    atomic_write_json(out, metrics)
     print(metrics_table(metrics))
     for name, check in checks.items():
         print(f"{'met   ' if check['met'] else 'MISSED'} {name}: {check['value']}")

@@ -15,7 +15,6 @@ uploaded and needs no network.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -54,6 +53,14 @@ def main() -> int:
     # validate every repo id before touching anything, so a typo cannot leave a half-done push
     repos = {name: validate_repo_id(getattr(args, f"{name}_repo") or f"{namespace}/ganlab-{name}") for name in chosen}
     metrics = read_metrics(Path(args.metrics))
+    if args.dry_run:  # the staging folder may not be, hold or lie in a checkpoint it copies
+        from ganlab.outputs import check_output_folder
+
+        check_output_folder(args.out, inputs=[getattr(args, name) for name in chosen] + [args.metrics])
+        for name in chosen:
+            staged = Path(args.out) / name
+            if staged.is_dir() and any(staged.iterdir()):
+                raise GanlabError(f"{staged} is not empty: --dry-run writes into a new or empty folder; choose another --out")
 
     pushed = 0
     for name in chosen:
@@ -82,15 +89,11 @@ def read_metrics(path: Path) -> dict:
     a card gets a model's summary plus the evaluation setup, found by its folder (as display_path
     writes it) or by its name. A plain {name: {metric: value}} works too.
     """
-    from ganlab.checkpoints import display_path
-    from ganlab.errors import GanlabError
+    from ganlab.checkpoints import display_path, read_json
 
     if not path.is_file():
         return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise GanlabError(f"{path} is not valid JSON ({error}); fix it or pass --metrics") from None
+    data = read_json(path, max_bytes=64 * 1024 * 1024)
     if not isinstance(data, dict):
         return {}
     meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}

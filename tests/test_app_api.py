@@ -147,3 +147,40 @@ def test_the_benchmark_script_measures_both_phases(tmp_path):
     for phase in ("idle", "while_training", "idle_http"):
         assert data[phase]["requests"] == 5 and 0 < data[phase]["median_ms"] <= data[phase]["p95_ms"]
     assert data["run_stopped"] is True and "median ms" in result.stdout
+
+
+def test_the_upload_route_is_closed(served):
+    import urllib.error
+    import urllib.request
+
+    client, _ = served
+    request = urllib.request.Request(client.src.rstrip("/") + "/gradio_api/upload", data=b"x" * 100, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
+
+
+def test_a_session_has_one_draw_in_the_queue_and_others_are_not_held(served):
+    """A second draw from the same session is refused at once; another session's draw goes through."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from ganlab.lab import serving
+
+    draw, status_fn = SimpleNamespace(api_name="generate"), SimpleNamespace(api_name="run_status")
+    pushed = []
+
+    async def push(body, request, username):
+        pushed.append(body.fn_index)
+        return True, "event", "success"
+
+    queue = SimpleNamespace(blocks=SimpleNamespace(fns={1: draw, 2: status_fn}), push=push,
+                            pending_event_ids_session={"alice": {"e1"}}, event_ids_to_events={"e1": SimpleNamespace(fn=draw)})  # fmt: skip
+    serving.one_draw_per_session(queue)
+    join = lambda session, fn: asyncio.run(queue.push(SimpleNamespace(session_hash=session, fn_index=fn), None, None))  # noqa: E731
+    assert join("alice", 1) == (False, serving.BUSY_MESSAGE, "error")  # alice's draw is still pending
+    assert join("alice", 2)[0] and join("bob", 1)[0]  # the run controls, and another visitor, go through
+    assert pushed == [2, 1]
+    # the launched app's queue is wrapped the same way
+    client, _ = served
+    assert client.predict(0, 1, "bundled student", api_name="/generate")[-1]

@@ -142,7 +142,7 @@ def test_two_apps_sharing_a_runs_dir_never_touch_each_others_runs(tmp_path):
         second.start_run(steps=2, batch_size=8)
         wait_for(lambda: second.slot.busy() is None, timeout=60)
     assert kept and all(folder.is_dir() for folder in kept)  # the second app deleted none of the first's runs
-    assert len(list(second.runs_dir.glob("run-*"))) == files.KEEP_RUNS  # its own: the last KEEP_RUNS
+    assert len(list(second.runs_dir.glob("run-*"))) == files.KEEP_RUNS  # its own owner's last KEEP_RUNS
 
 
 def test_the_default_runs_dir_is_this_process_own_under_the_temp_dir(tmp_path):
@@ -382,3 +382,21 @@ def test_internal_events_are_left_off_the_api_page(served):
 def test_the_space_suggests_cpu_basic():
     front_matter = (REPO / "README.md").read_text().split("---")[1]
     assert "\nsuggested_hardware: cpu-basic\n" in front_matter
+
+
+def test_other_visitors_starts_never_delete_a_visitors_finished_run(tmp_path):
+    """Run folders are kept per owner: however many runs others start, mine stays until it expires by time."""
+    folders = files.RunFolders(tmp_path, keep=1, grace_s=0, max_age_s=3600)
+    mine = folders.new("mine", "alice")
+    mine.mkdir()
+    for index in range(10):  # ten other visitors (or one inventing owner tokens) start runs
+        folders.new(f"other-{index}", f"owner-{index}").mkdir()
+    assert mine.is_dir()
+    folders.new("again", "alice")  # my own next run replaces it (keep=1)
+    assert not mine.exists()
+    expired = files.RunFolders(tmp_path / "aged", keep=4, grace_s=0, max_age_s=0.0)
+    old = expired.new("old", "bob")
+    old.mkdir(parents=True)
+    time.sleep(0.01)
+    expired.new("new", "carol")
+    assert not old.exists()  # older than max_age_s: gone whoever starts next

@@ -329,14 +329,15 @@ class Lab:
         return teacher_images, student_images, details
 
     def _digit_noise(self, digit: int, n: int, seed: int) -> DigitNoise:
-        """The seed's first n z whose teacher image the classifier reads as `digit` (bounded: DIGIT_MAX_TRIES)."""
+        """The seed's first n z whose teacher image the classifier reads as `digit` (bounded: DIGIT_MAX_TRIES, DIGIT_MAX_SECONDS)."""
         if self.classifier is None:
             raise GanlabError(
                 "asking for a digit needs the evaluation classifier (checkpoints/classifier), which is not loaded; "
                 "choose 'any' or train it with scripts/train_classifier.py"
             )
         self._use_sampling_threads()
-        search = digit_noise(self.teacher.model, self.classifier, digit, n, seed, max_tries=lab_settings.DIGIT_MAX_TRIES)
+        search = digit_noise(self.teacher.model, self.classifier, digit, n, seed, max_tries=lab_settings.DIGIT_MAX_TRIES,
+                             max_seconds=lab_settings.DIGIT_MAX_SECONDS)
         if not search.found:
             raise GanlabError(f"{search.summary()}: the teacher draws no {digit} this seed's search can find; try another seed or digit")
         return search

@@ -5,9 +5,11 @@ folder made for this process alone (`process_folder`): a second app on the same 
 its own, and Gradio is allowed to serve that folder and nothing wider.
 
 Bounds (docs/reliability.md lists them with the app's other limits):
-- Run folders: the last `KEEP_RUNS` runs stay on disk; an older one goes only once no request
-  holds it (`RunFolders.lease`) and its checkpoint was last handed out for download more than
-  `HANDED_OUT_GRACE_S` ago, so a request in flight never meets a deleted file.
+- Run folders: kept per owner, so one visitor's starts never delete another's run: each owner's
+  last `KEEP_RUNS` stay until `RUN_MAX_AGE_S` old, and at most `MAX_RUN_FOLDERS` are on disk (the
+  oldest go first past that). A folder goes only once no request holds it (`RunFolders.lease`)
+  and its checkpoint was last handed out for download more than `HANDED_OUT_GRACE_S` ago, so a
+  request in flight never meets a deleted file.
 - PNGs: one file per content (a hash of the PNG's bytes), written once under a temporary name
   and renamed into place, never rewritten while a client downloads it; a file not handed out
   for `IMAGE_MAX_AGE_S` is deleted, and at most `MAX_IMAGES` are kept (plus any handed out in the
@@ -36,7 +38,9 @@ from torch import nn
 from ganlab.checkpoints import REPO_ROOT, atomic_write_bytes
 from ganlab.errors import GanlabError
 
-KEEP_RUNS = 4  # run folders kept on disk: the current run and the three before it
+KEEP_RUNS = 4  # run folders kept per owner: their current run and the three before it
+RUN_MAX_AGE_S = 3600.0  # a run folder older than this goes (an hour to look at and push a finished run)
+MAX_RUN_FOLDERS = 64  # and at most this many on disk for all owners together (~3 MB each)
 HANDED_OUT_GRACE_S = 120.0  # an older run folder whose checkpoint was offered for download this recently stays
 IMAGE_MAX_AGE_S = 900.0  # a served PNG nobody was handed for this long is deleted
 MAX_IMAGES = 2000  # at most this many PNGs on disk (a 256-sample grid is ~170 KB: ~340 MB at worst)
@@ -65,20 +69,29 @@ def process_folder(parent: str | os.PathLike | None = None) -> Path:
 class RunFolders:
     """The run folders of one process, deleted only when no request can still reach them."""
 
-    def __init__(self, root: Path, *, keep: int = KEEP_RUNS, grace_s: float = HANDED_OUT_GRACE_S) -> None:
+    def __init__(
+        self, root: Path, *, keep: int = KEEP_RUNS, grace_s: float = HANDED_OUT_GRACE_S,
+        max_age_s: float = RUN_MAX_AGE_S, max_folders: int = MAX_RUN_FOLDERS,
+    ) -> None:  # fmt: skip
         self.root = root
         self.keep = keep
         self.grace_s = grace_s
+        self.max_age_s = max_age_s
+        self.max_folders = max_folders
         self._lock = threading.Lock()
         self._order: list[Path] = []  # oldest first
+        self._owners: dict[Path, str] = {}
+        self._created: dict[Path, float] = {}
         self._leases: dict[Path, int] = {}
         self._handed_out: dict[Path, float] = {}
 
-    def new(self, run_id: str) -> Path:
-        """The folder of a new run (not yet created), after deleting the old ones nobody holds."""
+    def new(self, run_id: str, owner: str = "") -> Path:
+        """The folder of `owner`'s new run (not yet created), after deleting old ones nobody holds."""
         folder = self.root / f"run-{run_id}"
         with self._lock:
             self._order.append(folder)
+            self._owners[folder] = owner
+            self._created[folder] = time.monotonic()
             self._prune()
         return folder
 
@@ -107,15 +120,23 @@ class RunFolders:
         with self._lock:
             return list(self._order)
 
+    def _expired(self, folder: Path, now: float) -> bool:
+        """Past its owner's last `keep`, older than max_age_s, or among the oldest beyond max_folders."""
+        owner = self._owners.get(folder, "")
+        newer_of_owner = sum(1 for other in self._order[self._order.index(folder) + 1 :] if self._owners.get(other, "") == owner)
+        over_total = self._order.index(folder) < len(self._order) - self.max_folders
+        return newer_of_owner >= self.keep or now - self._created.get(folder, now) > self.max_age_s or over_total
+
     def _prune(self) -> None:
         now = time.monotonic()
-        for folder in self._order[: -self.keep]:
+        for folder in [folder for folder in self._order[:-1] if self._expired(folder, now)]:
             handed_out = self._handed_out.get(folder)
             if self._leases.get(folder) or (handed_out is not None and now - handed_out < self.grace_s):
                 continue  # retried when the next run starts
             shutil.rmtree(folder, ignore_errors=True)
             self._order.remove(folder)
-            self._handed_out.pop(folder, None)
+            for record in (self._handed_out, self._owners, self._created):
+                record.pop(folder, None)
 
 
 class ImageFiles:

@@ -22,7 +22,7 @@ import torch
 
 from ganlab.config import TrainConfig
 from ganlab.errors import GanlabError
-from ganlab.lab.files import KEEP_RUNS, RunFolders
+from ganlab.lab.files import MAX_RUN_FOLDERS, RunFolders
 from ganlab.models import Generator
 from ganlab.events import Failed, Finished
 from ganlab.reporting import RunLog
@@ -214,7 +214,7 @@ class Run:
 def new_run(*, folders: RunFolders, owner: str, settings: dict[str, Any], baseline: bool) -> Run:
     """A run in a folder of its own (`folders` deletes old ones nobody holds); its trainers come from `start`."""
     run_id = time.strftime("%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    output_dir = folders.new(run_id)
+    output_dir = folders.new(run_id, owner)
     return Run(run_id, owner, settings, output_dir, RunLog(), RunLog() if baseline else None)
 
 
@@ -297,7 +297,7 @@ class TrainingSlot:
             self.run = run
             self._latest[run.owner] = run
             self._latest.move_to_end(run.owner)
-            while len(self._latest) > KEEP_RUNS:
+            while len(self._latest) > MAX_RUN_FOLDERS:  # each owner's latest run: as many as folders are kept
                 self._latest.popitem(last=False)
         watchdog = threading.Thread(target=self._watch, args=(run, cap_s, idle_s, grace_s), name="ganlab-watchdog", daemon=True)
         watchdog.start()

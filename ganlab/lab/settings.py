@@ -20,6 +20,9 @@ DIGIT_CHOICES = (ANY_DIGIT, *"0123456789")  # Compare's digit choice: any noise,
 # or Hub teacher that draws no such digit stops here and the view says how many it found. Cost:
 # ~1-5 s per 1,024 candidates at 1 thread (teacher + classifier; 5 s on a shared 2-core machine)
 DIGIT_MAX_TRIES = 8_192
+# and at most this much wall time: one visitor's search must not hold a place in the draw queue
+# for long (the digits found by then are drawn, and the view says the search was cut)
+DIGIT_MAX_SECONDS = 3.0
 SAMPLE_EVERY = 20  # steps between the live sample grids of a UI run (the default of its "show every")
 MAX_SAMPLE_EVERY = 500
 SMOOTHING = 0.6  # the loss curves' default EMA smoothing (raw lines stay, faint)
