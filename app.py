@@ -11,6 +11,7 @@ ganlab.lab.Lab, whose methods take exactly these inputs; caps come from GANLAB_*
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import re
@@ -221,6 +222,11 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                     return fn(*inputs)
 
             handler.__name__ = fn.__name__
+            # fn's own parameter names, then the Hub choice (a gr.State, never shown in the API): the
+            # "Use via API" page and keyword calls name seed, n, ... instead of param_0, param_1, ...
+            parameters = list(inspect.signature(fn).parameters.values())
+            hub = inspect.Parameter("hub_models", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+            handler.__signature__ = inspect.Signature([*parameters, hub])
             return handler
 
         @guarded

@@ -255,6 +255,20 @@ def recognizable_rate(logits: torch.Tensor, threshold: float = RECOGNIZABLE_THRE
     return float((logits.softmax(dim=1).max(dim=1).values >= threshold).double().mean())
 
 
+def balanced_recognizable_rate(logits: torch.Tensor, threshold: float = RECOGNIZABLE_THRESHOLD) -> float:
+    """Recognizable, counting each class up to 1/classes of the samples: sum_c min(confident share read as c, 1/C).
+
+    Why: the classifier is confident on some blobs too, so a collapsed generator that draws one
+    shape it reads as one digit scores a plain recognizable rate of ~1.0; here it scores at most
+    1/C. A generator that draws every class equally often, all confidently, scores 1.0.
+    """
+    probabilities = logits.softmax(dim=1)
+    confident = probabilities.max(dim=1).values >= threshold
+    classes = logits.shape[1]
+    counts = torch.bincount(probabilities.argmax(dim=1)[confident], minlength=classes).double() / max(1, logits.shape[0])
+    return float(counts.clamp(max=1.0 / classes).sum())
+
+
 def fidelity(student_images: torch.Tensor, teacher_images: torch.Tensor, student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> dict[str, float]:
     """How closely a student copies its teacher on the same z: pixel MSE (in [-1, 1]) and label agreement."""
     if student_images.shape != teacher_images.shape:

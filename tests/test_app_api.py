@@ -184,3 +184,14 @@ def test_a_session_has_one_draw_in_the_queue_and_others_are_not_held(served):
     # the launched app's queue is wrapped the same way
     client, _ = served
     assert client.predict(0, 1, "bundled student", api_name="/generate")[-1]
+
+
+def test_every_endpoint_names_its_parameters_and_keyword_calls_work(served):
+    client, _ = served
+    api = client.view_api(return_format="dict")["named_endpoints"]
+    names = {endpoint: [parameter["parameter_name"] for parameter in spec["parameters"]] for endpoint, spec in api.items()}
+    assert not [endpoint for endpoint, parameters in names.items() if any(name.startswith("param_") for name in parameters)], names
+    assert names["/generate"][:4] == ["seed", "n", "student", "digit"]
+    assert names["/latent_walk"][:4] == ["seed_a", "seed_b", "frames", "student"]
+    teacher, student, info = client.predict(seed=3, n=4, student="bundled student", api_name="/generate")
+    assert "generation time (4)" in info

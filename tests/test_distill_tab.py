@@ -187,3 +187,17 @@ def test_a_run_after_a_stalled_download_is_told_so_instead_of_waiting_behind_it(
     finally:
         lab._images_lock.release()
     assert lab._training_images().shape[1:] == (1, 28, 28)  # once it lets go, runs load as before
+
+
+def test_the_fid_axis_spans_the_data_not_the_reference_values_as_exponents():
+    """Reference lines are data on the log axis; its range is the data's decades, padded (the axis once ran to 10^67)."""
+    from ganlab.lab.views import quality_figure
+
+    snapshot = {"step": 300, "quality": [(0, {"balanced": 0.0, "agreement": 0.1, "fid": 900.0}), (300, {"balanced": 0.6, "agreement": 0.7, "fid": 80.0})]}
+    references = {"teacher": {"balanced": 0.8, "fid": 53.0}, "committed student": {"balanced": 0.75, "agreement": 0.85, "fid": 67.0}}
+    figure = quality_figure(snapshot, None, references)
+    low, high = figure.layout.yaxis2.range
+    assert 10**low < 53.0 and 10**high > 900.0 and high - low < 2.0  # 42 to 1,125: under two decades
+    assert not figure.layout.shapes  # no add_hline shapes, whose y a log axis misreads
+    titles = [annotation.text for annotation in figure.layout.annotations]
+    assert "digits (higher is better)" in titles and "FID (log scale, lower is better)" in titles

@@ -292,3 +292,16 @@ def test_bundled_classifier_recognizes_mnist_test_digits():
     classifier = load_classifier()
     predictions = metrics.embed(classifier, to_unit_range(images[:2000])).labels
     assert (predictions == labels[:2000]).double().mean() >= 0.98
+
+
+def test_balanced_recognizable_rate_does_not_reward_collapse():
+    """Every sample confidently one digit: plain recognizable 1.0, balanced 0.1; all ten digits equally: 1.0 both."""
+    collapsed = torch.full((100, 10), -10.0)
+    collapsed[:, 3] = 10.0
+    assert metrics.recognizable_rate(collapsed) == 1.0
+    assert metrics.balanced_recognizable_rate(collapsed) == pytest.approx(0.1)
+    balanced = torch.full((100, 10), -10.0)
+    balanced[torch.arange(100), torch.arange(100) % 10] = 10.0
+    assert metrics.balanced_recognizable_rate(balanced) == pytest.approx(1.0)
+    balanced[:50] = 0.0  # half of them unsure: half the rate
+    assert metrics.balanced_recognizable_rate(balanced) == pytest.approx(0.5)

@@ -210,10 +210,10 @@ def loss_figure(student: dict[str, Any], baseline: dict[str, Any] | None = None,
     return figure
 
 
-QUALITY_LABELS = {"recognizable": "recognizable", "agreement": "agreement with the teacher", "fid": "FID"}
-QUALITY_COLOURS = {"recognizable": "#9467bd", "agreement": "#ff7f0e", "fid": "#8c564b"}
+QUALITY_LABELS = {"balanced": "recognizable, ≤ 10 % per digit", "agreement": "agreement with the teacher", "fid": "FID"}
+QUALITY_COLOURS = {"balanced": "#9467bd", "agreement": "#ff7f0e", "fid": "#8c564b"}
 REFERENCE_DASH = {"teacher": "dot", "committed student": "dashdot"}
-REFERENCE_LABEL_AT = {"teacher": "top left", "committed student": "bottom right"}  # apart, so close lines stay legible
+REFERENCE_LABEL_AT = {"teacher": "top left", "committed student": "bottom left"}  # apart, so close lines stay legible
 
 
 def quality_figure(student: dict[str, Any], baseline: dict[str, Any] | None, references: dict[str, dict[str, float]]):
@@ -222,36 +222,55 @@ def quality_figure(student: dict[str, Any], baseline: dict[str, Any] | None, ref
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("recognizable · agreement with the teacher", "FID (512 samples, log scale, lower is better)"))
+    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=("digits (higher is better)", "FID (log scale, lower is better)"))
     last_step = student["step"]
+    fids: list[float] = []
     for label, snapshot, dash in (("", student, "solid"), ("baseline ", baseline, "dash")):
         if snapshot is None or not snapshot["quality"]:
             continue
         points = [(step, values) for step, values in snapshot["quality"] if step <= last_step or snapshot is student]
         xs = [step for step, _ in points]
         for name in QUALITY_CURVES:
+            ys = [values.get(name) for _, values in points]
+            fids += [y for y in ys if name == "fid" and y]
             figure.add_trace(
-                go.Scatter(x=xs, y=[values[name] for _, values in points], mode="lines+markers", name=f"{label}{QUALITY_LABELS[name]}",
+                go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{label}{QUALITY_LABELS[name]}",
                            line={"color": QUALITY_COLOURS[name], "dash": dash}, marker={"size": 4}),
                 row=1, col=2 if name == "fid" else 1,
             )  # fmt: skip
+    span = [0, max(1, last_step)]
     for label, values in references.items():
         for name in QUALITY_CURVES:
-            if name == "agreement" and label == "teacher":
+            if name == "agreement" and label == "teacher" or name not in values:
                 continue  # the teacher agrees with itself
-            figure.add_hline(
-                y=values[name], row=1, col=2 if name == "fid" else 1, line={"color": QUALITY_COLOURS[name], "dash": REFERENCE_DASH[label], "width": 1},
-                annotation_text=f"{label} {values[name]:.2f}" if name != "fid" else f"{label} {values[name]:.0f}", annotation_font_size=10,
-                annotation_position=REFERENCE_LABEL_AT[label],
+            value = values[name]
+            fids += [value] if name == "fid" and value else []
+            # a two-point line in data coordinates: correct on a log axis too (a shape's y on a log
+            # axis is read as an exponent, which once stretched this axis to 10^67)
+            figure.add_trace(
+                go.Scatter(x=span, y=[value, value], mode="lines+text", text=["", f"{label} {value:.2f}" if name != "fid" else f"{label} {value:.0f}"],
+                           textposition=REFERENCE_LABEL_AT[label], textfont={"size": 10, "color": QUALITY_COLOURS[name]}, showlegend=False, hoverinfo="skip",
+                           line={"color": QUALITY_COLOURS[name], "dash": REFERENCE_DASH[label], "width": 1}),
+                row=1, col=2 if name == "fid" else 1,
             )  # fmt: skip
     figure.update_yaxes(range=[0, 1.02], row=1, col=1)
-    figure.update_yaxes(type="log", row=1, col=2)  # from noise (~1,000s) to digits (~100): a log axis shows both
+    figure.update_yaxes(type="log", row=1, col=2, range=fid_axis_range(fids))
     figure.update_xaxes(title_text="step")
     figure.update_layout(
         uirevision="quality", height=300, margin={"l": 40, "r": 10, "t": 40, "b": 40},
         legend={"orientation": "h", "y": -0.3}, font={"size": 11},
     )  # fmt: skip
     return figure
+
+
+def fid_axis_range(values: Sequence[float]) -> list[float] | None:
+    """The FID panel's log-axis range, in decades (plotly's unit for a log axis): the data's, padded by ~25 %."""
+    import math
+
+    finite = [value for value in values if value and value > 0 and math.isfinite(value)]
+    if not finite:
+        return None
+    return [math.log10(min(finite) / 1.25), math.log10(max(finite) * 1.25)]
 
 
 def architecture_markdown(config: GeneratorConfig) -> str:
