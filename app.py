@@ -336,6 +336,18 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         def download_gif(seed_a, seed_b, frames, student):
             return gr.Column(visible=True), lab.latent_walk_gif(seed_a, seed_b, frames, student), gr.skip()
 
+        form = [steps, time_budget, batch_size, lr_generator, lr_discriminator, alpha, layers, run_seed, baseline, ema_decay, sample_every, recipe]
+
+        def run_form():
+            """The form as the shown run was started (after a reload, or for another visitor), else as it is."""
+            settings = lab.current_run_settings()
+            if settings is None:
+                return tuple(gr.skip() for _ in form)
+            names = ("steps", "time_budget_s", "batch_size", "lr_generator", "lr_discriminator", "alpha", "layers", "seed", "baseline", "ema_decay", "sample_every")
+            chosen = next((r for r in RECIPES.values() if (r.alpha, list(r.layers), r.lr_generator, r.lr_discriminator, r.ema_decay)
+                           == (settings["alpha"], settings["layers"], settings["lr_generator"], settings["lr_discriminator"], settings["ema_decay"])), None)  # fmt: skip
+            return (*(settings[name] for name in names), chosen.label if chosen else gr.skip())
+
         generate.outputs, new_seed.outputs, latent_walk.outputs, load_hub.outputs = 3, 4, 3, 5
         download_pngs.outputs, download_gif.outputs, export_onnx.outputs = 3, 3, 3
         run_components = [
@@ -380,7 +392,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         demo.load(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate_on_load", api_visibility="undocumented", **draw)
         demo.load(_owner_token, owner_token, owner_token, api_name="owner_token", api_visibility="private", concurrency_limit=None, show_progress="hidden").then(
             run_status, owner_token, run_components, api_name="attach", api_visibility="undocumented", concurrency_limit=None, show_progress="hidden"
-        )
+        ).then(run_form, None, form, api_name="run_form", api_visibility="undocumented", concurrency_limit=None, show_progress="hidden")
         demo.load(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="walk_on_load", api_visibility="undocumented", **draw)
     one_line_refusals(demo)
     return demo

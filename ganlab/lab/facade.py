@@ -489,6 +489,8 @@ class Lab:
         if alpha > 0 and not layers:
             raise GanlabError("α > 0 needs at least one distilled layer (or set α to 0)")
         busy = self.slot.busy()  # before a visitor's Hub models load: a busy slot costs no download
+        if busy is not None and busy.owner == owner:
+            raise GanlabError("your run is still training: press Stop first to start another (its student is kept)")
         if busy is not None:
             raise GanlabError(busy_message(busy, limits.run_cap_s))
         teacher, student = self.teacher, self.student  # the app's, or this visitor's Hub models (read in this thread)
@@ -596,6 +598,11 @@ class Lab:
             picked = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:64]]
             self._real_grid = grid(to_uint8(picked), columns=8, scale=2)
         return self._real_grid
+
+    def current_run_settings(self) -> dict[str, Any] | None:
+        """The settings of the run the Distill tab shows (the one training, else the last), for the form after a reload."""
+        run = self.slot.current()
+        return None if run is None else dict(run.settings)
 
     def run_status(self, *, viewer: str = "", smoothing: Any = None) -> RunView:
         """What the Distill tab shows now; polling also tells the watchdog someone is watching."""
