@@ -123,12 +123,14 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 generate_button = gr.Button("Generate", variant="primary", elem_id="generate")
                 new_seed_button = gr.Button("New seed", elem_id="new-seed")
                 zip_button = gr.Button("Download these samples (zip of PNGs)", elem_id="download-pngs")
+            # the file appears right under its button, in view (it once landed ~1,250 px below it);
+            # empty file panels stay hidden until there is a file
+            with gr.Column(visible=False) as compare_zip_box:
+                compare_zip = gr.File(label="samples: teacher/NNN.png and student/NNN.png", interactive=False, height=90, elem_id="compare-zip")
             with gr.Row():
                 _, teacher_image = grid_image("teacher", "teacher-image")
                 _, student_image = grid_image("student", "student-image")
             compare_info = gr.Markdown(elem_id="compare-info")
-            with gr.Column(visible=False) as compare_zip_box:  # empty file panels stay hidden until there is a file
-                compare_zip = gr.File(label="samples: teacher/NNN.png and student/NNN.png", interactive=False, height=90, elem_id="compare-zip")
             with gr.Accordion("Load models from the Hugging Face Hub", open=False):
                 with gr.Row():
                     hub_teacher = gr.Textbox(label="teacher repo id", placeholder="user/ganlab-teacher")
@@ -198,18 +200,18 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             with gr.Row():
                 walk_button = gr.Button("Walk", variant="primary", elem_id="walk")
                 gif_button = gr.Button("Download the walk (animated GIF)", elem_id="download-gif")
+            with gr.Column(visible=False) as walk_gif_box:  # under its button, in view
+                walk_gif = gr.File(label="walk: teacher left, student right", interactive=False, height=90, elem_id="walk-gif")
             # one strip a row, at full width: a frame shows at its 84 px, not squeezed beside the other strip
             _, walk_teacher = grid_image("teacher (the classifier's digit under each frame)", "walk-teacher")
             _, walk_student_image = grid_image("student (same z)", "walk-student")
             walk_info = gr.Markdown()
-            with gr.Column(visible=False) as walk_gif_box:
-                walk_gif = gr.File(label="walk: teacher left, student right", interactive=False, height=90, elem_id="walk-gif")
 
         with gr.Tab("About"):
             gr.Markdown(lab.about(), elem_id="about")
             onnx_button = gr.Button("Export the teacher and student to ONNX", elem_id="export-onnx")
             with gr.Column(visible=False) as onnx_box:
-                onnx_files = gr.File(label="ONNX files (z (batch, 100) -> image (batch, 1, 28, 28); see the README for onnxruntime)", file_count="multiple", interactive=False, height=90, elem_id="onnx-files")
+                onnx_files = gr.File(label="ONNX files (z (batch, 100) -> image (batch, 1, 28, 28); see the README for onnxruntime)", file_count="multiple", interactive=False, height=140, elem_id="onnx-files")  # both files in view
             onnx_message = gr.Markdown(elem_id="onnx-message")
 
         # ---- handlers: thin adapters from Lab views to component values --------------------------

@@ -226,7 +226,7 @@ def test_a_run_streams_pauses_resumes_and_stops_with_its_thread_gone(lab):
     assert "another visitor" in other.message and "'me'" not in str(other.details)
     with pytest.raises(GanlabError, match="already training \\(held by another visitor, step .* ends within \\d+ s"):
         lab.start_run(steps=5, owner="someone")
-    with pytest.raises(GanlabError, match="your run is still training: press Stop first"):
+    with pytest.raises(GanlabError, match="your run is already training: press Stop first"):
         lab.start_run(steps=5, owner="me")  # the owner is told it is theirs, not "another visitor"
     assert lab.current_run_settings()["steps"] == 2000 and lab.current_run_settings()["batch_size"] == 16  # what a reloaded form shows
     # ... and cannot pause, resume or stop it

@@ -489,8 +489,8 @@ class Lab:
         if alpha > 0 and not layers:
             raise GanlabError("α > 0 needs at least one distilled layer (or set α to 0)")
         busy = self.slot.busy()  # before a visitor's Hub models load: a busy slot costs no download
-        if busy is not None and busy.owner == owner:
-            raise GanlabError("your run is still training: press Stop first to start another (its student is kept)")
+        if busy is not None and owner and busy.owner == owner:
+            raise GanlabError("your run is already training: press Stop first to start another (its student is kept)")
         if busy is not None:
             raise GanlabError(busy_message(busy, limits.run_cap_s))
         teacher, student = self.teacher, self.student  # the app's, or this visitor's Hub models (read in this thread)
