@@ -105,6 +105,12 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
 
     with gr.Blocks(title="ganlab: distilling a DCGAN", delete_cache=serving.DELETE_CACHE) as demo:
         gr.Markdown("# ganlab — distil a DCGAN teacher into a smaller student (MNIST)")
+        gr.Markdown(
+            f"Two generators draw digits from the same noise: a DCGAN **teacher** ({lab.teacher.parameters:,} values) and a "
+            f"**student** {lab.student.parameters / lab.teacher.parameters:.2f}× its size, trained to copy it. **Compare** them below "
+            "(same seed, same z), **Distill** a student of your own in two minutes and watch it learn, or **walk** between two seeds.",
+            elem_id="intro",
+        )
         notes = lab.model_notes()
         gr.Markdown(notes, visible=bool(notes), elem_id="model-notes")
         # who started a run: a random token kept in this browser (survives a reload), never shown;

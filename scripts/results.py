@@ -3,7 +3,7 @@
     python scripts/results.py                   # rewrites every generated section (and the sample grids)
     python scripts/results.py --check           # exit 1 if any generated section is out of date (CI)
 
-Reads checkpoints/{metrics,benchmark,default-run,ablation,sweep,reliability,recipe-study,teacher-progress,precision}.json (whichever
+Reads checkpoints/{metrics,benchmark,default-run,ablation,sweep,reliability,recipe-study,teacher-progress,precision,distill-study,student-progress}.json (whichever
 exist), draws same-seed sample grids of the bundled models into checkpoints/samples-*.png, and
 replaces only the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in each page:
 
@@ -75,7 +75,8 @@ class Measured:
 
     def __init__(self, folder: Path, grids: dict[str, Path], seed: int) -> None:
         self.folder, self.grids, self.seed = folder, grids, seed
-        names = ("metrics", "benchmark", "default-run", "ablation", "sweep", "reliability", "recipe-study", "teacher-progress", "precision")
+        names = ("metrics", "benchmark", "default-run", "ablation", "sweep", "reliability", "recipe-study", "teacher-progress", "precision",
+                 "distill-study", "student-progress")  # fmt: skip
         self.json = {name: load_json(folder / f"{name}.json") for name in names}
 
     def __getitem__(self, name: str) -> dict | None:
@@ -124,8 +125,8 @@ def readme_summary(measured: Measured, page: Path) -> str:
 def results_page(measured: Measured, page: Path) -> str:
     """docs/results.md: every measured table."""
     from ganlab.report import (
-        ablation_table, benchmark_table, checks_list, default_run_table, metrics_table, precision_table, recipe_study_table, sweep_table,
-        teacher_progress_table,
+        ablation_table, benchmark_table, checks_list, default_run_table, distill_study_table, metrics_table, precision_table,
+        recipe_study_table, sweep_table, teacher_progress_table,
     )  # fmt: skip
 
     metrics, benchmark, ablation, sweep = (measured[name] for name in ("metrics", "benchmark", "ablation", "sweep"))
@@ -133,6 +134,11 @@ def results_page(measured: Measured, page: Path) -> str:
     if measured.grids:
         parts.append(f"## Samples (the same z, seed {measured.seed}, for every model)\n\n" + measured.samples(page))
     parts.append("## Quality (evaluation-classifier feature space)\n\n" + (metrics_table(metrics) if metrics else measured.missing("evaluate.py")))
+    distill_study = measured["distill-study"]
+    parts.append("## Student recipes at equal steps (the distillation study)\n\n" + (distill_study_table(distill_study) if distill_study else measured.missing("distill_study.py")))
+    student_progress = measured["student-progress"]
+    if student_progress:
+        parts.append("## The long student run, step by step\n\n" + teacher_progress_table(student_progress))
     study = measured["recipe-study"]
     parts.append("## Teacher recipes at equal steps\n\n" + (recipe_study_table(study) if study else measured.missing("recipe_study.py")))
     progress = measured["teacher-progress"]

@@ -8,10 +8,10 @@ Each bound is declared here once and passed to Gradio by app.launch (docs/reliab
 - `DELETE_CACHE`: Gradio deletes its cached outputs (run downloads) older than an hour, every 10 minutes.
 - `STATE_SESSION_CAPACITY`: per-session state is kept for at most this many sessions (oldest out).
 - `QUEUE_MAX_SIZE`: at most this many events wait in Gradio's queue; more are refused as "queue full".
-- `DRAW_EVENTS`: a session has at most one of these in Gradio's queue (waiting or running); a
-  second is refused at once (`one_draw_per_session`), so one visitor cannot fill the queue ahead
-  of others, and they run `DRAW_CONCURRENCY` at a time, so another visitor's draw never waits
-  for more than one of someone else's.
+- `DRAW_CONCURRENCY`: the events that draw (`DRAW_EVENTS`: Compare, the walk, their downloads,
+  the ONNX export, a Hub load) run this many at a time, and a session has at most one of them in
+  Gradio's queue (a second is refused at once, `one_draw_per_session`), so one visitor cannot
+  fill the queue ahead of others.
 - Uploads: the app takes no files, so Gradio's upload route answers 403 (`NoUploads`).
 """
 
