@@ -372,6 +372,10 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         draw = {"concurrency_id": "draw", "concurrency_limit": serving.DRAW_CONCURRENCY}
         # digit is the last input of each Compare event, so clients that send (seed, n, student) keep working
         generate_button.click(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate", **draw)
+        # Compare reacts: choosing a student or a digit redraws, and so does Enter in seed or samples
+        # (always_last: a burst of changes draws once, with the last values)
+        for trigger in (student_choice.input, digit_choice.input, seed.submit, n.submit):
+            trigger(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name=False, trigger_mode="always_last", **draw)
         new_seed_button.click(new_seed, [n, student_choice, digit_choice, hub_choice], [seed, *compare_outputs], api_name="new_seed", **draw)
         zip_button.click(download_pngs, [seed, n, student_choice, digit_choice, hub_choice], [compare_zip_box, compare_zip, compare_info], api_name="download_pngs", **draw)
         hub_button.click(
@@ -394,6 +398,8 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         smoothing.release(run_status, [owner_token, smoothing, history], run_components, api_name=False, **quiet)
         history.change(show_history, history, [history_image, history_caption], api_name="history", **quiet)
         walk_button.click(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="latent_walk", **draw)
+        for trigger in (walk_student.input, seed_a.submit, seed_b.submit, frames.submit):
+            trigger(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name=False, trigger_mode="always_last", **draw)
         gif_button.click(download_gif, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_gif_box, walk_gif, walk_info], api_name="download_gif", **draw)
         onnx_button.click(export_onnx, hub_choice, [onnx_box, onnx_files, onnx_message], api_name="export_onnx", **draw)
         # a page (re)load shows samples at once and re-attaches to a run in progress
