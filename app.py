@@ -149,7 +149,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         with gr.Tab("Distill from scratch"):
             with gr.Row():
                 recipe = gr.Dropdown([chosen.label for chosen in RECIPES.values()], value=FAST.label, label="recipe (fills α, layers, learning rates, EMA)", scale=3, min_width=320, elem_id="recipe")
-                steps = gr.Number(value=defaults.steps, label="steps")
+                steps = gr.Number(value=defaults.steps, label="steps", elem_id="steps")
                 time_budget = gr.Number(value=defaults.time_budget_s, label=f"time budget (s, 0: up to the {lab.settings.run_cap_s:g} s cap)")
                 batch_size = gr.Number(value=defaults.batch_size, label="batch size")
             with gr.Row():
@@ -369,7 +369,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         # ---- events ------------------------------------------------------------------------------
         compare_outputs = [teacher_image, student_image, compare_info]
         # the events that draw share DRAW_CONCURRENCY places, and each session has one draw in the queue at most
-        draw = {"concurrency_id": "draw", "concurrency_limit": serving.DRAW_CONCURRENCY}
+        draw = {"concurrency_id": serving.DRAW_GROUP, "concurrency_limit": serving.DRAW_CONCURRENCY}
         # digit is the last input of each Compare event, so clients that send (seed, n, student) keep working
         generate_button.click(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate", **draw)
         # Compare reacts: choosing a student or a digit redraws, and so does Enter in seed or samples
@@ -403,11 +403,13 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         gif_button.click(download_gif, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_gif_box, walk_gif, walk_info], api_name="download_gif", **draw)
         onnx_button.click(export_onnx, hub_choice, [onnx_box, onnx_files, onnx_message], api_name="export_onnx", **draw)
         # a page (re)load shows samples at once and re-attaches to a run in progress
-        demo.load(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate_on_load", api_visibility="undocumented", **draw)
+        # one after the other: a session has one draw in the queue at a time
+        demo.load(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate_on_load", api_visibility="undocumented", **draw).then(
+            latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="walk_on_load", api_visibility="undocumented", **draw
+        )
         demo.load(_owner_token, owner_token, owner_token, api_name="owner_token", api_visibility="private", concurrency_limit=None, show_progress="hidden").then(
             run_status, owner_token, run_components, api_name="attach", api_visibility="undocumented", concurrency_limit=None, show_progress="hidden"
         ).then(run_form, None, form, api_name="run_form", api_visibility="undocumented", concurrency_limit=None, show_progress="hidden")
-        demo.load(latent_walk, [seed_a, seed_b, frames, walk_student, hub_choice], [walk_teacher, walk_student_image, walk_info], api_name="walk_on_load", api_visibility="undocumented", **draw)
     one_line_refusals(demo)
     return demo
 

@@ -39,8 +39,7 @@ VARIANTS: dict[str, dict] = {
     "R1 + teacher as real (half)": {**R1, "teacher_as_real": 0.5},
     "R1 + α 0.9 → 0.5": {**R1, "alpha": 0.9, "alpha_final": 0.5},
     "pixel L1 (committed discriminator)": {"pixel_distance": "l1"},
-    "R1 + lr D 4e-4": {**R1, "lr_discriminator": 4e-4},
-    "R1 + L1 + perceptual + teacher as real": {**R1, "pixel_distance": "l1", "perceptual_weight": 10.0, "teacher_as_real": 0.5},
+    "R1 + pixel L1 + α 0.9 → 0.5": {**R1, "pixel_distance": "l1", "alpha": 0.9, "alpha_final": 0.5},
 }
 CHECKPOINT_EVERY = 500
 # fields that change how a run is carried out, not what it learns

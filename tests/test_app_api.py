@@ -167,18 +167,20 @@ def test_a_session_has_one_draw_in_the_queue_and_others_are_not_held(served):
 
     from ganlab.lab import serving
 
-    draw, status_fn = SimpleNamespace(api_name="generate"), SimpleNamespace(api_name="run_status")
+    draw, status_fn = SimpleNamespace(api_name="generate", concurrency_id="draw"), SimpleNamespace(api_name="run_status", concurrency_id="1")
     pushed = []
 
     async def push(body, request, username):
         pushed.append(body.fn_index)
         return True, "event", "success"
 
-    queue = SimpleNamespace(blocks=SimpleNamespace(fns={1: draw, 2: status_fn}), push=push,
+    redraw = SimpleNamespace(api_name=None, concurrency_id="draw")  # a redraw-on-change trigger, joined by index
+    queue = SimpleNamespace(blocks=SimpleNamespace(fns={1: draw, 2: status_fn, 3: redraw}), push=push,
                             pending_event_ids_session={"alice": {"e1"}}, event_ids_to_events={"e1": SimpleNamespace(fn=draw)})  # fmt: skip
     serving.one_draw_per_session(queue)
     join = lambda session, fn: asyncio.run(queue.push(SimpleNamespace(session_hash=session, fn_index=fn), None, None))  # noqa: E731
     assert join("alice", 1) == (False, serving.BUSY_MESSAGE, "error")  # alice's draw is still pending
+    assert join("alice", 3) == (False, serving.BUSY_MESSAGE, "error")
     assert join("alice", 2)[0] and join("bob", 1)[0]  # the run controls, and another visitor, go through
     assert pushed == [2, 1]
     # the launched app's queue is wrapped the same way

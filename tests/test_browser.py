@@ -136,6 +136,11 @@ def test_every_tab_and_a_first_run_from_download_to_step_by_step(lab_url, page):
         "old => { const img = document.querySelector('#teacher-image img'); return img && img.src !== old; }", arg=first_src
     )
     assert page.locator("#compare-info").inner_text().count("generation time") == 1
+    # the samples zip appears in view, under its button (it once landed ~1,250 px below it)
+    page.locator("#download-pngs").click()
+    page.locator("#compare-zip").wait_for()
+    button, panel = page.locator("#download-pngs").bounding_box(), page.locator("#compare-zip").bounding_box()
+    assert 0 <= panel["y"] - (button["y"] + button["height"]) < 200, (button, panel)
     page.screenshot(path=str(ARTIFACTS / "tab_compare.png"), full_page=True)
     page.get_by_role("tab", name="Latent walk").click()
     page.locator("#walk-teacher img").wait_for()
@@ -166,6 +171,12 @@ def test_every_tab_and_a_first_run_from_download_to_step_by_step(lab_url, page):
     seen = page.evaluate(f"({QUALITY_POINTS})()")
     page.wait_for_function(f"({QUALITY_POINTS})() > {seen}")
     page.locator("#real-image img").wait_for()
+    # the FID panel's log axis spans the data's decades (reference lines once stretched it to 10^67)
+    fid_axis = page.evaluate("""() => { const gd = document.querySelector('#quality-plot .js-plotly-plot');
+        const ys = gd.data.filter(t => t.yaxis === 'y2').flatMap(t => t.y).filter(y => y > 0);
+        return {range: gd._fullLayout.yaxis2.range, low: Math.min(...ys), high: Math.max(...ys)}; }""")
+    low, high = fid_axis["range"]
+    assert 10**low <= fid_axis["low"] and 10**high >= fid_axis["high"] and high - low < 3, fid_axis
 
     # pause: no rate or time left; Step runs exactly N steps and pauses again
     page.locator("#pause").click()
@@ -220,6 +231,7 @@ def test_a_run_belongs_to_the_browser_that_started_it_even_after_a_reload(app_ur
                 page.set_default_timeout(30_000)
                 page.goto(app_url)
                 page.get_by_role("tab", name="Distill from scratch").click()
+            owner.locator("#steps input").fill("4321")
             owner.locator("#start").click()
             owner.wait_for_function(f"({MESSAGE})().includes('started by you')")
 
@@ -228,6 +240,7 @@ def test_a_run_belongs_to_the_browser_that_started_it_even_after_a_reload(app_ur
             stranger.get_by_role("tab", name="Distill from scratch").click()
             stranger.wait_for_function(f"({MESSAGE})().includes('started by another visitor')")
             wait_enabled(stranger, {"start": False, "pause": False, "resume": False, "step": False, "stop": False})
+            stranger.wait_for_function("() => document.querySelector('#steps input').value === '4321'")  # the run's settings, not the defaults
             assert "Training" in owner.evaluate(MESSAGE) or "Preparing" in owner.evaluate(MESSAGE)
 
             # a reload keeps the owner the owner and re-attaches to the same run: its plot is back and

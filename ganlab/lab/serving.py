@@ -28,6 +28,7 @@ QUEUE_MAX_SIZE = 100
 # run controls are cheap and poll once a second, so they are not bounded this way
 DRAW_EVENTS = frozenset({"generate", "new_seed", "download_pngs", "latent_walk", "download_gif", "export_onnx", "load_hub"})
 DRAW_CONCURRENCY = 2
+DRAW_GROUP = "draw"  # their Gradio concurrency_id
 BUSY_MESSAGE = "your last request is still being drawn: wait for it to finish, then ask again"
 
 
@@ -111,7 +112,9 @@ def one_draw_per_session(queue: Any) -> None:
     push = queue.push
 
     def is_draw(fn: Any) -> bool:
-        return getattr(fn, "api_name", None) in DRAW_EVENTS
+        # by name, and by the shared concurrency group: the redraw-on-change triggers have no API
+        # name, but a client can still join them by index
+        return getattr(fn, "api_name", None) in DRAW_EVENTS or getattr(fn, "concurrency_id", None) == DRAW_GROUP
 
     async def fair_push(body: Any, request: Any, username: Any):
         session = getattr(body, "session_hash", None)
