@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from ganlab.cli import ArgumentParser, int_in, run_main  # noqa: E402
 from ganlab.errors import GanlabError  # noqa: E402
+from ganlab.lab.settings import LabSettings  # noqa: E402
 
 
 def free_port() -> int:
@@ -128,7 +129,7 @@ def main() -> None:
     parser.add_argument("--n", type=int_in(1, 256), default=64, help="samples per model per request")
     parser.add_argument("--requests", type=int_in(1, 10_000), default=40, help="timed requests per phase")
     parser.add_argument("--sample-threads", type=int_in(0, 64), default=0, help="torch threads for sampling (GANLAB_SAMPLE_THREADS; 0: the app's default)")
-    parser.add_argument("--train-threads", type=int_in(1, 64), default=1, help="torch threads of the trainer (GANLAB_TRAIN_THREADS)")
+    parser.add_argument("--train-threads", type=int_in(1, 64), default=LabSettings().train_threads, help="torch threads of the trainer (GANLAB_TRAIN_THREADS; default: the app's)")
     parser.add_argument("--train-images", type=int_in(0, 60_000), default=0, help="MNIST images for the run (0: all)")
     parser.add_argument("--quick", action="store_true", help="5 requests per phase, 512 images: seconds, for tests")
     args = parser.parse_args()
