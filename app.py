@@ -44,7 +44,7 @@ CSS = """
 def grid_image(caption: str, elem_id: str | None = None, *, visible: bool = True):
     """A digit grid with its caption above it, not over it: no label badge or toolbar covers the top row."""
     with gr.Column(min_width=200, visible=visible) as column:
-        gr.Markdown(caption, elem_classes="caption")
+        column.caption = gr.Markdown(caption, elem_classes="caption")  # kept, so a caption can follow a choice
         image = gr.Image(
             show_label=False, buttons=[], type="numpy", format="png", elem_classes="pixelated",
             interactive=False, elem_id=elem_id,
@@ -135,7 +135,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 compare_zip = gr.File(label="samples: teacher/NNN.png and student/NNN.png", interactive=False, height=90, elem_id="compare-zip")
             with gr.Row():
                 _, teacher_image = grid_image("teacher", "teacher-image")
-                _, student_image = grid_image("student", "student-image")
+                student_column, student_image = grid_image(STUDENT_CHOICES[0], "student-image")
             compare_info = gr.Markdown(elem_id="compare-info")
             with gr.Accordion("Load models from the Hugging Face Hub", open=False):
                 with gr.Row():
@@ -372,6 +372,8 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         draw = {"concurrency_id": serving.DRAW_GROUP, "concurrency_limit": serving.DRAW_CONCURRENCY}
         # digit is the last input of each Compare event, so clients that send (seed, n, student) keep working
         generate_button.click(generate, [seed, n, student_choice, digit_choice, hub_choice], compare_outputs, api_name="generate", **draw)
+        # the right column is titled by the model it shows ("last run's baseline", not "student")
+        student_choice.change(lambda choice: choice, student_choice, student_column.caption, api_name=False, show_progress="hidden", queue=False)
         # Compare reacts: choosing a student or a digit redraws, and so does Enter in seed or samples
         # (always_last: a burst of changes draws once, with the last values)
         for trigger in (student_choice.input, digit_choice.input, seed.submit, n.submit):
