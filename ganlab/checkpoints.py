@@ -23,7 +23,7 @@ from ganlab.errors import GanlabError
 from ganlab.classifier import CLASSIFIER_PATH, Classifier
 from ganlab.config import ClassifierConfig, DiscriminatorConfig, GeneratorConfig
 from ganlab.models import Discriminator, Generator
-from ganlab.outputs import atomic_write_bytes, atomic_write_json, check_output_file, check_output_folder  # noqa: F401 (their old home)
+from ganlab.outputs import atomic_write_bytes, atomic_write_json, check_input_path, check_output_file, check_output_folder  # noqa: F401 (their old home)
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -274,7 +274,7 @@ def resolve_model_path(name_or_path: str) -> Path:
         return BUNDLED[name_or_path]
     if not str(name_or_path).strip():
         raise GanlabError(f"the checkpoint name is empty: use {' | '.join(BUNDLED)} or a checkpoint path")
-    path = Path(name_or_path)
+    path = check_input_path(name_or_path, "checkpoint")  # a name over 255 bytes is one line, not ENAMETOOLONG
     if not path.exists() and os.sep not in name_or_path and "/" not in name_or_path:
         # a bare word that is neither a bundled name nor a file: most likely a typo of a name
         raise GanlabError(f"no checkpoint named {name_or_path!r}: use {' | '.join(BUNDLED)} or a checkpoint path")

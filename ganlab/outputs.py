@@ -124,8 +124,11 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     """
     if _is_special(path):
         raise GanlabError(f"{path} is not a regular file (a device or a pipe): ganlab never writes over one")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise GanlabError(f"cannot write {path}: {error.strerror or error}") from error
     try:
         os.chmod(temporary, 0o644)  # mkstemp makes owner-only files; these are shared artefacts
         with os.fdopen(handle, "wb") as out:
@@ -134,6 +137,9 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
                 out.flush()
                 os.fsync(out.fileno())
         os.replace(temporary, path)
+    except OSError as error:  # a full disk or a folder gone read-only: one line that names the file
+        Path(temporary).unlink(missing_ok=True)
+        raise GanlabError(f"cannot write {path}: {error.strerror or error}") from error
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -533,13 +533,13 @@ class Trainer:
             path = self._write_model(self.output_dir, elapsed, losses, status)
             if self.config.checkpoint_every:
                 self.save_training_state(elapsed)
-        except OSError as error:  # a full disk, a folder gone read-only: the trained weights must not be lost
+        except (OSError, GanlabError) as error:  # a full disk, a folder gone read-only: the trained weights must not be lost
             raise GanlabError(self._rescue(elapsed, losses, status, error)) from None
         self._emit(CheckpointWritten(step=self.step, path=str(path)))
 
-    def _rescue(self, elapsed: float, losses: dict[str, float], status: str, error: OSError) -> str:
+    def _rescue(self, elapsed: float, losses: dict[str, float], status: str, error: Exception) -> str:
         """Write the model and its training state into a fresh temporary folder; the message that says where."""
-        reason = error.strerror or str(error)
+        reason = getattr(error, "strerror", None) or str(error)
         output_dir = self.output_dir
         try:
             rescue = Path(tempfile.mkdtemp(prefix="ganlab-rescue-"))
@@ -549,8 +549,8 @@ class Trainer:
                 self.save_training_state(elapsed)
             finally:
                 self.output_dir = output_dir
-        except OSError as second:
-            return f"could not write the checkpoint to {output_dir} ({reason}), nor a rescue copy ({second.strerror or second}): the run at step {self.step} is lost"
+        except (OSError, GanlabError) as second:
+            return f"could not write the checkpoint to {output_dir} ({reason}), nor a rescue copy ({getattr(second, 'strerror', None) or second}): the run at step {self.step} is lost"
         return (f"could not write the checkpoint to {output_dir} ({reason}); step {self.step}'s model and training state "
                 f"are kept in {rescue}: copy them to a folder with space (or --resume {rescue} --out FOLDER)")
 

@@ -145,3 +145,33 @@ def test_a_failed_final_save_keeps_the_trained_model_in_a_rescue_folder(tmp_path
     rescue = type(tmp_path)(str(error.value).split("kept in ")[1].split(":")[0])
     assert (rescue / "model.safetensors").is_file() and (rescue / "training-state.safetensors").is_file()
     shutil.rmtree(rescue)
+
+
+def test_a_model_name_over_255_bytes_is_one_line(capsys, tmp_path):
+    code, _, err = run_in_process("evaluate.py", "--quick", "--models", "x/" + "a" * 300, "--out", str(tmp_path / "m.json"), capsys=capsys)
+    refused(code, err, "at most 255")
+
+
+def test_a_runs_dir_that_is_a_file_or_a_loop_stops_the_app_with_one_line(tmp_path):
+    from ganlab.lab.files import process_folder
+
+    in_the_way = tmp_path / "file"
+    in_the_way.write_text("x")
+    with pytest.raises(GanlabError, match="is a file"):
+        process_folder(in_the_way)
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(GanlabError, match="symlink loop"):
+        process_folder(loop)
+
+
+def test_a_write_on_a_full_disk_is_one_line_that_names_the_file(tmp_path, monkeypatch):
+    import ganlab.outputs as outputs
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(outputs.os, "replace", full)
+    with pytest.raises(GanlabError, match=r"cannot write .*metrics\.json: No space left on device"):
+        atomic_write_bytes(tmp_path / "metrics.json", b"{}")
+    assert list(tmp_path.iterdir()) == []  # the temporary file is gone too

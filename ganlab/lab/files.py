@@ -56,14 +56,21 @@ def process_folder(parent: str | os.PathLike | None = None) -> Path:
     but a runs directory around the repo says the setting is wrong (a repo under the OS temp dir
     is fine: the folder made there is new and empty).
     """
+    if parent:
+        from ganlab.outputs import check_output_folder
+
+        check_output_folder(parent)  # a file, a read-only folder or a symlink loop: one line at start
     base = Path(parent).expanduser().resolve() if parent else Path(tempfile.gettempdir()).resolve()
     if parent and (base == REPO_ROOT or base in REPO_ROOT.parents):
         raise GanlabError(
             f"GANLAB_RUNS_DIR must not be the repository or a folder that contains it (got {base}); "
             "leave it unset for a folder under the OS temp dir, or name a folder of its own"
         )
-    base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="ganlab-", dir=base))
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="ganlab-", dir=base))
+    except OSError as error:
+        raise GanlabError(f"GANLAB_RUNS_DIR {base} cannot hold the app's folder ({error.strerror or error}): name a writable folder") from None
 
 
 class RunFolders:
