@@ -27,7 +27,7 @@ def main() -> None:
     from ganlab.errors import GanlabError
     from ganlab.export import VERIFY_SAMPLES, export_onnx
 
-    out = check_output_file(args.out, (".onnx",))  # refused before the model is loaded
+    out = check_output_file(args.out, (".onnx",), inputs=[resolve_model_path(args.model)])  # refused before the model is loaded, never into its folder
     model = load_checkpoint(resolve_model_path(args.model), expect="generator")
     try:
         difference = export_onnx(model, out)

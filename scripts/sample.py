@@ -57,7 +57,7 @@ def main() -> None:
     from ganlab.sampling import generate, grid, grid_size, noise, save_png, to_uint8
 
     # 1. everything that can be refused is refused before the model is loaded
-    out = check_output_file(args.out, (".png", ".npz"))
+    out = check_output_file(args.out, (".png", ".npz"), inputs=[resolve_model_path(args.model)])  # never into the model's folder
     as_png = out.suffix.lower() == ".png"
     if as_png:
         grid_size(args.n, scale=args.scale)

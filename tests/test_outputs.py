@@ -175,3 +175,14 @@ def test_a_write_on_a_full_disk_is_one_line_that_names_the_file(tmp_path, monkey
     with pytest.raises(GanlabError, match=r"cannot write .*metrics\.json: No space left on device"):
         atomic_write_bytes(tmp_path / "metrics.json", b"{}")
     assert list(tmp_path.iterdir()) == []  # the temporary file is gone too
+
+
+def test_sample_and_export_never_write_into_the_model_folder(capsys, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(REPO / "checkpoints" / "student", model)
+    before = digests(model)
+    code, _, err = run_in_process("sample.py", "--model", str(model), "--out", str(model / "grid.png"), capsys=capsys)
+    refused(code, err, "lies inside the input")
+    code, _, err = run_in_process("export_onnx.py", "--model", str(model), "--out", str(model / "model.onnx"), capsys=capsys)
+    refused(code, err, "lies inside the input")
+    assert digests(model) == before
