@@ -11,6 +11,8 @@
 #   teacher   the long teacher (scripts/train_teacher_long.sh: R1 γ10, dropout 0, EMA, LR decay,
 #             30,000 steps, resumable) -> copied to checkpoints/teacher once it has finished, and
 #             its kept snapshots scored (scripts/teacher_progress.py -> checkpoints/teacher-progress.json)
+#   distill-study  scripts/distill_study.py at DISTILL_STUDY_STEPS (default 2000), variants JOBS at a time
+#             -> checkpoints/distill-study.json
 #   students  the committed students, distilled from that teacher with their committed recipes
 #   tables    evaluate.py, ablation.py, default_run.py, bench_precision.py, sweep_width.py (widths JOBS at
 #             a time), then results.py
@@ -18,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICE="${DEVICE:-cpu}"
 THREADS="${THREADS:-2}"
-STAGES="${STAGES:-study teacher students tables}"
+STAGES="${STAGES:-study teacher distill-study students tables}"
 RUN="${GANLAB_TEACHER_RUN:-$(cd .. && pwd)/ganlab-runs/teacher-r1}"
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 say() { echo "== $(date -u +%H:%M:%S) $*"; }
@@ -75,6 +77,18 @@ EOF
   mkdir -p checkpoints/teacher
   cp "$RUN/model.safetensors" "$RUN/config.json" "$RUN/training.json" checkpoints/teacher/
   rm -rf checkpoints/teacher-12k checkpoints/samples-teacher-12k.png
+fi
+
+if has distill-study; then
+  # the student recipes, each from the committed teacher, JOBS at a time; then one pass scores them
+  DSTUDY=(--steps "${DISTILL_STUDY_STEPS:-2000}" --device "$DEVICE" --runs "$(dirname "$RUN")/distill-study")
+  say "distillation study (${DISTILL_STUDY_STEPS:-2000} steps per variant)"
+  variants="$(python -c "import sys; sys.path.insert(0, 'scripts'); from distill_study import VARIANTS; print(*VARIANTS, sep=chr(10))")"
+  while IFS= read -r variant; do
+    queue python scripts/distill_study.py "${DSTUDY[@]}" --threads "$JOB_THREADS" --only "$variant" --train-only
+  done <<< "$variants"
+  wait_all "a distillation-study variant"
+  python scripts/distill_study.py "${DSTUDY[@]}" --threads "$THREADS"
 fi
 
 if has students; then
