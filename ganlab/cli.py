@@ -4,6 +4,7 @@ on bad input, the body every training script shares, and the set-up of the ablat
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -271,3 +272,46 @@ def start_study(args: argparse.Namespace, **config_changes: Any) -> Study:
     reference = make_reference(classifier, to_unit_range(test_images[: 1000 if args.quick else None]))
     images = training_images("mnist", root=args.data, limit=limit)
     return Study(args, teacher, classifier, reference, images, config, started)
+
+
+def variant_folder(runs: Path, label: str) -> Path:
+    """A study variant's folder: 'R1 γ10, dropout 0.3' -> runs/r1-g10-dropout-0-3."""
+    return runs / re.sub(r"[^a-z0-9]+", "-", label.lower().replace("γ", "g").replace("α", "a")).strip("-")
+
+
+def finished_run(folder: Path, config: Any) -> dict[str, Any] | None:
+    """The training.json of a run of exactly `config`'s recipe and length that finished in `folder`, else None.
+
+    Only how a run is carried out (threads, device, checkpoints: training_state.RESUMABLE_CHANGES)
+    may differ; a folder that holds another recipe is trained again, not scored as this one.
+    """
+    import json
+
+    from ganlab.checkpoints import read_training_info
+    from ganlab.training_state import RESUMABLE_CHANGES
+
+    if not (folder / "training.json").is_file():
+        return None
+    training = read_training_info(folder)
+    recorded = training.get("train_config") if isinstance(training.get("train_config"), dict) else {}
+    saved = {**json.loads(json.dumps(type(config)().to_dict())), **recorded}
+    wanted = json.loads(json.dumps(config.to_dict()))
+    same = all(saved.get(key) == value for key, value in wanted.items() if key not in RESUMABLE_CHANGES)
+    finished = training.get("status") in ("completed", "time budget") and training.get("steps") == config.steps
+    return training if same and finished else None
+
+
+def train_variant(label: str, config: Any, folder: Path, *, images: Any, teacher: Any = None, threads: int) -> tuple[float | None, int | None]:
+    """Train one study variant in `folder` (continuing its training state if any), or reuse it
+    when it has finished with this recipe; (training seconds, threads it trained on)."""
+    from ganlab.reporting import TqdmReporter
+    from ganlab.trainer import new_trainer
+
+    training = finished_run(folder, config)
+    if training is not None:
+        print(f"{label}: trained before ({folder}), scoring it", file=sys.stderr)
+        return training.get("wall_time_s"), training.get("train_config", {}).get("num_threads")
+    trainer = new_trainer(config, images=images, teacher=teacher, output_dir=folder, on_event=TqdmReporter(label))
+    if (folder / "training-state.safetensors").is_file():
+        print(f"{label}: resuming at step {trainer.load_training_state(folder)}", file=sys.stderr)
+    return round(trainer.run().elapsed, 1), threads

@@ -19,15 +19,13 @@ the teacher on the same z (n samples per sampling seed, MNIST test as reference)
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, int_in, run_main, setting  # noqa: E402
+from ganlab.cli import ArgumentParser, int_in, run_main, setting, train_variant, variant_folder  # noqa: E402
 
 R1 = {"r1_gamma": 10.0, "discriminator_dropout": 0.0}  # the teacher's discriminator settings
 # label -> what differs from the committed recipe (TrainConfig fields)
@@ -42,26 +40,6 @@ VARIANTS: dict[str, dict] = {
     "R1 + pixel L1 + α 0.9 → 0.5": {**R1, "pixel_distance": "l1", "alpha": 0.9, "alpha_final": 0.5},
 }
 CHECKPOINT_EVERY = 500
-# fields that change how a run is carried out, not what it learns
-NOT_RECIPE = frozenset({"steps", "time_budget_s", "num_threads", "device", "sample_every", "checkpoint_every", "keep_every"})
-
-
-def folder_name(label: str) -> str:
-    """'R1 + α 0.9 → 0.5' -> 'r1-a-0-9-0-5'."""
-    return re.sub(r"[^a-z0-9]+", "-", label.lower().replace("γ", "g").replace("α", "a")).strip("-")
-
-
-def trained_before(folder: Path, config) -> dict | None:
-    """The training.json of a finished run of exactly this recipe and length in `folder`, else None."""
-    done = folder / "training.json"
-    if not done.is_file():
-        return None
-    training = json.loads(done.read_text())
-    saved = {**json.loads(json.dumps(type(config)().to_dict())), **training.get("train_config", {})}
-    wanted = json.loads(json.dumps(config.to_dict()))
-    same = all(saved.get(key) == value for key, value in wanted.items() if key not in NOT_RECIPE)
-    finished = training.get("status") in ("completed", "time budget") and training.get("steps") == config.steps
-    return training if same and finished else None
 
 
 def main() -> None:
@@ -84,14 +62,13 @@ def main() -> None:
 
     import torch
 
-    from ganlab.checkpoints import atomic_write_json, check_output_folder, load_checkpoint, load_classifier, resolve_model_path
+    from ganlab.checkpoints import atomic_write_json, check_output_file, check_output_folder, load_checkpoint, load_classifier, resolve_model_path
     from ganlab.config import COMMITTED, TrainConfig
     from ganlab.data import load_mnist, to_unit_range, training_images
     from ganlab.metrics import evaluate_generator, make_reference, summarize
     from ganlab.precision import machine
     from ganlab.report import distill_study_table
-    from ganlab.reporting import TqdmReporter
-    from ganlab.trainer import new_trainer, resolve_device
+    from ganlab.trainer import resolve_device
 
     limit, batch = 0, 128
     if args.quick:
@@ -100,8 +77,9 @@ def main() -> None:
     device = str(resolve_device(args.device))
     started = time.perf_counter()
     runs = Path(args.runs)
+    out = None if args.train_only else check_output_file(args.out, (".json",))  # before an hour of training, not after
     for label in args.only:
-        check_output_folder(runs / folder_name(label))  # an unwritable place fails now, not after an hour
+        check_output_folder(variant_folder(runs, label))  # an unwritable place fails now, not after an hour
     teacher = load_checkpoint(resolve_model_path(args.teacher), expect="generator", device=device)
     if not args.train_only:
         classifier = load_classifier(args.classifier, device=device)
@@ -117,17 +95,8 @@ def main() -> None:
 
     variants = []
     for label in args.only:
-        config = base.replace(**VARIANTS[label])
-        folder = runs / folder_name(label)
-        training = trained_before(folder, config)
-        if training is not None:
-            print(f"{label}: trained before ({folder}), scoring it", file=sys.stderr)
-            train_time, train_threads = training.get("wall_time_s"), training.get("train_config", {}).get("num_threads")
-        else:
-            trainer = new_trainer(config, images=images, teacher=teacher, output_dir=folder, on_event=TqdmReporter(label))
-            if (folder / "training-state.safetensors").is_file():
-                print(f"{label}: resuming at step {trainer.load_training_state(folder)}", file=sys.stderr)
-            train_time, train_threads = round(trainer.run().elapsed, 1), args.threads
+        folder = variant_folder(runs, label)
+        train_time, train_threads = train_variant(label, base.replace(**VARIANTS[label]), folder, images=images, teacher=teacher, threads=args.threads)
         if args.train_only:
             continue
         student = load_checkpoint(folder, expect="generator", device=device)
@@ -149,8 +118,6 @@ def main() -> None:
         },
         "variants": variants,
     }  # fmt: skip
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, result)
     print(distill_study_table(result))
 

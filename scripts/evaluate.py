@@ -14,7 +14,6 @@ checkpoints/metrics.json) and prints a markdown table.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path

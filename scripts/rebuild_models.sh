@@ -50,17 +50,20 @@ wait_all() {  # wait_all WHAT: wait for every queued job; exit 1 if any failed (
 
 python scripts/fetch_mnist.py  # once, before trainings that start side by side would each download it
 
-if has study; then
-  # each variant trains (resumably) in its own folder beside the teacher's run, JOBS at a time;
-  # then one pass scores them all (a trained variant is scored, not retrained)
-  STUDY=(--steps "${STUDY_STEPS:-6000}" --device "$DEVICE" --runs "$(dirname "$RUN")/recipe-study")
-  say "recipe study (${STUDY_STEPS:-6000} steps per variant)"
-  variants="$(python -c "import sys; sys.path.insert(0, 'scripts'); from recipe_study import VARIANTS; print(*VARIANTS, sep=chr(10))")"
+run_study() {  # run_study SCRIPT STEPS RUNS: the study's variants JOBS at a time (train only), then one pass scores them all
+  local script="$1" variant variants
+  local args=(--steps "$2" --device "$DEVICE" --runs "$3")
+  variants="$(python -c "import sys; sys.path.insert(0, 'scripts'); from ${script%.py} import VARIANTS; print(*VARIANTS, sep=chr(10))")"
   while IFS= read -r variant; do
-    queue python scripts/recipe_study.py "${STUDY[@]}" --threads "$JOB_THREADS" --only "$variant" --train-only
+    queue python "scripts/$script" "${args[@]}" --threads "$JOB_THREADS" --only "$variant" --train-only
   done <<< "$variants"
-  wait_all "a recipe-study variant"
-  python scripts/recipe_study.py "${STUDY[@]}" --threads "$THREADS"
+  wait_all "a $script variant"
+  python "scripts/$script" "${args[@]}" --threads "$THREADS"  # a trained variant is scored, not retrained
+}
+
+if has study; then
+  say "recipe study (${STUDY_STEPS:-6000} steps per variant)"
+  run_study recipe_study.py "${STUDY_STEPS:-6000}" "$(dirname "$RUN")/recipe-study"
 fi
 
 if has teacher; then
@@ -80,15 +83,8 @@ EOF
 fi
 
 if has distill-study; then
-  # the student recipes, each from the committed teacher, JOBS at a time; then one pass scores them
-  DSTUDY=(--steps "${DISTILL_STUDY_STEPS:-2000}" --device "$DEVICE" --runs "$(dirname "$RUN")/distill-study")
   say "distillation study (${DISTILL_STUDY_STEPS:-2000} steps per variant)"
-  variants="$(python -c "import sys; sys.path.insert(0, 'scripts'); from distill_study import VARIANTS; print(*VARIANTS, sep=chr(10))")"
-  while IFS= read -r variant; do
-    queue python scripts/distill_study.py "${DSTUDY[@]}" --threads "$JOB_THREADS" --only "$variant" --train-only
-  done <<< "$variants"
-  wait_all "a distillation-study variant"
-  python scripts/distill_study.py "${DSTUDY[@]}" --threads "$THREADS"
+  run_study distill_study.py "${DISTILL_STUDY_STEPS:-2000}" "$(dirname "$RUN")/distill-study"
 fi
 
 if has students; then

@@ -21,15 +21,13 @@ checkpoints/recipe-study.json); docs/results.md shows it (python scripts/results
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, int_in, run_main, setting  # noqa: E402
+from ganlab.cli import ArgumentParser, int_in, run_main, setting, train_variant, variant_folder  # noqa: E402
 
 # label -> what differs from the plain recipe (TrainConfig fields)
 VARIANTS: dict[str, dict] = {
@@ -41,11 +39,6 @@ VARIANTS: dict[str, dict] = {
     "spectral norm, dropout 0": {"spectral_norm": True, "discriminator_dropout": 0.0},
 }
 CHECKPOINT_EVERY = 500
-
-
-def folder_name(label: str) -> str:
-    """'R1 γ10, dropout 0.3' -> 'r1-g10-dropout-0-3'."""
-    return re.sub(r"[^a-z0-9]+", "-", label.lower().replace("γ", "g")).strip("-")
 
 
 def main() -> None:
@@ -67,14 +60,13 @@ def main() -> None:
 
     import torch
 
-    from ganlab.checkpoints import atomic_write_json, check_output_folder, load_checkpoint, load_classifier
+    from ganlab.checkpoints import atomic_write_json, check_output_file, check_output_folder, load_checkpoint, load_classifier
     from ganlab.config import TrainConfig
     from ganlab.data import load_mnist, to_unit_range, training_images
     from ganlab.metrics import evaluate_generator, make_reference, summarize
     from ganlab.precision import machine
     from ganlab.report import recipe_study_table
-    from ganlab.reporting import TqdmReporter
-    from ganlab.trainer import new_trainer, resolve_device
+    from ganlab.trainer import resolve_device
 
     limit = 0
     if args.quick:
@@ -83,8 +75,9 @@ def main() -> None:
     device = resolve_device(args.device)
     started = time.perf_counter()
     runs = Path(args.runs)
+    out = None if args.train_only else check_output_file(args.out, (".json",))  # before an hour of training, not after
     for label in args.only:
-        check_output_folder(runs / folder_name(label))  # an unwritable place fails now, not after an hour
+        check_output_folder(variant_folder(runs, label))  # an unwritable place fails now, not after an hour
     if not args.train_only:
         classifier = load_classifier(args.classifier, device=str(device))
         test_images, _ = load_mnist("test", args.data)
@@ -98,20 +91,8 @@ def main() -> None:
 
     variants = []
     for label in args.only:
-        config = base.replace(**VARIANTS[label])
-        folder = runs / folder_name(label)
-        done = folder / "training.json"
-        training = json.loads(done.read_text()) if done.is_file() else {}
-        if training.get("status") in ("completed", "time budget") and training.get("steps") == args.steps:
-            print(f"{label}: trained before ({folder}), scoring it", file=sys.stderr)
-            train_time = training.get("wall_time_s")
-            train_threads = training.get("train_config", {}).get("num_threads")
-        else:
-            trainer = new_trainer(config, images=images, output_dir=folder, on_event=TqdmReporter(label))
-            state = folder / "training-state.safetensors"
-            if state.is_file():
-                print(f"{label}: resuming at step {trainer.load_training_state(folder)}", file=sys.stderr)
-            train_time, train_threads = round(trainer.run().elapsed, 1), args.threads
+        folder = variant_folder(runs, label)
+        train_time, train_threads = train_variant(label, base.replace(**VARIANTS[label]), folder, images=images, threads=args.threads)
         if args.train_only:
             continue
         teacher = load_checkpoint(folder, expect="generator", device=str(device))
@@ -131,8 +112,6 @@ def main() -> None:
         },
         "variants": variants,
     }  # fmt: skip
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, result)
     print(recipe_study_table(result))
 
