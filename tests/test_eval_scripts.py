@@ -209,6 +209,22 @@ def test_recipe_study_quick_trains_each_variant_once_and_resumes_by_scoring(tiny
     assert code == 0 and stderr.count("trained before") == 2, stderr
 
 
+def test_distill_study_quick_scores_each_variant_against_its_teacher_and_reuses_finished_ones(tiny, tmp_path, capsys):
+    out, runs = tmp_path / "distill-study.json", tmp_path / "distill-runs"
+    args = ("distill_study.py", "--quick", "--only", "committed", "R1 + pixel L1", "--threads", "1", "--teacher", str(tiny / "teacher"),
+            "--classifier", str(tiny / "classifier"), "--runs", str(runs), "--out", str(out))  # fmt: skip
+    code, stdout, stderr = run(*args, capsys=capsys)
+    assert code == 0, stderr
+    study = json.loads(out.read_text())
+    assert [v["label"] for v in study["variants"]] == ["committed", "R1 + pixel L1"]
+    assert study["variants"][1]["changes"] == {"r1_gamma": 10.0, "discriminator_dropout": 0.0, "pixel_distance": "l1"}
+    assert "label_agreement" in study["variants"][0]["summary"] and "fid" in study["meta"]["teacher_summary"]
+    assert json.loads((runs / "r1-pixel-l1" / "training.json").read_text())["train_config"]["pixel_distance"] == "l1"
+    assert "| teacher |" in stdout and "× the teacher's FID" in stdout
+    code, _, stderr = run(*args, capsys=capsys)  # both finished with these recipes: scored, not trained again
+    assert code == 0 and stderr.count("trained before") == 2, stderr
+
+
 def test_teacher_progress_scores_each_snapshot_once_and_applies_the_stopping_rule(tiny, tmp_path, capsys):
     import shutil
 
