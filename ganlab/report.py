@@ -333,11 +333,15 @@ def distill_study_table(study: dict[str, Any]) -> str:
 def teacher_progress_table(progress: dict[str, Any]) -> str:
     """FID along a long teacher run (scripts/teacher_progress.py): one row per kept snapshot, and the stopping rule."""
     header = ["step", "wall time", "FID ↓", "recognizable ↑", "precision ↑", "recall ↑"]
+    fidelity = any("label_agreement" in point["run"] for point in progress["points"])  # a student's run, scored with its teacher
+    header += ["label agreement ↑", "MSE to teacher ↓"] if fidelity else []
     rows = []
     for point in progress["points"]:
         run, wall = point["run"], point.get("wall_time_s")
         rows.append([f"{point['step']:,}", f"{wall / 3600:.1f} h" if wall else "–", f"{run['fid']:.1f}", f"{run['recognizable']:.3f}",
                      f"{run['precision']:.3f}" if "precision" in run else "–", f"{run['recall']:.3f}" if "recall" in run else "–"])  # fmt: skip
+        if fidelity:
+            rows[-1] += [f"{run['label_agreement']:.3f}" if "label_agreement" in run else "–", f"{run['pixel_mse']:.4f}" if "pixel_mse" in run else "–"]
     meta, verdict = progress["meta"], progress["plateau"]
     scoring = meta["scoring"]
     stalled = verdict["steps_without_improvement"]

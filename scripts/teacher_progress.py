@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
     parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
     parser.add_argument("--out", default="checkpoints/teacher-progress.json")
+    parser.add_argument("--teacher", default=None, help="for a student's run: its teacher (name or path), so each snapshot also gets agreement and pixel MSE on the same z")
     parser.add_argument("--quick", action="store_true", help="n=300, 1000 reference images: a smoke run")
     args = parser.parse_args()
     if not 0 <= args.tolerance < 1:
@@ -89,10 +90,16 @@ def main() -> None:
     n = min(args.n, 300) if args.quick else args.n
     out = Path(args.out)
     previous = json.loads(out.read_text()) if out.is_file() else {}
-    same_scoring = previous.get("meta", {}).get("scoring") == {"n": n, "seed": args.seed, "reference_size": reference_size}
+    scoring = {"n": n, "seed": args.seed, "reference_size": reference_size, **({"teacher": args.teacher} if args.teacher else {})}
+    same_scoring = previous.get("meta", {}).get("scoring") == scoring
     known = {(point["step"], point["sha256"]): point for point in previous.get("points", [])} if same_scoring else {}
 
     classifier = load_classifier(args.classifier)
+    teacher = None
+    if args.teacher:
+        from ganlab.checkpoints import resolve_model_path
+
+        teacher = load_checkpoint(resolve_model_path(args.teacher), expect="generator")
     test_images, _ = load_mnist("test", args.data)
     reference = make_reference(classifier, to_unit_range(test_images[:reference_size]))
     points = []
@@ -102,7 +109,7 @@ def main() -> None:
             points.append(known[step, digest])
             continue
         generator = load_checkpoint(folder, expect="generator")
-        score = evaluate_generator(generator, classifier, reference, n, args.seed)
+        score = evaluate_generator(generator, classifier, reference, n, args.seed, teacher=teacher)
         training = read_training_info(folder)
         points.append({"step": step, "sha256": digest, "wall_time_s": training.get("wall_time_s"), "run": score})
         print(f"step {step:,}: FID {score['fid']:.2f}, recognizable {score['recognizable']:.3f}", file=sys.stderr)
@@ -114,7 +121,7 @@ def main() -> None:
         "meta": {
             "run": run.name,
             "recipe": first.get("train_config", {}),
-            "scoring": {"n": n, "seed": args.seed, "reference_size": reference_size},
+            "scoring": scoring,
             "quick": args.quick,
             "torch": torch.__version__,
         },

@@ -365,3 +365,16 @@ def test_the_readme_names_the_plain_teacher_recipe_against_the_best_regularised_
     line = headline_figures({"meta": {}, "models": {}}, None, None, study)
     assert line == "- **Teacher recipe**: at 2,000 steps the plain DCGAN discriminator reaches FID 120.0, the best of 2 regularised ones (R1 γ10, dropout 0) 90.0."
     assert headline_figures({"meta": {}, "models": {}}, None, None, {"meta": {"steps": 9}, "variants": [variant("plain", 1.0)]}) == ""
+
+
+def test_student_progress_adds_agreement_with_the_teacher(tiny, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(tiny / "student", tmp_path / "run" / "snapshots" / "step-500")
+    out = tmp_path / "student-progress.json"
+    code, stdout, stderr = run("teacher_progress.py", "--quick", "--run", str(tmp_path / "run"), "--teacher", str(tiny / "teacher"),
+                               "--classifier", str(tiny / "classifier"), "--out", str(out), capsys=capsys)  # fmt: skip
+    assert code == 0, stderr
+    point = json.loads(out.read_text())["points"][0]
+    assert point["step"] == 500 and 0 <= point["run"]["label_agreement"] <= 1 and point["run"]["pixel_mse"] > 0
+    assert "label agreement ↑" in stdout and "MSE to teacher ↓" in stdout
