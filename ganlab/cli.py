@@ -274,6 +274,22 @@ def start_study(args: argparse.Namespace, **config_changes: Any) -> Study:
     return Study(args, teacher, classifier, reference, images, config, started)
 
 
+def add_variant_study_arguments(parser: ArgumentParser, *, variants: dict, runs: str, out: str, trained: str) -> None:
+    """The options the teacher recipe study and the distillation study share: which variants, where
+    they train (resumably) and how they are scored; `trained` names what each variant trains."""
+    parser.add_argument("--only", nargs="+", choices=list(variants), default=list(variants), metavar="VARIANT", help="a subset of: " + "; ".join(variants))
+    parser.add_argument("--n", type=int_in(10, 60000), default=10000, help="samples per sampling seed")
+    parser.add_argument("--seeds", type=setting("seed"), nargs="+", default=[0, 1, 2], help="sampling seeds")
+    parser.add_argument("--threads", type=int_in(1, 1024), default=2, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (training; scoring runs there too)")
+    parser.add_argument("--runs", default=runs, help="one folder per variant (resumable)")
+    parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
+    parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
+    parser.add_argument("--out", default=out)
+    parser.add_argument("--quick", action="store_true", help=f"3 steps of batch 16 per {trained}, n=64: a smoke run")
+    parser.add_argument("--train-only", action="store_true", help="train (or resume) the variants and stop: no scoring, no JSON (for variants trained side by side, scored by a later run)")
+
+
 def variant_folder(runs: Path, label: str) -> Path:
     """A study variant's folder: 'R1 γ10, dropout 0.3' -> runs/r1-g10-dropout-0-3."""
     return runs / re.sub(r"[^a-z0-9]+", "-", label.lower().replace("γ", "g").replace("α", "a")).strip("-")

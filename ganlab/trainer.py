@@ -354,8 +354,9 @@ class Trainer:
         schedulers = {"scheduler_g": self.schedulers[0], "scheduler_d": self.schedulers[1]}
         return modules, optimizers, schedulers
 
-    def save_training_state(self, elapsed: float) -> Path:
-        """Write everything the next step depends on beside the model (see training_state.py)."""
+    def save_training_state(self, elapsed: float, folder: str | Path | None = None) -> Path:
+        """Write everything the next step depends on beside the model (see training_state.py), in the
+        run's folder or `folder`."""
         modules, optimizers, schedulers = self._state_parts()
         epoch_state, position = self.batches.state()
         random = {"torch": torch.get_rng_state(), "noise": self.noise_generator.get_state()}
@@ -370,7 +371,7 @@ class Trainer:
             "batch_position": position,
             "loss_history": self.averages.history,
         }
-        return save_state(self.output_dir, modules=modules, optimizers=optimizers, schedulers=schedulers, random=random, header=header)
+        return save_state(folder or self.output_dir, modules=modules, optimizers=optimizers, schedulers=schedulers, random=random, header=header)
 
     def load_training_state(self, path: str | Path) -> int:
         """Continue from a state written by `save_training_state`; returns the step it resumes at.
@@ -544,11 +545,7 @@ class Trainer:
         try:
             rescue = Path(tempfile.mkdtemp(prefix="ganlab-rescue-"))
             self._write_model(rescue, elapsed, losses, status)
-            self.output_dir = rescue  # save_training_state writes beside the model
-            try:
-                self.save_training_state(elapsed)
-            finally:
-                self.output_dir = output_dir
+            self.save_training_state(elapsed, rescue)
         except (OSError, GanlabError) as second:
             return f"could not write the checkpoint to {output_dir} ({reason}), nor a rescue copy ({getattr(second, 'strerror', None) or second}): the run at step {self.step} is lost"
         return (f"could not write the checkpoint to {output_dir} ({reason}); step {self.step}'s model and training state "

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, int_in, run_main, setting, train_variant, variant_folder  # noqa: E402
+from ganlab.cli import ArgumentParser, add_variant_study_arguments, run_main, setting, train_variant, variant_folder  # noqa: E402
 
 R1 = {"r1_gamma": 10.0, "discriminator_dropout": 0.0}  # the teacher's discriminator settings
 # label -> what differs from the committed recipe (TrainConfig fields)
@@ -45,19 +45,9 @@ CHECKPOINT_EVERY = 500
 def main() -> None:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=setting("steps"), default=2000, help="training steps of every student (equal budget)")
-    parser.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS), metavar="VARIANT", help="a subset of: " + "; ".join(VARIANTS))
-    parser.add_argument("--n", type=int_in(10, 60000), default=10000, help="samples per sampling seed")
-    parser.add_argument("--seeds", type=setting("seed"), nargs="+", default=[0, 1, 2], help="sampling seeds")
-    parser.add_argument("--threads", type=int_in(1, 1024), default=2, help="torch CPU threads")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="bf16", help="training precision (bf16: autocast, native on AVX512-BF16/AMX CPUs)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (training; scoring runs there too)")
     parser.add_argument("--teacher", default="teacher", help="teacher checkpoint (name or path)")
-    parser.add_argument("--runs", default="runs/distill-study", help="one folder per variant (resumable)")
-    parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
-    parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
-    parser.add_argument("--out", default="checkpoints/distill-study.json")
-    parser.add_argument("--quick", action="store_true", help="3 steps of batch 16 per student, n=64: a smoke run")
-    parser.add_argument("--train-only", action="store_true", help="train (or resume) the variants and stop: no scoring, no JSON")
+    add_variant_study_arguments(parser, variants=VARIANTS, runs="runs/distill-study", out="checkpoints/distill-study.json", trained="student")
     args = parser.parse_args()
 
     import torch

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, int_in, run_main, setting, train_variant, variant_folder  # noqa: E402
+from ganlab.cli import ArgumentParser, add_variant_study_arguments, run_main, setting, train_variant, variant_folder  # noqa: E402
 
 # label -> what differs from the plain recipe (TrainConfig fields)
 VARIANTS: dict[str, dict] = {
@@ -45,17 +45,7 @@ def main() -> None:
     parser = ArgumentParser(description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=setting("steps"), default=6000, help="training steps of every teacher (equal budget)")
     parser.add_argument("--batch-size", type=setting("batch_size"), default=128)
-    parser.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS), metavar="VARIANT", help="a subset of: " + "; ".join(VARIANTS))
-    parser.add_argument("--n", type=int_in(10, 60000), default=10000, help="samples per sampling seed")
-    parser.add_argument("--seeds", type=setting("seed"), nargs="+", default=[0, 1, 2], help="sampling seeds")
-    parser.add_argument("--threads", type=int_in(1, 1024), default=2, help="torch CPU threads")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (training; scoring runs there too)")
-    parser.add_argument("--runs", default="runs/recipe-study", help="one folder per variant (resumable)")
-    parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
-    parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
-    parser.add_argument("--out", default="checkpoints/recipe-study.json")
-    parser.add_argument("--quick", action="store_true", help="3 steps of batch 16 per teacher, n=64: a smoke run")
-    parser.add_argument("--train-only", action="store_true", help="train (or resume) the variants and stop: no scoring, no JSON (for variants trained side by side, scored by a later run)")
+    add_variant_study_arguments(parser, variants=VARIANTS, runs="runs/recipe-study", out="checkpoints/recipe-study.json", trained="teacher")
     args = parser.parse_args()
 
     import torch
