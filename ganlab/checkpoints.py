@@ -2,7 +2,9 @@
 
 The model config is also stored in the safetensors header, so a lone .safetensors file
 rebuilds its own model too. Loading never unpickles and is strict: every tensor must be
-present with the right shape, and nothing unexpected may be there.
+present with the right shape, and nothing unexpected may be there. Which model a config
+builds is ganlab.registry; untrusted JSON is ganlab.safe_json; where bundled files live is
+ganlab.paths; file safety is ganlab.outputs (their names are importable from here too).
 """
 
 from __future__ import annotations
@@ -18,38 +20,30 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ganlab.classifier import Classifier
 from ganlab.config import config_from_dict
+from ganlab.datasets import DEFAULT_DATASET, get_dataset
 from ganlab.errors import GanlabError
-from ganlab.classifier import CLASSIFIER_PATH, Classifier
-from ganlab.config import ClassifierConfig, DiscriminatorConfig, GeneratorConfig
-from ganlab.models import Discriminator, Generator
-from ganlab.outputs import atomic_write_bytes, atomic_write_json, check_input_path, check_output_file, check_output_folder  # noqa: F401 (their old home)
+from ganlab.models import Generator
+from ganlab.registry import build_model, parameter_count
+
+# their earlier home: scripts and tests import them from here
+from ganlab.outputs import atomic_write_bytes, atomic_write_json, check_input_path, check_output_file, check_output_folder  # noqa: F401
+from ganlab.paths import BUNDLED, CLASSIFIER_PATH, REPO_ROOT, display_path, resolve_model_path  # noqa: F401
+from ganlab.safe_json import MAX_JSON_DEPTH, MAX_JSON_DIGITS, parse_json, read_json  # noqa: F401
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 TRAINING_NAME = "training.json"
 FORMAT_VERSION = 1
 
-# Bounds on the JSON a checkpoint carries, which may come from anyone's Hub repo: a config is
-# ~200 bytes and training.json a few KB, three levels deep. Python's own parser would raise
-# RecursionError on deep nesting and ValueError on integers past 4,300 digits.
+# Bounds on the JSON a checkpoint carries, which may come from anyone's Hub repo
 MAX_CONFIG_BYTES = 64 * 1024
 MAX_TRAINING_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 1024 * 1024  # a safetensors header: tensor names, shapes and the config (a few KB)
-MAX_JSON_DEPTH = 32
-MAX_JSON_DIGITS = 30  # an integer literal's digits; every ganlab number fits in 20
 
 # safetensors' names for the dtypes a ganlab model holds (float weights, BN's int64 step counter)
 _DTYPE_NAMES = {torch.float32: "F32", torch.int64: "I64"}
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = {
-    "teacher": REPO_ROOT / "checkpoints" / "teacher",
-    "student": REPO_ROOT / "checkpoints" / "student",
-    "baseline": REPO_ROOT / "checkpoints" / "student-baseline",
-    # the original design's loss: 0.5 adversarial + 0.5 MSE on the 14x14x64 features only
-    "original": REPO_ROOT / "checkpoints" / "student-original",
-}
 
 
 def model_config(model: nn.Module):
@@ -98,54 +92,6 @@ def _resolve(path: str | os.PathLike) -> tuple[Path, Path | None]:
     raise GanlabError(f"checkpoint {path} does not exist")
 
 
-def _bounded_int(text: str) -> int:
-    digits = len(text.lstrip("-"))
-    if digits > MAX_JSON_DIGITS:
-        raise ValueError(f"an integer of {digits} digits (at most {MAX_JSON_DIGITS})")
-    return int(text)
-
-
-def _depth(data: Any) -> int:
-    """Nesting depth of parsed JSON (a scalar is 0), walked without recursion."""
-    deepest, stack = 0, [(data, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth + 1)
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
-
-def parse_json(text: str | bytes, *, source: str) -> Any:
-    """JSON from an untrusted file, or a one-line GanlabError naming `source`.
-
-    Why not plain json.loads: it raises RecursionError on deep nesting and a ValueError that
-    suggests sys.set_int_max_str_digits on long integers, both tracebacks for a user.
-    """
-    try:
-        data = json.loads(text, parse_int=_bounded_int)
-    except RecursionError:
-        raise GanlabError(f"{source} nests deeper than {MAX_JSON_DEPTH} levels; it is not a ganlab file") from None
-    except (ValueError, UnicodeDecodeError) as error:  # json.JSONDecodeError is a ValueError
-        raise GanlabError(f"{source} is not valid JSON: {error}") from None
-    if _depth(data) > MAX_JSON_DEPTH:
-        raise GanlabError(f"{source} nests deeper than {MAX_JSON_DEPTH} levels; it is not a ganlab file")
-    return data
-
-
-def read_json(path: str | os.PathLike, *, max_bytes: int, source: str | None = None) -> Any:
-    """A JSON file of at most `max_bytes` (more is refused unread), parsed by parse_json."""
-    source = source or str(path)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as error:
-        raise GanlabError(f"{source} cannot be read: {error.strerror or error}") from None
-    if len(data) > max_bytes:
-        raise GanlabError(f"{source} is larger than {max_bytes:,} bytes; it is not a ganlab file")
-    return parse_json(data, source=source)
-
-
 def read_config(path: str | os.PathLike):
     """The model config of a checkpoint folder or .safetensors file."""
     weights, config_path = _resolve(path)
@@ -173,7 +119,7 @@ def max_weights_bytes(config) -> int:
     """The largest model.safetensors `config` can describe: float32 weights and BatchNorm
     statistics (4 bytes each), a few int64 counters, and the header (bundled teacher: 7,848,720
     bytes for 4 x 1,961,728)."""
-    return 4 * config.parameter_count() + 8 * 64 + MAX_HEADER_BYTES
+    return 4 * parameter_count(config) + 8 * 64 + MAX_HEADER_BYTES
 
 
 def check_header(weights: Path, expected: dict[str, torch.Tensor]) -> None:
@@ -259,46 +205,13 @@ def read_training_info(path: str | os.PathLike) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def display_path(path: str | os.PathLike) -> str:
-    """A path as results files record it: relative to the repo when inside it (no machine paths)."""
-    resolved = Path(path).resolve()
-    try:
-        return str(resolved.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
-def resolve_model_path(name_or_path: str) -> Path:
-    """A name in BUNDLED ('teacher', 'student', 'baseline', 'original') -> its folder; else a path."""
-    if name_or_path in BUNDLED:
-        return BUNDLED[name_or_path]
-    if not str(name_or_path).strip():
-        raise GanlabError(f"the checkpoint name is empty: use {' | '.join(BUNDLED)} or a checkpoint path")
-    path = check_input_path(name_or_path, "checkpoint")  # a name over 255 bytes is one line, not ENAMETOOLONG
-    if not path.exists() and os.sep not in name_or_path and "/" not in name_or_path:
-        # a bare word that is neither a bundled name nor a file: most likely a typo of a name
-        raise GanlabError(f"no checkpoint named {name_or_path!r}: use {' | '.join(BUNDLED)} or a checkpoint path")
-    return path
-
-
-def build_model(config: GeneratorConfig | DiscriminatorConfig | ClassifierConfig) -> nn.Module:
-    """The model a checkpoint's config describes."""
-    if isinstance(config, ClassifierConfig):
-        return Classifier(config)
-    if isinstance(config, GeneratorConfig):
-        return Generator(config)
-    if isinstance(config, DiscriminatorConfig):
-        return Discriminator(config)
-    raise TypeError(f"no model for config {type(config).__name__}")
-
-
-def load_classifier(path: str | os.PathLike | None = None, *, device: str = "cpu") -> Classifier:
-    """The trained evaluation classifier (default checkpoints/classifier), in eval mode."""
-    path = Path(path) if path is not None else CLASSIFIER_PATH
+def load_classifier(path: str | os.PathLike | None = None, *, device: str = "cpu", dataset: str = DEFAULT_DATASET) -> Classifier:
+    """The trained evaluation classifier (default: the dataset's, checkpoints/classifier for MNIST), in eval mode."""
+    path = Path(path) if path is not None else REPO_ROOT / get_dataset(dataset).classifier
     if not path.exists():
         raise GanlabError(
-            f"no evaluation classifier at {path}: run `python scripts/train_classifier.py` "
-            "(about 5 minutes on 2 CPU cores) or restore checkpoints/classifier from git"
+            f"no evaluation classifier at {path}: run `python scripts/train_classifier.py --dataset {dataset}` "
+            f"(about 5 minutes on 2 CPU cores) or restore {get_dataset(dataset).classifier} from git"
         )
     model = load_checkpoint(path, expect="classifier", device=device)
     if not isinstance(model, Classifier):

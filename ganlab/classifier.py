@@ -8,7 +8,6 @@ bundled in checkpoints/classifier like any other model (ganlab.checkpoints.load_
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -16,8 +15,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ganlab.config import ClassifierConfig
 from ganlab.models import weights_version
+from ganlab.paths import CLASSIFIER_PATH  # noqa: F401 (MNIST's; each dataset names its own in ganlab.datasets)
 
-CLASSIFIER_PATH = Path(__file__).resolve().parent.parent / "checkpoints" / "classifier"
 
 
 class Classifier(nn.Module):

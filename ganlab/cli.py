@@ -66,6 +66,14 @@ def setting(name: str) -> Callable[[str], Any]:
     return bounded(limit(TrainConfig, name))
 
 
+def add_dataset_arguments(parser: ArgumentParser) -> None:
+    """--dataset (a name in ganlab.datasets) and --data (where datasets live on disk)."""
+    from ganlab.datasets import DATASETS, DEFAULT_DATASET
+
+    parser.add_argument("--dataset", choices=list(DATASETS), default=DEFAULT_DATASET, help=f"what to train on or score against (default {DEFAULT_DATASET})")
+    parser.add_argument("--data", default=None, help="data root (default $GANLAB_DATA or ./data)")
+
+
 def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, seed: int = 0) -> None:
     """Options every training script shares."""
     from ganlab.config import PRECISIONS
@@ -88,9 +96,9 @@ def add_training_arguments(parser: ArgumentParser, *, steps: int, lr: float, see
     parser.add_argument("--threads", type=setting("num_threads"), default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: forward passes under bfloat16 autocast (fast on CPUs with AMX)")
-    parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
-    parser.add_argument("--limit", type=int_in(0, 60000), default=0, help="train on the first N images (0: all)")
-    parser.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images, no MNIST needed")
+    add_dataset_arguments(parser)
+    parser.add_argument("--limit", type=int_in(0, 1_000_000), default=0, help="train on the first N images (0: all)")
+    parser.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images, no dataset needed")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -117,6 +125,7 @@ def train_config_from_args(args: argparse.Namespace, mode: str, **extra):
         num_threads=args.threads,
         device=args.device,
         precision=args.precision,
+        dataset=args.dataset,
         **extra,
     )
 
@@ -174,7 +183,7 @@ def train(
     if args.resume is not None:
         check_input_path(args.resume, "--resume folder")
     teacher = load_teacher() if load_teacher is not None else None
-    images = training_images("synthetic" if args.dry_run else "mnist", root=args.data, limit=args.limit, seed=args.seed)
+    images = training_images("synthetic" if args.dry_run else config.dataset, root=args.data, limit=args.limit, seed=args.seed)
     trainer = new_trainer(
         config,
         images=images,

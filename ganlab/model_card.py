@@ -17,11 +17,12 @@ from torch import nn
 
 from ganlab.checkpoints import load_checkpoint, model_config, read_training_info
 from ganlab.config import GeneratorConfig
+from ganlab.datasets import DATASETS, DEFAULT_DATASET, MNIST, Dataset
 from ganlab.errors import GanlabError
 from ganlab.models import architecture_lines, count_parameters
 
 LICENSE = "mit"
-DATASET = "ylecun/mnist"  # the Hub's MNIST (formerly "mnist")
+DATASET = MNIST.hub_dataset  # the Hub's MNIST (formerly "mnist"); each dataset names its own (ganlab.datasets)
 SAMPLES_NAME = "samples.png"
 
 _ROLES = {
@@ -78,6 +79,63 @@ def _table(data: dict[str, Any], header: tuple[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _dataset_of(training: dict[str, Any]) -> Dataset:
+    """The dataset a checkpoint learned (its train_config, or a classifier's own record; MNIST before either said)."""
+    recorded = training.get("train_config", {}).get("dataset") if isinstance(training.get("train_config"), dict) else None
+    name = recorded or training.get("dataset") or DEFAULT_DATASET
+    return DATASETS.get(name, DATASETS[DEFAULT_DATASET]) if isinstance(name, str) else DATASETS[DEFAULT_DATASET]
+
+
+def _architecture_and_usage(config: Any, repo: str) -> tuple[str, str]:
+    """The card's architecture line(s) and its "How to use" code for this kind of model."""
+    if config.kind != "generator":
+        usage = f'```python\nfrom ganlab.hub import from_pretrained\n\nmodel = from_pretrained("{repo}", expect="{config.kind}")  # eval mode, strict load\n```'
+        return f"A {config.kind}; layer by layer:", usage
+    usage = (
+        "```python\n"
+        "from ganlab.hub import load_generator\n"
+        "from ganlab.sampling import generate, noise, to_uint8\n\n"
+        f'generator = load_generator("{repo}")  # strict safetensors load, no pickle\n'
+        "images = to_uint8(generate(generator, noise(16, seed=0, latent_dim=generator.latent_dim)))\n"
+        "# images: (16, 28, 28) uint8 digits\n"
+        "```\n\n"
+        "Without PyTorch, `model.onnx` runs in onnxruntime (input `z`, output `image` in [-1, 1]):\n\n"
+        "```python\n"
+        "import numpy as np, onnxruntime as ort\n\n"
+        'session = ort.InferenceSession("model.onnx")\n'
+        f"z = np.random.default_rng(0).standard_normal((16, {config.latent_dim})).astype(np.float32)\n"
+        'images = session.run(["image"], {"z": z})[0]  # (16, 1, 28, 28)\n'
+        "```"
+    )
+    return _generator_stages(config), usage
+
+
+def _intended_use(is_classifier: bool, data: Dataset) -> tuple[str, list[str]]:
+    """(intended use, limitations) of a classifier or a generator trained on `data`."""
+    title, items = data.title, f"{data.item}s"
+    if is_classifier:
+        return (
+            f"Scoring generated 28x28 {title}-style {items} in ganlab (FID/KID/precision/recall in its feature "
+            "space, class histograms, recognisable rate) and comparing generators with each other.",
+            [
+                f"Its feature space is {title}-specific: scores are comparable between ganlab runs, not with "
+                "Inception-based FID numbers published elsewhere.",
+                f"Trained on real {title} only; it may be over-confident on blurry or out-of-distribution images.",
+                "Not a general-purpose digit recogniser for photographs or handwriting in the wild.",
+            ],
+        )
+    return (
+        f"Teaching and research on GAN knowledge distillation: sampling {items}, comparing a teacher "
+        "with its distilled student, and as a small, fast baseline for compression experiments.",
+        [
+            f"Generates 28x28 grey-scale {title}-like {items} only, unconditionally (the {data.item} class cannot be chosen).",
+            "GAN samples can show mode collapse or malformed digits; check the metrics before relying on it.",
+            "Not for generating data used to train or evaluate systems that matter (e.g. handwriting "
+            f"recognition in production): samples inherit {title}'s biases and artefacts.",
+        ],
+    )
+
+
 def model_card(
     kind: str, checkpoint_dir: str | os.PathLike, metrics: dict | None = None, *, repo_id: str | None = None
 ) -> str:
@@ -95,144 +153,48 @@ def model_card(
     config = model_config(model)
     counts = count_parameters(model)
     training = read_training_info(checkpoint_dir)
-    title, summary = _ROLES[kind]
+    data = _dataset_of(training)
+    title, summary = (part.replace("MNIST", data.title) for part in _ROLES[kind])
     is_classifier = config.kind == "classifier"
-
     pipeline_tag = "image-classification" if is_classifier else "unconditional-image-generation"
-    usage_repo = repo_id or "USER/REPO"
-    if config.kind == "generator":
-        architecture = _generator_stages(config)
-        usage = (
-            "```python\n"
-            "from ganlab.hub import load_generator\n"
-            "from ganlab.sampling import generate, noise, to_uint8\n\n"
-            f'generator = load_generator("{usage_repo}")  # strict safetensors load, no pickle\n'
-            "images = to_uint8(generate(generator, noise(16, seed=0, latent_dim=generator.latent_dim)))\n"
-            "# images: (16, 28, 28) uint8 digits\n"
-            "```\n\n"
-            "Without PyTorch, `model.onnx` runs in onnxruntime (input `z`, output `image` in [-1, 1]):\n\n"
-            "```python\n"
-            "import numpy as np, onnxruntime as ort\n\n"
-            'session = ort.InferenceSession("model.onnx")\n'
-            f"z = np.random.default_rng(0).standard_normal((16, {config.latent_dim})).astype(np.float32)\n"
-            'images = session.run(["image"], {"z": z})[0]  # (16, 1, 28, 28)\n'
-            "```"
-        )
-    else:
-        architecture = f"A {config.kind}; layer by layer:"
-        usage = (
-            "```python\n"
-            "from ganlab.hub import from_pretrained\n\n"
-            f'model = from_pretrained("{usage_repo}", expect="{config.kind}")  # eval mode, strict load\n'
-            "```"
-        )
-    parameter_rows = {
-        "trainable parameters": f"{counts['trainable']:,}",
-        "Keras-style total (adds BatchNorm moving mean/variance)": f"{counts['keras']:,}",
-    }
-    recipe = (
-        _table(training, ("setting", "value"))
-        if training
-        else "No training.json was saved with this checkpoint, so the recipe is not recorded."
-    )
+    architecture, usage = _architecture_and_usage(config, repo_id or "USER/REPO")
     if not metrics and is_classifier and "test_accuracy" in training:
         # a classifier is measured where it is trained: its held-out accuracy is its metric
-        metrics = {"MNIST test accuracy (10,000 images)": training["test_accuracy"]}
+        metrics = {f"{data.title} test accuracy ({training.get('test_images', 10000):,} images)": training["test_accuracy"]}
     metadata = ModelCardData(
         model_name=f"ganlab {title}",
         library_name="pytorch",  # plain PyTorch modules with safetensors weights; no Hub integration library
         license=LICENSE,
-        datasets=[DATASET],
+        datasets=[data.hub_dataset],
         pipeline_tag=pipeline_tag,
-        tags=["ganlab", "mnist", "safetensors"]
-        + (["image-classification"] if is_classifier else ["gan", "dcgan", "knowledge-distillation"]),
-        eval_results=_eval_results(metrics or {}, pipeline_tag) or None,
+        tags=["ganlab", data.name, "safetensors"] + (["image-classification"] if is_classifier else ["gan", "dcgan", "knowledge-distillation"]),
+        eval_results=_eval_results(metrics or {}, pipeline_tag, data) or None,
     )
-    metric_text = (
-        _table(metrics, ("metric", "value"))
-        if metrics
-        else "No evaluation metrics were recorded for this checkpoint (see `checkpoints/metrics.json` in ganlab)."
-    )
-    if is_classifier:
-        intended = (
-            "Scoring generated 28x28 MNIST-style digits in ganlab (FID/KID/precision/recall in its feature "
-            "space, class histograms, recognisable rate) and comparing generators with each other."
-        )
-        limitations = [
-            "Its feature space is MNIST-specific: scores are comparable between ganlab runs, not with "
-            "Inception-based FID numbers published elsewhere.",
-            "Trained on real MNIST only; it may be over-confident on blurry or out-of-distribution images.",
-            "Not a general-purpose digit recogniser for photographs or handwriting in the wild.",
-        ]
-    else:
-        intended = (
-            "Teaching and research on GAN knowledge distillation: sampling digits, comparing a teacher "
-            "with its distilled student, and as a small, fast baseline for compression experiments."
-        )
-        limitations = [
-            "Generates 28x28 grey-scale MNIST-like digits only, unconditionally (the digit class cannot be chosen).",
-            "GAN samples can show mode collapse or malformed digits; check the metrics before relying on it.",
-            "Not for generating data used to train or evaluate systems that matter (e.g. handwriting "
-            "recognition in production): samples inherit MNIST's biases and artefacts.",
-        ]
+    intended, limitations = _intended_use(is_classifier, data)
+    parameter_rows = {"trainable parameters": f"{counts['trainable']:,}", "Keras-style total (adds BatchNorm moving mean/variance)": f"{counts['keras']:,}"}
+    files = "Files: `model.safetensors` (weights), `config.json` (architecture), `training.json` (recipe)" + (
+        ", `model.onnx` (the same generator for onnxruntime, checked against PyTorch within 1e-4). " if config.kind == "generator" else ". "
+    ) + "Loading is strict: a missing, unexpected or mis-shaped tensor is an error."
     sections = [
-        "---",
-        metadata.to_yaml(),
-        "---",
-        "",
-        f"# ganlab {title}",
-        "",
-        summary,
-        "Part of **ganlab**: distilling a DCGAN teacher into a smaller student on MNIST, shipped as a Gradio app.",
-        "",
+        "---", metadata.to_yaml(), "---", "", f"# ganlab {title}", "", summary,
+        f"Part of **ganlab**: distilling a DCGAN teacher into a smaller student on {data.title}, shipped as a Gradio app.", "",
         *([f"![64 samples from seed 0]({SAMPLES_NAME})", ""] if config.kind == "generator" else []),
-        "## Architecture",
-        "",
-        architecture,
-        "",
-        "```text",
-        repr(model),
-        "```",
-        "",
-        "Config (`config.json`, also stored in the safetensors header):",
-        "",
-        "```json",
-        json.dumps(config.to_dict(), indent=2, sort_keys=True),
-        "```",
-        "",
-        "## Parameters",
-        "",
-        _table(parameter_rows, ("count", "value")),
-        "",
-        "## Training recipe",
-        "",
-        recipe,
-        "",
-        "## Metrics",
-        "",
-        metric_text,
-        "",
-        "## How to use",
-        "",
-        usage,
-        "",
-        "Files: `model.safetensors` (weights), `config.json` (architecture), `training.json` (recipe)"
-        + (", `model.onnx` (the same generator for onnxruntime, checked against PyTorch within 1e-4). " if config.kind == "generator" else ". ")
-        + "Loading is strict: a missing, unexpected or mis-shaped tensor is an error.",
-        "",
-        "## Intended use",
-        "",
-        intended,
-        "",
-        "## Limitations",
-        "",
-        *[f"- {line}" for line in limitations],
-        "",
-    ]
+        "## Architecture", "", architecture, "", "```text", repr(model), "```", "",
+        "Config (`config.json`, also stored in the safetensors header):", "",
+        "```json", json.dumps(config.to_dict(), indent=2, sort_keys=True), "```", "",
+        "## Parameters", "", _table(parameter_rows, ("count", "value")), "",
+        "## Training recipe", "",
+        _table(training, ("setting", "value")) if training else "No training.json was saved with this checkpoint, so the recipe is not recorded.", "",
+        "## Metrics", "",
+        _table(metrics, ("metric", "value")) if metrics else "No evaluation metrics were recorded for this checkpoint (see `checkpoints/metrics.json` in ganlab).", "",
+        "## How to use", "", usage, "", files, "",
+        "## Intended use", "", intended, "",
+        "## Limitations", "", *[f"- {line}" for line in limitations], "",
+    ]  # fmt: skip
     return str(ModelCard("\n".join(sections)))
 
 
-def _eval_results(metrics: dict[str, Any], task_type: str) -> list:
+def _eval_results(metrics: dict[str, Any], task_type: str, data: Dataset = MNIST) -> list:
     """The card's metrics as the Hub's model-index entries (numbers only; 'mean ± std' reports its mean).
 
     Left out: the evaluation's setup ("evaluation.") and what a run measured while it trained
@@ -246,7 +208,7 @@ def _eval_results(metrics: dict[str, Any], task_type: str) -> list:
             value = float(value.split(" ± ")[0])
         if key.startswith(("evaluation.", "training.")) or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        results.append(EvalResult(task_type=task_type, dataset_type=DATASET, dataset_name="MNIST", metric_type=key,
+        results.append(EvalResult(task_type=task_type, dataset_type=data.hub_dataset, dataset_name=data.title, metric_type=key,
                                   metric_value=value, metric_name=key))  # fmt: skip
     return results
 

@@ -73,17 +73,13 @@ class Generator(nn.Module):
         that drops a full pass over every activation (and its kernel launch), which matters
         most for the student, whose layers are cheap. Hand-written on purpose: the output stage
         runs as one matrix product plus `fold` (col2im), because on a CPU torch's transposed
-        convolution to a single channel is slower (re-measured for this change: 64 x 64x14x14 to
-        28x28x1, one thread, a loaded 2-core AMD: 13 ms against 7.5 ms; first measured ~10x).
-        Equal to the module path within float rounding (tests/test_models.py). The hidden
-        transposed convolutions stay torch's (oneDNN's) own: measured against a phase-decomposed
-        stride-2 form (one 3x3 conv to 4x the channels + pixel_shuffle: 104 ms NCHW, 78 ms
-        channels-last; four 2x2 convs: 84 ms) and matmul + fold (119 ms), oneDNN's 43 ms was the
-        fastest for the student's 128->64 layer at batch 256 (fp32, 2 threads, AVX2 AMD EPYC).
+        convolution to a single channel is slower; the hidden transposed convolutions stay
+        torch's (oneDNN's) own, the fastest of the forms measured (docs/benchmarks.md, "How the
+        student's layers run"). Equal to the module path within float rounding (tests/test_models.py).
         In bfloat16 the hidden weights are cast once (cached with the folding) and the activations
         run channels-last, the faster layout for bf16 transposed convolutions on AMX CPUs. The
         projection and the output stage stay fp32: they are where bf16 rounding shows in the
-        pixels (below), and together they are 11 % of the student's MACs and 4 % of the teacher's.
+        pixels, and together they are 11 % of the student's MACs and 4 % of the teacher's.
         """
         (w_project, b_project), hidden, w_out = self._folded(dtype)
         channels, strides = self.config.channels, self.config.strides

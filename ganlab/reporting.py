@@ -40,6 +40,33 @@ class TqdmReporter:
             self.bar.close()
 
 
+@dataclass(frozen=True)
+class LogSnapshot:
+    """One consistent copy of a RunLog, for a UI poll: what the page is drawn from."""
+
+    total_steps: int = 0
+    step: int = 0
+    elapsed: float = 0.0
+    status: str = "idle"
+    message: str = ""
+    reason: str = ""
+    steps: list[int] = field(default_factory=list)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    samples: np.ndarray | None = None
+    samples_step: int = 0
+    snapshot_steps: list[int] = field(default_factory=list)
+    quality: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    probe_seconds: float = 0.0
+    checkpoint: str | None = None
+
+    def __getitem__(self, name: str):
+        """snapshot["step"]: the mapping form earlier callers read (attributes are the typed way)."""
+        return getattr(self, name)
+
+    def get(self, name: str, default=None):
+        return getattr(self, name, default)
+
+
 @dataclass
 class RunLog:
     """Everything a view needs about one run, built from its events; safe across threads."""
@@ -104,22 +131,22 @@ class RunLog:
                 return None
             return self.snapshots[max(0, min(index, len(self.snapshots) - 1))]
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> LogSnapshot:
         """A consistent copy for a UI poll."""
         with self._lock:
-            return {
-                "total_steps": self.total_steps,
-                "step": self.step,
-                "elapsed": self.elapsed,
-                "status": self.status,
-                "message": self.message,
-                "reason": self.reason,
-                "steps": list(self.steps),
-                "history": {k: list(v) for k, v in self.history.items()},
-                "samples": None if self.samples is None else self.samples.copy(),
-                "samples_step": self.samples_step,
-                "snapshot_steps": [step for step, _ in self.snapshots],
-                "quality": [(step, dict(values)) for step, values in self.quality],
-                "probe_seconds": self.probe_seconds,
-                "checkpoint": self.checkpoint,
-            }
+            return LogSnapshot(
+                total_steps=self.total_steps,
+                step=self.step,
+                elapsed=self.elapsed,
+                status=self.status,
+                message=self.message,
+                reason=self.reason,
+                steps=list(self.steps),
+                history={k: list(v) for k, v in self.history.items()},
+                samples=None if self.samples is None else self.samples.copy(),
+                samples_step=self.samples_step,
+                snapshot_steps=[step for step, _ in self.snapshots],
+                quality=[(step, dict(values)) for step, values in self.quality],
+                probe_seconds=self.probe_seconds,
+                checkpoint=self.checkpoint,
+            )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,31 +26,19 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from ganlab.checkpoints import save_checkpoint
-from ganlab.config import MAX_STEPS, TrainConfig
+from ganlab.config import TrainConfig
 from ganlab.data import InMemoryBatches
 from ganlab.errors import GanlabError
 from ganlab.events import CheckpointWritten, Event, Failed, Finished, Quality, Samples, Started, Step
-from ganlab.losses import discriminator_loss, generator_loss, r1_penalty
+from ganlab.gan_step import StepModels, train_step
 from ganlab.models import Discriminator, Generator
+from ganlab.run_control import RunControl
 from ganlab.sampling import noise, to_uint8
-from ganlab.training_state import (
-    check_random_state,
-    check_resumable,
-    checked_scheduler_state,
-    module_states,
-    optimizer_states,
-    read_state,
-    save_state,
-)
+from ganlab.training_state import Resumable
 
 log = logging.getLogger("ganlab.trainer")
 
 FIXED_NOISE_SEED = 1234  # the fixed sample batch, the same for every run and every model
-
-
-def _as_float(features: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor] | None:
-    """Feature maps in fp32 for the distillation MSE (a no-op unless autocast made them bf16)."""
-    return None if features is None else {name: value.float() for name, value in features.items()}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -81,7 +68,7 @@ class _Averages:
         return {key: float(np.mean([h[key] for h in self.history if key in h])) for key in keys}
 
 
-class Trainer:
+class Trainer(RunControl, Resumable):
     """Trains `generator` against `discriminator` on `images`, distilling `teacher` if given."""
 
     def __init__(
@@ -101,6 +88,7 @@ class Trainer:
     ) -> None:
         if teacher is None and config.uses_teacher:
             raise GanlabError("distillation with alpha > 0 needs a teacher")
+        super().__init__(on_event)
         self.config = config
         self.device = resolve_device(config.device)
         self.generator = generator.to(self.device).train().requires_grad_(True)
@@ -111,7 +99,6 @@ class Trainer:
             self.teacher = teacher.to(self.device).eval().requires_grad_(False)
         self.images = images
         self.output_dir = Path(output_dir) if output_dir is not None else None
-        self.listeners: list[Callable[[Event], None]] = [on_event] if on_event else []
         self.fixed_noise = noise(num_samples, FIXED_NOISE_SEED, generator.latent_dim)
         self.extra_info = dict(extra_info or {})
         self.step = 0
@@ -121,18 +108,11 @@ class Trainer:
         self.batches = InMemoryBatches(self.images, config.batch_size, seed=config.seed)
         self.averages = _Averages()
         self._torch_rng: torch.Tensor | None = None  # set by a resume; else seeded at the start
-        self._stop = threading.Event()
-        self._stop_lock = threading.Lock()
-        self._stop_reason = "stopped"
-        self._resume = threading.Event()
-        self._resume.set()
-        self._steps_left: int | None = None  # set by advance(): steps to run before pausing again
         # scores the sampling generator between steps (in this thread, so it never sees a half-updated
         # model) every `probe_every_s` seconds of training; its time counts in the run's elapsed time
         self.probe = probe
         self.probe_every_s = probe_every_s
         self._probed_step = -1
-        self._thread: threading.Thread | None = None
         self._build_optimisation()
 
     # ---- set-up -------------------------------------------------------------------------------
@@ -169,6 +149,7 @@ class Trainer:
                 return rate * averaged + (1.0 - rate) * current
 
             self.ema = AveragedModel(self.generator, avg_fn=ema_update, use_buffers=True)
+        self.models = StepModels(self.generator, self.discriminator, self.optimizer_g, self.optimizer_d, self.projections, self.ema, self.teacher)
 
     def _lr_factor(self, step: int) -> float:
         if not self.config.lr_decay:
@@ -181,94 +162,7 @@ class Trainer:
         """The generator to sample and save: the EMA copy when enabled."""
         return self.ema.module if self.ema is not None else self.generator
 
-    # ---- control ------------------------------------------------------------------------------
-    def add_listener(self, listener: Callable[[Event], None]) -> None:
-        self.listeners.append(listener)
-
-    def start(self) -> threading.Thread:
-        """Run in a daemon thread (a closed UI never keeps the process alive)."""
-        if self._thread is not None:
-            raise GanlabError("this trainer has already been started; build a new one for a new run")
-        self._thread = threading.Thread(target=self._run_safely, name="ganlab-trainer", daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def stop(self, reason: str = "stopped", timeout: float | None = 5.0) -> bool:
-        """Ask the run to end after the current step; True once the thread has ended.
-
-        `reason` arrives in the run's Finished event (the first reason given wins).
-        """
-        with self._stop_lock:
-            if not self._stop.is_set():
-                self._stop_reason = reason
-                self._stop.set()
-        self._resume.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
-
-    def pause(self) -> None:
-        with self._stop_lock:
-            if self._stop.is_set():  # a stop already released the loop; pausing now would only hold it
-                return
-            self._steps_left = None
-            self._resume.clear()
-
-    def resume(self) -> None:
-        with self._stop_lock:
-            self._steps_left = None
-            self._resume.set()
-
-    def advance(self, steps: int) -> None:
-        """While paused: run `steps` more steps, then pause again (with fresh samples to look at)."""
-        if steps < 1:
-            raise GanlabError(f"advance needs at least one step, got {steps}")
-        with self._stop_lock:
-            self._steps_left = steps
-            self._resume.set()
-
-    def _count_down(self) -> bool:
-        """After a step: True when an advance() has just run its last step (and paused the run)."""
-        with self._stop_lock:
-            if self._steps_left is None:
-                return False
-            self._steps_left -= 1
-            if self._steps_left > 0:
-                return False
-            self._steps_left = None
-            self._resume.clear()
-            return True
-
-    @property
-    def paused(self) -> bool:
-        return not self._resume.is_set()
-
-    @property
-    def stepping(self) -> bool:
-        """Whether an advance() is still running its steps (the run pauses again after them)."""
-        with self._stop_lock:
-            return self._steps_left is not None
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    # ---- the run ------------------------------------------------------------------------------
-    def _emit(self, event: Event) -> None:
-        for listener in self.listeners:
-            listener(event)
-
-    def _run_safely(self) -> None:
-        try:
-            self.run()
-        except Exception:
-            pass  # run() has already emitted Failed; a daemon thread has no one to raise to
-
+    # ---- the run (start, stop, pause, listeners: ganlab.run_control) ----------------------------
     def run(self) -> Finished:
         """Train to completion, a stop request or the time budget; return the Finished event."""
         try:
@@ -343,158 +237,11 @@ class Trainer:
         self._emit(finished)
         return finished
 
-    # ---- training state (resume) ----------------------------------------------------------------
-    def _state_parts(self) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer], dict[str, Any]]:
-        modules: dict[str, nn.Module] = {"generator": self.generator, "discriminator": self.discriminator}
-        if self.ema is not None:
-            modules["ema"] = self.ema
-        if len(self.projections):
-            modules["projections"] = self.projections
-        optimizers = {"optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
-        schedulers = {"scheduler_g": self.schedulers[0], "scheduler_d": self.schedulers[1]}
-        return modules, optimizers, schedulers
-
-    def save_training_state(self, elapsed: float, folder: str | Path | None = None) -> Path:
-        """Write everything the next step depends on beside the model (see training_state.py), in the
-        run's folder or `folder`."""
-        modules, optimizers, schedulers = self._state_parts()
-        epoch_state, position = self.batches.state()
-        random = {"torch": torch.get_rng_state(), "noise": self.noise_generator.get_state()}
-        if epoch_state is not None:
-            random["batches"] = epoch_state
-        if self.device.type == "cuda":
-            random["cuda"] = torch.cuda.get_rng_state(self.device)
-        header = {
-            "step": self.step,
-            "elapsed_s": elapsed,
-            "train_config": self.config.to_dict(),
-            "batch_position": position,
-            "loss_history": self.averages.history,
-        }
-        return save_state(folder or self.output_dir, modules=modules, optimizers=optimizers, schedulers=schedulers, random=random, header=header)
-
-    def load_training_state(self, path: str | Path) -> int:
-        """Continue from a state written by `save_training_state`; returns the step it resumes at.
-
-        Everything is checked before anything changes: a corrupt or mismatched state is one
-        GanlabError, and this trainer (and its output folder) are left as they were.
-        """
-        if self._thread is not None or self.step:
-            raise GanlabError("a training state can only be loaded before the run starts")
-        header, tensors = read_state(path)
-        check_resumable(header.get("train_config", {}), self.config.to_dict())
-        step = header.get("step")
-        if not isinstance(step, int) or not 0 < step <= MAX_STEPS:
-            raise GanlabError(f"the training state at {path} records no valid step ({step!r})")
-        if step >= self.config.steps:
-            raise GanlabError(f"the training state is already at step {step}; ask for more --steps than that to continue")
-        modules, optimizers, schedulers = self._state_parts()
-        if any(key.startswith("ema.") for key in tensors) != ("ema" in modules):
-            raise GanlabError("the training state and this run disagree on the EMA; resume with the same --ema")
-        # 1. read and check every part; this trainer is untouched if any is missing or does not fit
-        module_state = module_states(tensors, modules)
-        optimizer_state = optimizer_states(header, tensors, optimizers)
-        try:
-            scheduler_state = {name: checked_scheduler_state(name, header["schedulers"][name], scheduler) for name, scheduler in schedulers.items()}
-            noise_state = check_random_state("noise", tensors["random.noise"])
-            torch_state = check_random_state("torch", tensors["random.torch"])
-            batches_state = tensors.get("random.batches")
-            if batches_state is not None:
-                check_random_state("batches", batches_state)
-            position = int(header.get("batch_position", 0))
-            history = list(header.get("loss_history", []))
-            elapsed_before = float(header.get("elapsed_s", 0.0))
-        except (KeyError, TypeError, ValueError) as error:
-            raise GanlabError(f"the training state at {path} is incomplete ({type(error).__name__}: {error}); resume from another folder or start anew") from None
-        self.batches.check_position(position)
-        # 2. apply
-        for prefix, module in modules.items():
-            module.load_state_dict(module_state[prefix])
-        for prefix, optimizer in optimizers.items():
-            optimizer.load_state_dict(optimizer_state[prefix])
-        for name, scheduler in schedulers.items():
-            scheduler.load_state_dict(scheduler_state[name])
-        self.noise_generator.set_state(noise_state)
-        self.batches.load_state(batches_state, position)
-        self._torch_rng = torch_state
-        if "random.cuda" in tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["random.cuda"], self.device)
-        self.averages.history = history
-        self.elapsed_before = elapsed_before
-        self.step = step
-        return step
+    # ---- training state: save_training_state / load_training_state (ganlab.training_state.Resumable) ----
 
     def _train_step(self, real: torch.Tensor, noise_generator: torch.Generator) -> dict[str, float]:
-        config = self.config
-        real = real.to(self.device, non_blocking=True)  # (B, 1, 28, 28)
-        batch = real.shape[0]
-        z = torch.randn(batch, self.generator.latent_dim, generator=noise_generator).to(self.device)
-
-        # bf16: convolutions and matmuls run in bfloat16 (oneDNN uses AMX / AVX512-BF16 where the
-        # CPU has them); parameters, gradients, optimiser state and the losses stay fp32.
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
-
-        # 1. generate; the teacher sees the same z, without gradients
-        with autocast:
-            fake, student_features = self.generator(z, return_features=True)  # (B, 1, 28, 28)
-        teacher_features = None
-        if self.teacher is not None:
-            with torch.no_grad(), autocast:
-                _, teacher_features = self.teacher(z, return_features=True)
-
-        # 2. discriminator: real -> 1, fake -> 0, one forward over both halves (no BN in D,
-        #    so concatenating changes nothing but halves the number of kernel launches).
-        #    teacher_as_real swaps a share of the real batch for the teacher's images on this z
-        #    (the teacher as a second source of data the student should match)
-        teacher_image = teacher_features["pixels"].float() if teacher_features is not None else None
-        shown_real = real
-        if config.teacher_as_real and teacher_image is not None:
-            count = round(config.teacher_as_real * batch)
-            shown_real = torch.cat([teacher_image[:count].to(real.dtype), real[count:]])
-        self.discriminator.requires_grad_(True)
-        if config.r1_gamma:
-            shown_real.requires_grad_(True)  # R1 differentiates D(x) with respect to the real images
-        with autocast:
-            logits = self.discriminator(torch.cat([shown_real, fake.detach().to(real.dtype)])).float()  # (2B,)
-        loss_d, parts_d = discriminator_loss(logits[:batch], logits[batch:], real_label=config.real_label)
-        if config.r1_gamma:
-            penalty, parts_r1 = r1_penalty(logits[:batch], shown_real, config.r1_gamma)
-            loss_d = loss_d + penalty
-            parts_d.update(parts_r1)
-        self.optimizer_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.optimizer_d.step()
-
-        # 3. generator: fool the updated D, and match the teacher's features
-        self.discriminator.requires_grad_(False)  # gradients flow through D to G only
-        perceptual = None
-        with autocast:
-            if config.perceptual_weight and teacher_image is not None:
-                fake_logits, fake_d_features = self.discriminator(fake, return_features=True)
-                with torch.no_grad():
-                    _, teacher_d_features = self.discriminator(teacher_image, return_features=True)
-                perceptual = (_as_float(fake_d_features), _as_float(teacher_d_features))
-            else:
-                fake_logits = self.discriminator(fake)
-        fake_logits = fake_logits.float()  # (B,)
-        distilling = self.teacher is not None
-        loss_g, parts_g = generator_loss(
-            fake_logits,
-            alpha=config.alpha_at(self.step) if distilling else 0.0,
-            student_features=_as_float(student_features),
-            teacher_features=_as_float(teacher_features),
-            layers=config.layers if distilling else (),
-            projections=self.projections,
-            pixel_distance=config.pixel_distance,
-            perceptual=perceptual,
-            perceptual_weight=config.perceptual_weight,
-        )
-        self.optimizer_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.optimizer_g.step()
-        if self.ema is not None:
-            self.ema.update_parameters(self.generator)
-        return {**parts_g, **parts_d}
+        z = torch.randn(real.shape[0], self.generator.latent_dim, generator=noise_generator).to(self.device)
+        return train_step(self.models, self.config, real.to(self.device, non_blocking=True), z, self.step)
 
     def _emit_samples(self) -> None:
         model = self.sampling_generator

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
 from ganlab.checkpoints import atomic_write_bytes, parse_json
+from ganlab.config import MAX_STEPS
 from ganlab.errors import GanlabError
 
 STATE_NAME = "training-state.safetensors"
@@ -175,3 +177,88 @@ def checked_scheduler_state(name: str, saved: Any, scheduler: Any) -> dict[str, 
     if wrong:
         raise ValueError(f"scheduler {name}: {', '.join(wrong)} not of the expected kind")
     return dict(saved)
+
+
+class Resumable:
+    """The Trainer's save and load of its training state (a mixin: it reads the trainer's models,
+    optimisers, schedulers, batch stream and random generators, and writes them back on a resume)."""
+
+    def _state_parts(self) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer], dict[str, Any]]:
+        modules: dict[str, nn.Module] = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.ema is not None:
+            modules["ema"] = self.ema
+        if len(self.projections):
+            modules["projections"] = self.projections
+        optimizers = {"optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
+        schedulers = {"scheduler_g": self.schedulers[0], "scheduler_d": self.schedulers[1]}
+        return modules, optimizers, schedulers
+
+    def save_training_state(self, elapsed: float, folder: str | Path | None = None) -> Path:
+        """Write everything the next step depends on beside the model (see training_state.py), in the
+        run's folder or `folder`."""
+        modules, optimizers, schedulers = self._state_parts()
+        epoch_state, position = self.batches.state()
+        random = {"torch": torch.get_rng_state(), "noise": self.noise_generator.get_state()}
+        if epoch_state is not None:
+            random["batches"] = epoch_state
+        if self.device.type == "cuda":
+            random["cuda"] = torch.cuda.get_rng_state(self.device)
+        header = {
+            "step": self.step,
+            "elapsed_s": elapsed,
+            "train_config": self.config.to_dict(),
+            "batch_position": position,
+            "loss_history": self.averages.history,
+        }
+        return save_state(folder or self.output_dir, modules=modules, optimizers=optimizers, schedulers=schedulers, random=random, header=header)
+
+    def load_training_state(self, path: str | Path) -> int:
+        """Continue from a state written by `save_training_state`; returns the step it resumes at.
+
+        Everything is checked before anything changes: a corrupt or mismatched state is one
+        GanlabError, and this trainer (and its output folder) are left as they were.
+        """
+        if self._thread is not None or self.step:
+            raise GanlabError("a training state can only be loaded before the run starts")
+        header, tensors = read_state(path)
+        check_resumable(header.get("train_config", {}), self.config.to_dict())
+        step = header.get("step")
+        if not isinstance(step, int) or not 0 < step <= MAX_STEPS:
+            raise GanlabError(f"the training state at {path} records no valid step ({step!r})")
+        if step >= self.config.steps:
+            raise GanlabError(f"the training state is already at step {step}; ask for more --steps than that to continue")
+        modules, optimizers, schedulers = self._state_parts()
+        if any(key.startswith("ema.") for key in tensors) != ("ema" in modules):
+            raise GanlabError("the training state and this run disagree on the EMA; resume with the same --ema")
+        # 1. read and check every part; this trainer is untouched if any is missing or does not fit
+        module_state = module_states(tensors, modules)
+        optimizer_state = optimizer_states(header, tensors, optimizers)
+        try:
+            scheduler_state = {name: checked_scheduler_state(name, header["schedulers"][name], scheduler) for name, scheduler in schedulers.items()}
+            noise_state = check_random_state("noise", tensors["random.noise"])
+            torch_state = check_random_state("torch", tensors["random.torch"])
+            batches_state = tensors.get("random.batches")
+            if batches_state is not None:
+                check_random_state("batches", batches_state)
+            position = int(header.get("batch_position", 0))
+            history = list(header.get("loss_history", []))
+            elapsed_before = float(header.get("elapsed_s", 0.0))
+        except (KeyError, TypeError, ValueError) as error:
+            raise GanlabError(f"the training state at {path} is incomplete ({type(error).__name__}: {error}); resume from another folder or start anew") from None
+        self.batches.check_position(position)
+        # 2. apply
+        for prefix, module in modules.items():
+            module.load_state_dict(module_state[prefix])
+        for prefix, optimizer in optimizers.items():
+            optimizer.load_state_dict(optimizer_state[prefix])
+        for name, scheduler in schedulers.items():
+            scheduler.load_state_dict(scheduler_state[name])
+        self.noise_generator.set_state(noise_state)
+        self.batches.load_state(batches_state, position)
+        self._torch_rng = torch_state
+        if "random.cuda" in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["random.cuda"], self.device)
+        self.averages.history = history
+        self.elapsed_before = elapsed_before
+        self.step = step
+        return step

@@ -16,9 +16,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, add_study_arguments, run_main, setting, start_study  # noqa: E402
+from ganlab.cli import ArgumentParser, add_study_arguments, run_main, setting, start_study
 
 GROUPS = ("seeds", "layers", "alpha")
 LAYER_CHOICES = (("14x14",), ("7x7",), ("7x7", "14x14"), ("pixels",))

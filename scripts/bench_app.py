@@ -26,11 +26,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from ganlab.cli import ArgumentParser, int_in, run_main  # noqa: E402
-from ganlab.errors import GanlabError  # noqa: E402
-from ganlab.lab.settings import LabSettings  # noqa: E402
+from ganlab.cli import ArgumentParser, int_in, run_main
+from ganlab.errors import GanlabError
+from ganlab.lab.settings import LabSettings
 
 
 def free_port() -> int:

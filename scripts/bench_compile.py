@@ -18,11 +18,9 @@ import json
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, int_in, run_main  # noqa: E402
+from ganlab.cli import ArgumentParser, int_in, run_main
 
 
 def main() -> None:

@@ -22,12 +22,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from bench_app import free_port, wait_for_server  # noqa: E402
+from bench_app import free_port, wait_for_server
 
-from ganlab.cli import ArgumentParser, int_in, run_main  # noqa: E402
-from ganlab.outputs import atomic_write_json, check_output_file  # noqa: E402
+from ganlab.cli import ArgumentParser, int_in, run_main
+from ganlab.outputs import atomic_write_json, check_output_file
 
 
 def main() -> None:

@@ -22,10 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, float_in, int_in, run_main  # noqa: E402
-from ganlab.precision import machine  # noqa: E402
+from ganlab.cli import ArgumentParser, float_in, int_in, run_main
+from ganlab.precision import machine
 
 
 TRAIN_WARMUP_STEPS = 3  # not timed: first steps allocate buffers and warm the allocator (1 in --quick)

@@ -17,9 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, float_in, int_in, run_main, setting  # noqa: E402
+from ganlab.cli import ArgumentParser, float_in, int_in, run_main, setting
 
 
 def main() -> int:

@@ -23,9 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, add_variant_study_arguments, run_main, setting, train_variant, variant_folder  # noqa: E402
+from ganlab.cli import ArgumentParser, add_variant_study_arguments, run_main, setting, train_variant, variant_folder
 
 R1 = {"r1_gamma": 10.0, "discriminator_dropout": 0.0}  # the teacher's discriminator settings
 # label -> what differs from the committed recipe (TrainConfig fields)

@@ -53,7 +53,7 @@ python scripts/fetch_mnist.py  # once, before trainings that start side by side 
 run_study() {  # run_study SCRIPT STEPS RUNS: the study's variants JOBS at a time (train only), then one pass scores them all
   local script="$1" variant variants
   local args=(--steps "$2" --device "$DEVICE" --runs "$3")
-  variants="$(python -c "import sys; sys.path.insert(0, 'scripts'); from ${script%.py} import VARIANTS; print(*VARIANTS, sep=chr(10))")"
+  variants="$(python -c "import runpy; print(*runpy.run_path('scripts/$script')['VARIANTS'], sep=chr(10))")"
   while IFS= read -r variant; do
     queue python "scripts/$script" "${args[@]}" --threads "$JOB_THREADS" --only "$variant" --train-only
   done <<< "$variants"
@@ -91,6 +91,9 @@ if has students; then
   COMMON=(--device "$DEVICE" --threads "$JOB_THREADS" --quiet)
   RECIPE=(--steps 3000 --lr-g 1e-3 --ema 0.999 "${COMMON[@]}")
   LONG=(--steps 6000 --lr-g 1e-3 --ema 0.999 --lr-decay "${COMMON[@]}")
+  # the committed pair: the distillation study's winner (R1, pixel L1, α 0.9 -> 0.5) and its α 0
+  # baseline, 20,000 steps each with the same discriminator, schedule and precision
+  KD20K=(--recipe committed --r1 10 --d-dropout 0 --pixel-distance l1 --lr-decay --steps 20000 --precision bf16 --keep-every 2000 --sample-every 0 "${COMMON[@]}")
   # Each student trains in its own folder beside the teacher's run, with a training state every
   # CHECKPOINT_EVERY steps, so a cut-off costs at most that many steps; only a finished student is
   # copied into checkpoints/. A folder left by another teacher is started over.
@@ -120,11 +123,13 @@ EOF
   }
   export TEACHER_SHA="$(sha256sum checkpoints/teacher/model.safetensors | cut -d' ' -f1)"
   # longest first, so that the last job to start is a short one
+  queue distil student "${KD20K[@]}" --alpha 0.9 --alpha-final 0.5
+  queue distil student-baseline "${KD20K[@]}" --alpha 0
   queue distil student-6k "${LONG[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
   queue distil student-baseline-6k "${LONG[@]}" --alpha 0
-  queue distil student "${RECIPE[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
+  queue distil student-3k "${RECIPE[@]}" --alpha 0.75 --layers 7x7 14x14 pixels
   queue distil student-original "${RECIPE[@]}" --alpha 0.5 --layers 14x14
-  queue distil student-baseline "${RECIPE[@]}" --alpha 0
+  queue distil student-baseline-3k "${RECIPE[@]}" --alpha 0
   wait_all "a student"
 fi
 

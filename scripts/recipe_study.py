@@ -25,9 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, add_variant_study_arguments, run_main, setting, train_variant, variant_folder  # noqa: E402
+from ganlab.cli import ArgumentParser, add_variant_study_arguments, run_main, setting, train_variant, variant_folder
 
 # label -> what differs from the plain recipe (TrainConfig fields)
 VARIANTS: dict[str, dict] = {

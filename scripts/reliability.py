@@ -18,10 +18,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
 
-from ganlab.cli import ArgumentParser, run_main  # noqa: E402
+from ganlab.cli import ArgumentParser, run_main
 
 TESTS = sorted(str(path.relative_to(REPO)) for path in (REPO / "tests").glob("test_reliability*.py"))
 

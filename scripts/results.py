@@ -26,9 +26,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, int_in, run_main, setting  # noqa: E402
+from ganlab.cli import ArgumentParser, int_in, run_main, setting
 
 GRID_MODELS = ("teacher", "student", "baseline", "original")  # a grid for each that exists
 GRID_SIZE = 64  # an 8 x 8 grid

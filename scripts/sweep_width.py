@@ -22,9 +22,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, add_study_arguments, bounded, run_main, setting, start_study  # noqa: E402
+from ganlab.cli import ArgumentParser, add_study_arguments, bounded, run_main, setting, start_study
 
 FID_TOLERANCE = 1.5  # a student "keeps the quality" within this factor of the teacher's FID
 

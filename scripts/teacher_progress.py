@@ -23,9 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.cli import ArgumentParser, int_in, run_main, setting  # noqa: E402
+from ganlab.cli import ArgumentParser, int_in, run_main, setting
 
 REPO = Path(__file__).resolve().parent.parent
 SNAPSHOT = re.compile(r"step-(\d+)")

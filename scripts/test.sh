@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -r requirements-dev.txt
+python -m pip install -q --no-deps -e .  # the ganlab package and its ganlab-* commands (pyproject.toml)
 # Debian's chromium for the browser test (Playwright cannot download its own browser here).
 if ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then

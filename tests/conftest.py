@@ -28,6 +28,9 @@ atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 torch.set_num_threads(int(os.environ.get("GANLAB_TEST_THREADS", "2")))
 
 REPO = Path(__file__).resolve().parent.parent
+# the scripts a test starts as a user would (`python scripts/x.py`) import this checkout's ganlab,
+# not whichever copy `pip install -e` last pointed at
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
 
 
 @pytest.fixture

@@ -111,7 +111,7 @@ def mnist_mirror(tmp_path, monkeypatch):
             (folder / f"{name}.part").replace(folder / name)
 
     monkeypatch.setenv(data.ROOT_ENV, str(tmp_path / "fresh-data"))
-    monkeypatch.setattr(data, "SOURCES", [("local mirror", mirror)])
+    monkeypatch.setitem(data.SOURCE_OVERRIDES, "mnist", [("local mirror", mirror)])
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
+import dataclasses
 import hashlib
 
 import pytest
 import torch
 
-from ganlab import data
+from ganlab import data, datasets
 from ganlab.errors import GanlabError
 
 
@@ -20,7 +21,7 @@ def test_verification_rejects_a_corrupted_file(tmp_path, monkeypatch):
     # make three files "official" by pinning their sums, leave one wrong
     sums = {name: hashlib.sha256((raw / name).read_bytes()).hexdigest() for name in data.SHA256}
     sums["train-labels-idx1-ubyte"] = "0" * 64
-    monkeypatch.setattr(data, "SHA256", sums)
+    monkeypatch.setitem(datasets.DATASETS, "mnist", dataclasses.replace(datasets.MNIST, sha256=sums))
     with pytest.raises(GanlabError, match="train-labels-idx1-ubyte is corrupted.*fetch_mnist"):
         data.verify(tmp_path)
 
@@ -29,11 +30,11 @@ def test_missing_file_and_failed_sources_say_what_to_do(tmp_path, monkeypatch):
     with pytest.raises(GanlabError, match="missing"):
         data.verify(tmp_path)
 
-    def offline(root):
+    def offline(root, entry, argument):
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(data, "_from_torchvision", offline)
-    monkeypatch.setattr(data, "_from_npm", offline)
+    monkeypatch.setitem(data.SOURCE_KINDS, "torchvision", offline)
+    monkeypatch.setitem(data.SOURCE_KINDS, "npm-idx", offline)
     with pytest.raises(GanlabError, match="could not get MNIST.*torchvision.*npm"):
         data.ensure_mnist(tmp_path, log=lambda message: None)
 

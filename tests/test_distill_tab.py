@@ -15,7 +15,7 @@ from ganlab.errors import GanlabError
 from ganlab.events import Quality, Samples, Step
 from ganlab.lab.quality import PROBE_SAMPLES, QualityProbe
 from ganlab.lab.views import end_words, labelled_frames, smooth
-from ganlab.reporting import MAX_SNAPSHOTS, RunLog
+from ganlab.reporting import MAX_SNAPSHOTS, LogSnapshot, RunLog
 from ganlab.trainer import new_trainer
 from lab_fixtures import tiny_lab
 from test_trainer import config, small_teacher
@@ -94,12 +94,15 @@ def test_smoothing_is_debiased_and_zero_means_raw():
 
 
 def test_end_reasons_are_plain_words():
-    settings = {"time_budget_s": 120.0, "cap_s": 600.0}
+    from ganlab.lab.request import RunRequest
+    from ganlab.lab.settings import LabSettings
+
+    settings = RunRequest.from_inputs(LabSettings(run_cap_s=600.0), time_budget_s=120.0)
     base = {"step": 205, "elapsed": 120.3}
-    assert end_words({**base, "reason": "time budget"}, settings, yours=True) == "Finished: its 120 s time budget ran out at step 205."
-    assert end_words({**base, "reason": "completed"}, settings, yours=True).startswith("Finished: all 205 steps done")
-    assert "ends every run 600 s after it starts, pauses included" in end_words({**base, "reason": "wall-clock cap of 600 s reached"}, settings, yours=False)
-    assert end_words({**base, "reason": "stopped by you"}, settings, yours=False).endswith("by the visitor who started it.")
+    assert end_words(LogSnapshot(**base, reason="time budget"), settings, yours=True) == "Finished: its 120 s time budget ran out at step 205."
+    assert end_words(LogSnapshot(**base, reason="completed"), settings, yours=True).startswith("Finished: all 205 steps done")
+    assert "ends every run 600 s after it starts, pauses included" in end_words(LogSnapshot(**base, reason="wall-clock cap of 600 s reached"), settings, yours=False)
+    assert end_words(LogSnapshot(**base, reason="stopped by you"), settings, yours=False).endswith("by the visitor who started it.")
 
 
 def test_walk_frames_wrap_into_rows_with_their_digit_under_each():
@@ -117,7 +120,7 @@ def test_a_run_prepares_in_its_own_thread_and_a_failed_download_fails_the_run_no
         raise OSError("network unreachable")
 
     monkeypatch.setenv(data.ROOT_ENV, str(tmp_path / "empty"))
-    monkeypatch.setattr(data, "SOURCES", [("offline mirror", offline)])
+    monkeypatch.setitem(data.SOURCE_OVERRIDES, "mnist", [("offline mirror", offline)])
     lab = tiny_lab(tmp_path)
     view = lab.start_run(steps=5, batch_size=16, owner="me")  # returns at once; the failure arrives in a poll
     assert view.state in ("preparing", "failed")
@@ -154,16 +157,19 @@ def test_pause_while_preparing_starts_the_run_paused_and_step_needs_a_pause(tmp_
 
 def test_a_stalled_preparation_is_abandoned_past_the_cap_and_frees_the_slot(tmp_path):
     from ganlab.lab.files import RunFolders
+    from ganlab.lab.request import RunRequest
     from ganlab.lab.runs import TrainingSlot, new_run
+    from ganlab.lab.settings import LabSettings
 
     slot, release = TrainingSlot(), threading.Event()
     folders = RunFolders(tmp_path)
 
     def stalled(run):  # a download that never answers
         release.wait(30)
-        return None, None
+        return None
 
-    build = lambda: new_run(folders=folders, owner="me", settings={"steps": 5, "time_budget_s": 0}, baseline=False)  # noqa: E731
+    request = RunRequest.from_inputs(LabSettings(), steps=5, time_budget_s=0)
+    build = lambda: new_run(folders=folders, owner="me", request=request)  # noqa: E731
     run = slot.claim(build, stalled, cap_s=0.3, idle_s=60, grace_s=0.2)
     assert run.alive and run.state(run.student_log.snapshot()) == "preparing"
     assert not run.stop("stopped by you", timeout=0.1)  # still preparing: not claimed as stopped
@@ -176,24 +182,25 @@ def test_a_stalled_preparation_is_abandoned_past_the_cap_and_frees_the_slot(tmp_
 
 
 def test_a_run_after_a_stalled_download_is_told_so_instead_of_waiting_behind_it(tmp_path, monkeypatch):
-    import ganlab.lab.facade as facade
+    import ganlab.lab.distillation as distillation
 
     lab = tiny_lab(tmp_path)
-    monkeypatch.setattr(facade, "IMAGES_WAIT_S", 0.1)
-    lab._images_lock.acquire()  # an abandoned run's download thread, stuck inside the load
+    monkeypatch.setattr(distillation, "IMAGES_WAIT_S", 0.1)
+    images = lab.distillation.images
+    images.lock.acquire()  # an abandoned run's download thread, stuck inside the load
     try:
         with pytest.raises(GanlabError, match="still being downloaded for an earlier run that stalled"):
-            lab._training_images()
+            images.load()
     finally:
-        lab._images_lock.release()
-    assert lab._training_images().shape[1:] == (1, 28, 28)  # once it lets go, runs load as before
+        images.lock.release()
+    assert images.load().shape[1:] == (1, 28, 28)  # once it lets go, runs load as before
 
 
 def test_the_fid_axis_spans_the_data_not_the_reference_values_as_exponents():
     """Reference lines are data on the log axis; its range is the data's decades, padded (the axis once ran to 10^67)."""
     from ganlab.lab.views import quality_figure
 
-    snapshot = {"step": 300, "quality": [(0, {"balanced": 0.0, "agreement": 0.1, "fid": 900.0}), (300, {"balanced": 0.6, "agreement": 0.7, "fid": 80.0})]}
+    snapshot = LogSnapshot(step=300, quality=[(0, {"balanced": 0.0, "agreement": 0.1, "fid": 900.0}), (300, {"balanced": 0.6, "agreement": 0.7, "fid": 80.0})])
     references = {"teacher": {"balanced": 0.8, "fid": 53.0}, "committed student": {"balanced": 0.75, "agreement": 0.85, "fid": 67.0}}
     figure = quality_figure(snapshot, None, references)
     low, high = figure.layout.yaxis2.range

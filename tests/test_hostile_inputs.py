@@ -62,12 +62,16 @@ def with_tensors(folder: Path, change) -> Path:
 
 
 def refuse_building(monkeypatch) -> None:
-    """Make building any torch module fail the test: the checks must come before."""
+    """Make allocating any model parameter fail the test: the checks must come before. (Sizes are
+    counted on the meta device, which holds shapes only: that is allowed.)"""
+    original = torch.nn.Parameter.__new__
 
-    def built(*args, **kwargs):
-        raise AssertionError("a model was built before its checkpoint was refused")
+    def allocated(cls, data=None, requires_grad=True):
+        if data is None or data.device.type != "meta":
+            raise AssertionError("a model was built before its checkpoint was refused")
+        return original(cls, data, requires_grad)
 
-    monkeypatch.setattr(torch.nn.Module, "__init__", built)
+    monkeypatch.setattr(torch.nn.Parameter, "__new__", staticmethod(allocated))
 
 
 def refuse_loading(monkeypatch) -> None:

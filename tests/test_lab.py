@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -23,6 +24,7 @@ from ganlab.lab import (
     metrics_markdown,
 )
 from ganlab.lab.views import thin
+from ganlab.reporting import LogSnapshot
 from ganlab.sampling import generate, interpolate, noise, to_uint8
 from conftest import wait_for
 from lab_fixtures import tiny_lab
@@ -71,10 +73,10 @@ def test_training_precision_is_a_setting_and_auto_follows_the_cpu(monkeypatch):
 def test_sampling_uses_every_core_while_idle_and_one_fewer_while_a_run_trains(monkeypatch):
     lab = Lab(LabSettings(sample_threads=0), slot=TrainingSlot(), classifier=None)
     monkeypatch.setattr("os.cpu_count", lambda: 4)
-    assert lab._sampling_threads() == 4
+    assert lab.sampler.threads() == 4
     monkeypatch.setattr(lab.slot, "busy", lambda: object())
-    assert lab._sampling_threads() == 3
-    assert Lab(LabSettings(sample_threads=2), slot=TrainingSlot(), classifier=None)._sampling_threads() == 2
+    assert lab.sampler.threads() == 3
+    assert Lab(LabSettings(sample_threads=2), slot=TrainingSlot(), classifier=None).sampler.threads() == 2
 
 
 def test_the_original_recipe_stays_selectable_and_labelled():
@@ -291,8 +293,8 @@ def test_thinning_keeps_bucket_means():
 
 
 def test_loss_figure_keeps_the_users_zoom():
-    snapshot = {"steps": [1, 2], "history": {"adversarial": [0.7, 0.6], "discriminator": [1.3, 1.2]}}
-    figure = loss_figure({**snapshot, "step": 2}, snapshot)
+    snapshot = LogSnapshot(step=2, steps=[1, 2], history={"adversarial": [0.7, 0.6], "discriminator": [1.3, 1.2]})
+    figure = loss_figure(snapshot, dataclasses.replace(snapshot))
     assert figure.layout.uirevision == "losses"
     assert [t.name for t in figure.data if t.showlegend is not False] == ["adversarial", "discriminator", "baseline adversarial", "baseline discriminator"]
 

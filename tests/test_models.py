@@ -159,3 +159,14 @@ def test_multiply_adds_from_the_config_match_torchs_flop_counter(config):
         model(torch.zeros(1, config.latent_dim))
     assert config.multiply_adds() == counter.get_total_flops() // 2
     assert GeneratorConfig.teacher().multiply_adds() == 33_567_744
+
+
+def test_sizes_are_counted_on_the_model_itself_and_equal_the_seeds_table():
+    """ganlab.registry builds each model on the meta device: the counts are the model's, and they
+    match the original design's parameter table (teacher 1,961,728; student 784,640)."""
+    from ganlab.registry import on_meta, parameter_count
+
+    assert parameter_count(GeneratorConfig.teacher()) == 1_961_728
+    assert parameter_count(GeneratorConfig.student()) == 784_640
+    assert GeneratorConfig.student().multiply_adds() == 7_250_432  # 4.63x fewer than the teacher's 33,567,744
+    assert all(p.device.type == "meta" for p in on_meta(GeneratorConfig.teacher()).parameters())

@@ -17,12 +17,12 @@ from ganlab.checkpoints import load_checkpoint
 
 def test_a_diverging_run_stops_itself_keeps_its_last_good_checkpoint_and_the_app_keeps_working(served, client, monkeypatch):
     import ganlab.lab.settings
-    import ganlab.trainer
+    import ganlab.gan_step
 
     _, lab = served
     wait_for(lambda: lab.slot.busy() is None)
     monkeypatch.setattr(ganlab.lab.settings, "CHECKPOINT_EVERY", 5)
-    real_loss = ganlab.trainer.generator_loss
+    real_loss = ganlab.gan_step.generator_loss
     calls = [0]
 
     def exploding(*args, **kwargs):
@@ -33,7 +33,7 @@ def test_a_diverging_run_stops_itself_keeps_its_last_good_checkpoint_and_the_app
             parts = {**parts, "adversarial": math.inf}
         return total, parts
 
-    monkeypatch.setattr(ganlab.trainer, "generator_loss", exploding)
+    monkeypatch.setattr(ganlab.gan_step, "generator_loss", exploding)
     client.predict(api_name="/start_run", steps=1000, batch_size=8, lr_generator=0.1, lr_discriminator=0.1)
     final = wait_for(lambda: (status := client.predict(api_name="/run_status"))[-2]["state"] == "failed" and status)
     details, message = final[-2], final[-1]
@@ -46,7 +46,7 @@ def test_a_diverging_run_stops_itself_keeps_its_last_good_checkpoint_and_the_app
     # the app keeps working: Compare answers and the next run can start
     teacher, _, info = client.predict(0, 4, "last run's student", api_name="/generate")
     assert os.path.isfile(teacher) and "generation time (4)" in info
-    monkeypatch.setattr(ganlab.trainer, "generator_loss", real_loss)
+    monkeypatch.setattr(ganlab.gan_step, "generator_loss", real_loss)
     assert client.predict(api_name="/start_run", steps=3, batch_size=8)[-2]["state"] in ("preparing", "running", "finished")
     wait_for(lambda: lab.slot.busy() is None)
     record_figure("divergence", {"diverged_at_step": 13, "kept_checkpoint_step": training["steps"], "message": message})

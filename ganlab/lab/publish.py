@@ -41,7 +41,7 @@ def finished_student(run: Run | None, viewer: str) -> Path:
 
 def card_kind(run: Run) -> str:
     """The card's role: a run with α = 0 trained no distillation, so it is a baseline, not a student."""
-    return "baseline" if run.settings.get("alpha") == 0 else "student"
+    return "student" if run.request.distills else "baseline"
 
 
 def run_metrics(run: Run) -> dict[str, Any]:
@@ -52,14 +52,14 @@ def run_metrics(run: Run) -> dict[str, Any]:
     """
     snapshot = run.student_log.snapshot()
     measured: dict[str, Any] = {
-        "steps": snapshot["step"],
-        "wall_time_s": round(snapshot["elapsed"], 1),
-        "ended": snapshot.get("reason") or snapshot.get("status", ""),
+        "steps": snapshot.step,
+        "wall_time_s": round(snapshot.elapsed, 1),
+        "ended": snapshot.reason or snapshot.status,
     }
-    last_losses = {name: values[-1] for name, values in snapshot["history"].items() if values and math.isfinite(values[-1])}
+    last_losses = {name: values[-1] for name, values in snapshot.history.items() if values and math.isfinite(values[-1])}
     if last_losses:
         measured["final_losses"] = {name: round(value, 5) for name, value in last_losses.items()}
-    quality = snapshot.get("quality")  # the live quality probe's points, when the run had one: [(step, values)]
+    quality = snapshot.quality  # the live quality probe's points, when the run had one: [(step, values)]
     if quality:
         step, values = quality[-1]
         measured[f"quality_probe_at_step_{step}"] = {name: value for name, value in values.items() if math.isfinite(value)}

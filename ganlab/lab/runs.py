@@ -22,10 +22,11 @@ import torch
 
 from ganlab.config import TrainConfig
 from ganlab.errors import GanlabError
-from ganlab.lab.files import MAX_RUN_FOLDERS, RunFolders
-from ganlab.models import Generator
 from ganlab.events import Failed, Finished
-from ganlab.reporting import RunLog
+from ganlab.lab.files import MAX_RUN_FOLDERS, RunFolders
+from ganlab.lab.request import RunRequest
+from ganlab.models import Generator
+from ganlab.reporting import LogSnapshot, RunLog
 from ganlab.trainer import Trainer, new_trainer
 
 
@@ -44,17 +45,16 @@ class Run:
 
     id: str
     owner: str
-    settings: dict[str, Any]
+    request: RunRequest
     output_dir: Path
     student_log: RunLog
     baseline_log: RunLog | None = None
+    teacher_image: Any = None  # the teacher's fixed-noise grid this run is compared with (its own teacher, Hub or not)
     student: Trainer | None = None
     baseline: Trainer | None = None
     note: str = "starting"  # what the preparer is doing (the phase line while preparing)
     note_since: float = field(default_factory=time.monotonic)
-    quality_references: dict[str, dict[str, float]] = field(default_factory=dict)  # probe values of fixed models
-    quality_figure_cache: Any = None  # (what it shows, the figure): rebuilt only when a quality point arrives
-    teacher_image: Any = None  # the teacher's fixed-noise grid this run is compared with (its own teacher, Hub or not)
+    quality_references: dict[str, dict[str, float]] = field(default_factory=dict)  # probe values of fixed models, set by `start`
     started: float = field(default_factory=time.monotonic)
     started_wall: float = field(default_factory=time.time)
     last_polled: float = field(default_factory=time.monotonic)
@@ -63,6 +63,15 @@ class Run:
     _start_paused: bool = field(default=False, repr=False)  # Pause pressed while preparing: start the trainers paused
     _abandoned: bool = field(default=False, repr=False)  # a preparer that outlived the cap no longer counts as alive
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The request as JSON-ready values (the raw status panel; read `request` in code)."""
+        return self.request.to_dict()
+
+    def polled(self) -> None:
+        """Someone is watching: the watchdog's idle clock starts again."""
+        self.last_polled = time.monotonic()
 
     @property
     def trainers(self) -> list[Trainer]:
@@ -101,12 +110,13 @@ class Run:
                 self._stop_reason = reason
         self.student_log(Failed(step=0, error=reason))
 
-    def start(self, prepare: Callable[[Run], tuple[Trainer, Trainer | None]]) -> None:
+    def start(self, prepare: Callable[[Run], Prepared | None]) -> None:
         """Run `prepare` in a thread of its own, then start the trainers it returns (unless stopped meanwhile)."""
 
         def preparer() -> None:
             try:
-                student, baseline = prepare(self)  # (None, None) when it saw a stop between its phases
+                prepared = prepare(self)  # None when it saw a stop between its phases
+                student, baseline = (None, None) if prepared is None else (prepared.student, prepared.baseline)
             except Exception as error:  # MNIST unreachable, a teacher that will not load: the run fails, the app stays
                 message = str(error) if isinstance(error, GanlabError) else f"{type(error).__name__}: {error}"
                 self.student_log(Failed(step=0, error=message))
@@ -118,6 +128,7 @@ class Run:
                     self.student_log(Finished(step=0, reason=self._stop_reason or "stopped", elapsed=0.0, losses={}))
                     return
                 self.student, self.baseline = student, baseline
+                self.quality_references = prepared.quality_references
                 for trainer in self.trainers:
                     if self._start_paused:
                         trainer.pause()
@@ -172,21 +183,21 @@ class Run:
         for trainer in self._training("step"):
             trainer.advance(steps)
 
-    def state(self, snapshot: dict[str, Any]) -> str:
+    def state(self, snapshot: LogSnapshot) -> str:
         """preparing, running, paused, finished, stopped or failed, from the student's log snapshot."""
-        if snapshot["status"] == "failed" and not any(t.alive for t in self.trainers):
+        if snapshot.status == "failed" and not any(t.alive for t in self.trainers):
             return "failed"
         if self.alive:
             if self.student is None:
                 return "preparing"
             return "paused" if self.paused else "running"
-        return snapshot["status"] if snapshot["status"] in ("finished", "stopped") else "stopped"
+        return snapshot.status if snapshot.status in ("finished", "stopped") else "stopped"
 
-    def progress(self, snapshot: dict[str, Any], state: str) -> tuple[float, str]:
+    def progress(self, snapshot: LogSnapshot, state: str) -> tuple[float, str]:
         """(fraction done, one plain line): the bar fills by whichever limit ends the run first, and says which."""
-        total = snapshot["total_steps"] or self.settings["steps"]
-        step, elapsed = snapshot["step"], snapshot["elapsed"]
-        budget = self.settings["time_budget_s"] or self.settings.get("cap_s", 0)
+        total = snapshot.total_steps or self.request.steps
+        step, elapsed = snapshot.step, snapshot.elapsed
+        budget = self.request.budget_s
         by_steps = step / total if total else 0.0
         by_time = min(1.0, elapsed / budget) if budget else 0.0
         rate = step / elapsed if step and elapsed > 0 else 0.0
@@ -203,7 +214,7 @@ class Run:
         if state == "running" and rate:
             left = (budget - elapsed) if time_bound else (total - step) / rate
             text += f" · {rate:.1f} steps/s · about {max(0.0, left):.0f} s left"
-        if self.settings.get("precision") == "bf16":
+        if self.request.precision == "bf16":
             text += " · bf16 autocast"
         fraction = max(by_steps, by_time)
         if state == "finished":  # completed, or its time budget ran out
@@ -211,11 +222,20 @@ class Run:
         return min(1.0, fraction), text
 
 
-def new_run(*, folders: RunFolders, owner: str, settings: dict[str, Any], baseline: bool) -> Run:
+@dataclass(frozen=True)
+class Prepared:
+    """What a run's preparation hands back: its trainers and the quality curve's reference values."""
+
+    student: Trainer
+    baseline: Trainer | None = None
+    quality_references: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def new_run(*, folders: RunFolders, owner: str, request: RunRequest, teacher_image: Any = None) -> Run:
     """A run in a folder of its own (`folders` deletes old ones nobody holds); its trainers come from `start`."""
     run_id = time.strftime("%H%M%S") + "-" + uuid.uuid4().hex[:6]
     output_dir = folders.new(run_id, owner)
-    return Run(run_id, owner, settings, output_dir, RunLog(), RunLog() if baseline else None)
+    return Run(run_id, owner, request, output_dir, RunLog(), RunLog() if request.baseline else None, teacher_image=teacher_image)
 
 
 def run_trainers(
@@ -285,7 +305,7 @@ class TrainingSlot:
         return run
 
     def claim(
-        self, build: Callable[[], Run], prepare: Callable[[Run], tuple[Trainer, Trainer | None]], *,
+        self, build: Callable[[], Run], prepare: Callable[[Run], Prepared | None], *,
         cap_s: float, idle_s: float, grace_s: float = PREPARE_GRACE_S,
     ) -> Run:  # fmt: skip
         """Build and start a run unless one is alive; raise GanlabError saying when it ends otherwise."""
@@ -328,19 +348,15 @@ SLOT = TrainingSlot()
 def remaining_s(run: Run, cap_s: float) -> float:
     """Seconds until `run` ends at the latest: its time budget or the wall-clock cap, whichever comes first."""
     elapsed = time.monotonic() - run.started
-    left = cap_s - elapsed
-    budget = run.settings.get("time_budget_s") or 0
-    if budget:
-        left = min(left, budget - elapsed)
-    return max(0.0, left)
+    return max(0.0, min(cap_s, run.request.budget_s) - elapsed)
 
 
 def busy_message(run: Run, cap_s: float) -> str:
     """Why the slot is taken, for anyone but the run's owner (who holds it is never named)."""
     snapshot = run.student_log.snapshot()
     return (
-        f"a run is already training (held by another visitor, step {snapshot['step']}/"
-        f"{snapshot['total_steps'] or run.settings['steps']}, ends within {remaining_s(run, cap_s):.0f} s): "
+        f"a run is already training (held by another visitor, step {snapshot.step}/"
+        f"{snapshot.total_steps or run.request.steps}, ends within {remaining_s(run, cap_s):.0f} s): "
         "one run at a time on this machine; watch it in the Distill tab, or duplicate the Space to train your own"
     )
 

@@ -7,14 +7,15 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ganlab.checkpoints import REPO_ROOT
+from ganlab.paths import REPO_ROOT
 from ganlab.config import FAST, PRECISIONS
+from ganlab.datasets import DATASETS, MNIST
 from ganlab.errors import GanlabError
 
 METRICS_PATH = REPO_ROOT / "checkpoints" / "metrics.json"
 DEFAULT_SAMPLES = 64  # the Compare grid's default size (8 x 8)
 ANY_DIGIT = "any"
-DIGIT_CHOICES = (ANY_DIGIT, *"0123456789")  # Compare's digit choice: any noise, or the z whose teacher image reads as d
+DIGIT_CHOICES = (ANY_DIGIT, *MNIST.class_names)  # Compare's digit choice: any noise, or the z whose teacher image reads as d
 # candidates one Compare request may examine for a digit. The bundled teacher keeps 7.4% (digit 5)
 # to 9.6% (digit 1) of its z, so 256 samples of the rarest digit take ~3,500 tries; an untrained
 # or Hub teacher that draws no such digit stops here and the view says how many it found. Cost:
@@ -45,7 +46,7 @@ class LabSettings:
     infer_precision: str = "auto"  # GANLAB_INFER_PRECISION: fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16) for sampling
     sample_threads: int = 0  # GANLAB_SAMPLE_THREADS: torch threads of each sampling request (0: every core, one fewer while a run trains)
     train_images: int = 0  # GANLAB_TRAIN_IMAGES: first N MNIST images for UI runs (0: all 60,000)
-    data_source: str = "mnist"  # GANLAB_TRAIN_DATA: "mnist" or "synthetic"
+    data_source: str = "mnist"  # GANLAB_TRAIN_DATA: a dataset of ganlab.datasets ("mnist"), or "synthetic"
     runs_dir: str = ""  # GANLAB_RUNS_DIR: where this process makes its own folder for UI runs (default: the OS temp dir; never the repo)
     teacher: str = ""  # GANLAB_TEACHER: teacher checkpoint folder (default checkpoints/teacher)
     student: str = ""  # GANLAB_STUDENT: student checkpoint folder (default checkpoints/student)
@@ -104,8 +105,9 @@ class LabSettings:
                 raise GanlabError(f"{variable} ({name}) must be a positive number of seconds, got {value!r}")
         if not (math.isfinite(self.probe_every_s) and self.probe_every_s >= 0):
             raise GanlabError(f"GANLAB_PROBE_EVERY_S (probe_every_s) must be 0 (no quality curve) or more seconds, got {self.probe_every_s!r}")
-        if self.data_source not in ("mnist", "synthetic"):
-            raise GanlabError(f"GANLAB_TRAIN_DATA must be 'mnist' or 'synthetic', got {self.data_source!r}")
+        if self.data_source != "synthetic" and self.data_source not in DATASETS:
+            choices = ", ".join(repr(name) for name in (*DATASETS, "synthetic"))
+            raise GanlabError(f"GANLAB_TRAIN_DATA must be one of {choices}, got {self.data_source!r}")
         if self.infer_precision not in ("auto", *PRECISIONS):
             choices = ", ".join(repr(name) for name in PRECISIONS)
             raise GanlabError(f"GANLAB_INFER_PRECISION must be {choices} or 'auto', got {self.infer_precision!r}")

@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 
 from ganlab.config import GeneratorConfig
-from ganlab.lab.quality import QUALITY_CURVES
+from ganlab.lab.charts import QualityFigures, fid_axis_range, loss_figure, quality_figure, smooth, thin  # noqa: F401 (also importable from here)
+from ganlab.lab.request import RunRequest
 from ganlab.lab.runs import Run
 from ganlab.lab.sources import LoadedModel
 from ganlab.models import architecture_lines, count_parameters
+from ganlab.reporting import LogSnapshot
 from ganlab.sampling import grid
 
 
@@ -137,140 +139,10 @@ def labelled_frames(images: np.ndarray, labels: Sequence[int] | None, *, columns
     return np.asarray(canvas)
 
 
-def sample_grid(snapshot: dict[str, Any] | None) -> np.ndarray | None:
-    if snapshot is None or snapshot["samples"] is None:
+def sample_grid(snapshot: LogSnapshot | None) -> np.ndarray | None:
+    if snapshot is None or snapshot.samples is None:
         return None
-    return grid(snapshot["samples"], columns=8, scale=2)
-
-
-def thin(steps: list[int], values: list[float], max_points: int = 400) -> tuple[list[int], list[float]]:
-    """Bucket means, so a 5,000-step curve stays a few hundred points (and is smoothed a little)."""
-    if len(values) <= max_points:
-        return steps, values
-    size = math.ceil(len(values) / max_points)
-    xs, ys = [], []
-    for start in range(0, len(values), size):
-        xs.append(steps[min(start + size, len(steps)) - 1])
-        ys.append(float(np.mean(values[start : start + size])))
-    return xs, ys
-
-
-def smooth(values: list[float], weight: float) -> list[float]:
-    """Exponential moving average with TensorBoard's debiasing (the first points are not pulled to 0)."""
-    out, average = [], 0.0
-    for count, value in enumerate(values, start=1):
-        average = weight * average + (1.0 - weight) * value
-        out.append(average / (1.0 - weight**count) if weight else value)
-    return out
-
-
-LOSS_CURVES = ("adversarial", "distillation", "discriminator")
-COLOURS = {"adversarial": "#1f77b4", "distillation": "#2ca02c", "discriminator": "#d62728"}
-
-
-def _up_to(snapshot: dict[str, Any], name: str, last_step: int | None) -> tuple[list[int], list[float]]:
-    values = snapshot["history"].get(name) or []
-    steps = snapshot["steps"][: len(values)]
-    if last_step is not None:  # the baseline runs faster (no teacher pass): show it at the student's steps only
-        keep = sum(1 for step in steps if step <= last_step)
-        steps, values = steps[:keep], values[:keep]
-    return steps, values
-
-
-def loss_figure(student: dict[str, Any], baseline: dict[str, Any] | None = None, smoothing: float = 0.6):
-    """Plotly loss curves on one step axis: smoothed lines over faint raw ones; a constant uirevision
-    keeps the user's zoom across updates."""
-    import plotly.graph_objects as go
-
-    figure = go.Figure()
-    for label, snapshot, dash in (("", student, "solid"), ("baseline ", baseline, "dash")):
-        if snapshot is None:
-            continue
-        for name in LOSS_CURVES:
-            xs, ys = thin(*_up_to(snapshot, name, student["step"] if snapshot is baseline else None))
-            if not ys:
-                continue
-            line = {"color": COLOURS[name], "dash": dash}
-            if smoothing:
-                figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={**line, "width": 1}, opacity=0.25, hoverinfo="skip", showlegend=False))
-                ys = smooth(ys, smoothing)
-            figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{label}{name}", line=line))
-    title = "losses" + (f" (smoothed {smoothing:g}; faint: raw)" if smoothing else "")
-    if baseline:
-        title += "; dashed: no-distillation baseline, shown up to the student's step"
-    figure.update_layout(
-        uirevision="losses",
-        height=320,
-        margin={"l": 40, "r": 10, "t": 30, "b": 40},
-        xaxis_title="step",
-        yaxis_title="loss",
-        legend={"orientation": "h", "y": -0.25},
-        title={"text": title, "font": {"size": 13}},
-    )
-    return figure
-
-
-QUALITY_LABELS = {"balanced": "recognizable, ≤ 10 % per digit", "agreement": "agreement with the teacher", "fid": "FID"}
-QUALITY_COLOURS = {"balanced": "#9467bd", "agreement": "#ff7f0e", "fid": "#8c564b"}
-REFERENCE_DASH = {"teacher": "dot", "committed student": "dashdot"}
-REFERENCE_LABEL_AT = {"teacher": "top left", "committed student": "bottom left"}  # apart, so close lines stay legible
-
-
-def quality_figure(student: dict[str, Any], baseline: dict[str, Any] | None, references: dict[str, dict[str, float]]):
-    """The live quality curve: recognizable and agreement (left, 0-1) and FID (right) against steps,
-    with the teacher's and the committed student's values as horizontal reference lines."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=("digits (higher is better)", "FID (log scale, lower is better)"))
-    last_step = student["step"]
-    fids: list[float] = []
-    for label, snapshot, dash in (("", student, "solid"), ("baseline ", baseline, "dash")):
-        if snapshot is None or not snapshot["quality"]:
-            continue
-        points = [(step, values) for step, values in snapshot["quality"] if step <= last_step or snapshot is student]
-        xs = [step for step, _ in points]
-        for name in QUALITY_CURVES:
-            ys = [values.get(name) for _, values in points]
-            fids += [y for y in ys if name == "fid" and y]
-            figure.add_trace(
-                go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{label}{QUALITY_LABELS[name]}",
-                           line={"color": QUALITY_COLOURS[name], "dash": dash}, marker={"size": 4}),
-                row=1, col=2 if name == "fid" else 1,
-            )  # fmt: skip
-    span = [0, max(1, last_step)]
-    for label, values in references.items():
-        for name in QUALITY_CURVES:
-            if name == "agreement" and label == "teacher" or name not in values:
-                continue  # the teacher agrees with itself
-            value = values[name]
-            fids += [value] if name == "fid" and value else []
-            # a two-point line in data coordinates: correct on a log axis too (a shape's y on a log
-            # axis is read as an exponent, which once stretched this axis to 10^67)
-            figure.add_trace(
-                go.Scatter(x=span, y=[value, value], mode="lines+text", text=["", f"{label} {value:.2f}" if name != "fid" else f"{label} {value:.0f}"],
-                           textposition=REFERENCE_LABEL_AT[label], textfont={"size": 10, "color": QUALITY_COLOURS[name]}, showlegend=False, hoverinfo="skip",
-                           line={"color": QUALITY_COLOURS[name], "dash": REFERENCE_DASH[label], "width": 1}),
-                row=1, col=2 if name == "fid" else 1,
-            )  # fmt: skip
-    figure.update_yaxes(range=[0, 1.02], row=1, col=1)
-    figure.update_yaxes(type="log", row=1, col=2, range=fid_axis_range(fids))
-    figure.update_xaxes(title_text="step")
-    figure.update_layout(
-        uirevision="quality", height=300, margin={"l": 40, "r": 10, "t": 40, "b": 40},
-        legend={"orientation": "h", "y": -0.3}, font={"size": 11},
-    )  # fmt: skip
-    return figure
-
-
-def fid_axis_range(values: Sequence[float]) -> list[float] | None:
-    """The FID panel's log-axis range, in decades (plotly's unit for a log axis): the data's, padded by ~25 %."""
-    import math
-
-    finite = [value for value in values if value and value > 0 and math.isfinite(value)]
-    if not finite:
-        return None
-    return [math.log10(min(finite) / 1.25), math.log10(max(finite) * 1.25)]
+    return grid(snapshot.samples, columns=8, scale=2)
 
 
 def architecture_markdown(config: GeneratorConfig) -> str:
@@ -310,15 +182,15 @@ def idle_view(teacher_image: np.ndarray) -> RunView:
     )  # fmt: skip
 
 
-def end_words(snapshot: dict[str, Any], settings: dict[str, Any], *, yours: bool) -> str:
+def end_words(snapshot: LogSnapshot, request: RunRequest, *, yours: bool) -> str:
     """Why a run ended, in plain words."""
-    step, elapsed, reason = snapshot["step"], snapshot["elapsed"], snapshot["reason"]
+    step, elapsed, reason = snapshot.step, snapshot.elapsed, snapshot.reason
     if reason == "completed":
         return f"Finished: all {step:,} steps done in {elapsed:.0f} s."
     if reason == "time budget":
-        return f"Finished: its {settings['time_budget_s'] or settings.get('cap_s', 0):g} s time budget ran out at step {step:,}."
+        return f"Finished: its {request.budget_s:g} s time budget ran out at step {step:,}."
     if reason.startswith("wall-clock cap"):
-        return f"Stopped at step {step:,}: this app ends every run {settings.get('cap_s', 0):g} s after it starts, pauses included."
+        return f"Stopped at step {step:,}: this app ends every run {request.cap_s:g} s after it starts, pauses included."
     if reason.startswith("nobody watched"):
         return f"Stopped at step {step:,}: {reason} (closing the tab stops a run)."
     if reason == "stopped by you":
@@ -326,7 +198,7 @@ def end_words(snapshot: dict[str, Any], settings: dict[str, Any], *, yours: bool
     return f"Stopped at step {step:,}: {reason}."
 
 
-def phase_line(run: Run, state: str, snapshot: dict[str, Any], downloaded: int | None) -> str:
+def phase_line(run: Run, state: str, snapshot: LogSnapshot, downloaded: int | None) -> str:
     """What the run is doing now, in words: preparing (with the download's progress), training, or how it ended."""
     if state == "preparing":
         seconds = time.monotonic() - run.note_since
@@ -337,13 +209,13 @@ def phase_line(run: Run, state: str, snapshot: dict[str, Any], downloaded: int |
     if state == "running":
         return "training"
     if state == "paused":
-        return f"paused at step {snapshot['step']:,}"
+        return f"paused at step {snapshot.step:,}"
     return {"finished": "finished", "failed": "failed"}.get(state, "stopped")
 
 
 def run_view(
     run: Run, *, viewer: str, teacher_image: np.ndarray, checkpoint_name: str, real_image: np.ndarray | None = None,
-    smoothing: float = 0.6, downloaded: int | None = None,
+    smoothing: float = 0.6, downloaded: int | None = None, figures: QualityFigures | None = None,
 ) -> RunView:
     """What the Distill tab shows for `run` now, as `viewer` sees it."""
     student = run.student_log.snapshot()
@@ -359,10 +231,10 @@ def run_view(
     message = {
         "preparing": f"Preparing the run (started by {holder}).{watch}",
         "running": f"Training (started by {holder}).{watch}",
-        "paused": f"Paused at step {student['step']:,} (started by {holder})"
+        "paused": f"Paused at step {student.step:,} (started by {holder})"
         + (": Resume goes on; Step runs a few steps and pauses again." if yours else f".{watch}"),
-        "failed": f"Failed: {student['message']}",
-    }.get(state) or end_words(student, run.settings, yours=yours)
+        "failed": f"Failed: {student.message}",
+    }.get(state) or end_words(student, run.request, yours=yours)
     checkpoint = run.output_dir / "student" / checkpoint_name
     live = state in ("preparing", "running", "paused")
     controls = {
@@ -372,44 +244,35 @@ def run_view(
         "step": yours and state == "paused",
         "stop": yours and live,
     }
-    probe_share = student["probe_seconds"] / student["elapsed"] if student["elapsed"] else 0.0
+    probe_share = student.probe_seconds / student.elapsed if student.elapsed else 0.0
     details = {
         "state": state,
         "phase": phase_line(run, state, student, downloaded),
         "run_id": run.id,
         "yours": yours,
-        "step": student["step"],
-        "total_steps": student["total_steps"] or run.settings["steps"],
-        "elapsed_s": round(student["elapsed"], 1),
+        "step": student.step,
+        "total_steps": student.total_steps or run.request.steps,
+        "elapsed_s": round(student.elapsed, 1),
         "progress": round(progress, 4),
         "settings": run.settings,
-        "stop_reason": student["reason"] if state == "stopped" else "",
-        "latest_losses": {k: round(v[-1], 4) for k, v in student["history"].items() if v},
-        "latest_quality": {k: round(v, 4) for k, v in student["quality"][-1][1].items()} if student["quality"] else {},
-        "quality_points": len(student["quality"]),
+        "stop_reason": student.reason if state == "stopped" else "",
+        "latest_losses": {k: round(v[-1], 4) for k, v in student.history.items() if v},
+        "latest_quality": {k: round(v, 4) for k, v in student.quality[-1][1].items()} if student.quality else {},
+        "quality_points": len(student.quality),
         "quality_cost": round(probe_share, 4),  # share of the run's time the quality curve took
-        "history": len(student["snapshot_steps"]),
-        "baseline_step": baseline["step"] if baseline else None,
+        "history": len(student.snapshot_steps),
+        "baseline_step": baseline.step if baseline else None,
         "threads_alive": run.alive,
         "controls": controls,
         "checkpoint": str(checkpoint) if checkpoint.is_file() and not run.alive else None,
     }
-    quality = None
-    if student["quality"]:
-        # built only when a point arrives: a plotly figure with subplots takes tens of ms of Python,
-        # which, polled every second, holds the GIL against the trainer thread (measured: 59 steps
-        # against 69 in 60 s with the figure rebuilt on every poll)
-        shown_baseline = sum(1 for step, _ in baseline["quality"] if step <= student["step"]) if baseline else 0
-        key = (len(student["quality"]), shown_baseline, tuple(run.quality_references))
-        if run.quality_figure_cache is None or run.quality_figure_cache[0] != key:
-            run.quality_figure_cache = (key, quality_figure(student, baseline, run.quality_references))
-        quality = run.quality_figure_cache[1]
+    quality = (figures or QualityFigures()).figure(run, student, baseline) if student.quality else None
     return RunView(
         state=state,
         message=message,
         progress=progress,
         progress_text=progress_text,
-        figure=loss_figure(student, baseline, smoothing) if student["steps"] else None,
+        figure=loss_figure(student, baseline, smoothing) if student.steps else None,
         student_image=sample_grid(student),
         baseline_image=sample_grid(baseline) if baseline else None,
         teacher_image=teacher_image,

@@ -1,0 +1,111 @@
+"""`ModelChoice`: which teacher and student a request sees (the app's, the visitor's Hub pick, a run's).
+
+A visitor's Hub choice lives in a gr.State on their page and reaches the Lab with each request;
+`visitor(models)` makes it this request's choice through a context variable rather than an
+argument on every method: each Gradio request runs its handler in one worker thread, so one
+visitor's choice never reaches another's request. Models load on first use within a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from ganlab.errors import GanlabError
+from ganlab.lab.files import RunFolders
+from ganlab.lab.runs import TrainingSlot
+from ganlab.lab.settings import LabSettings
+from ganlab.lab.sources import STUDENT_CHOICES, HubModels, LoadedModel, StudentShelf, hub_requests, load_model
+from ganlab.lab.views import model_notes
+
+# this request's Hub choice: ({role: (repo, revision)}, {role: the model once loaded}), or None
+_VISITOR_MODELS: ContextVar[tuple[dict[str, list[str]], dict[str, LoadedModel]] | None] = ContextVar(
+    "ganlab_visitor_models", default=None
+)
+
+
+def checked_choice(models: Any) -> dict[str, list[str]]:
+    """A visitor's Hub choice as {role: [repo, revision]}, or a GanlabError for anything else."""
+    if not models:
+        return {}
+    if not isinstance(models, dict) or not set(models) <= {"teacher", "student"}:
+        raise GanlabError("the models choice must map 'teacher' and/or 'student' to [repo, revision]")
+    for pair in models.values():
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(part, str) for part in pair)):
+            raise GanlabError("the models choice must map 'teacher' and/or 'student' to [repo, revision]")
+    return {role: list(pair) for role, pair in models.items()}
+
+
+class ModelChoice:
+    """The app's teacher and student, the Hub models visitors loaded, and the Student menu's models."""
+
+    def __init__(self, settings: LabSettings, *, slot: TrainingSlot, folders: RunFolders, warm_up: Callable[[LoadedModel], None]) -> None:
+        self.slot, self.folders = slot, folders
+        self.app_teacher = load_model("teacher", path=settings.teacher or None, repo=settings.teacher_repo, revision=settings.teacher_revision)
+        self.app_student = load_model("student", path=settings.student or None, repo=settings.student_repo, revision=settings.student_revision)
+        self.students = StudentShelf(warm_up)
+        self.hub_models = HubModels(warm_up)  # shared by key, bounded (HUB_CACHE_SIZE)
+
+    @contextmanager
+    def visitor(self, models: dict[str, Any] | None) -> Iterator[None]:
+        """Within the block, `teacher` and `student` are the Hub models this visitor chose (a gr.State's value).
+
+        The choice is checked here and loaded only when the request first uses the model, so that a
+        request refused for its other inputs (or a busy slot) never starts a download.
+        """
+        chosen = checked_choice(models)
+        token = _VISITOR_MODELS.set((chosen, {}) if chosen else None)
+        try:
+            yield
+        finally:
+            _VISITOR_MODELS.reset(token)
+
+    def _chosen(self, role: str) -> LoadedModel | None:
+        """The visitor's Hub model for `role` in this request (loaded on first use), or None."""
+        value = _VISITOR_MODELS.get()
+        if value is None or role not in value[0]:
+            return None
+        pairs, loaded = value
+        if role not in loaded:  # once per request: the same model for every use within it
+            loaded[role] = self.hub_models.get(role, *pairs[role])
+        return loaded[role]
+
+    @property
+    def teacher(self) -> LoadedModel:
+        """The teacher Compare shows: the visitor's Hub choice inside `visitor(...)`, else the app's."""
+        return self._chosen("teacher") or self.app_teacher
+
+    @property
+    def student(self) -> LoadedModel:
+        """The bundled-student choice: the visitor's Hub choice inside `visitor(...)`, else the app's."""
+        return self._chosen("student") or self.app_student
+
+    def student_for(self, choice: str) -> LoadedModel:
+        """The Student menu's model: the bundled (or visitor's) student, the last run's student or baseline, the original loss."""
+        if choice in (None, "", STUDENT_CHOICES[0]):
+            return self.student  # the visitor's Hub student is loaded only when this choice asks for it
+        run = self.slot.current()
+        folder = None if run is None else run.output_dir
+        with self.folders.lease(folder):  # a new run never deletes the folder this reads
+            return self.students.choose(choice, self.app_student, folder, "" if run is None else run.id)
+
+    def load_hub(
+        self, teacher_repo: Any = "", teacher_revision: Any = "", student_repo: Any = "", student_revision: Any = "",
+        *, models: dict[str, Any] | None = None,
+    ) -> tuple[str, dict[str, list[str]]]:
+        """Load Hub models for one visitor: (message, that visitor's new choice), all requested models or none.
+
+        `models` is the visitor's current choice ({role: [repo, revision]}, kept in a gr.State);
+        nothing changes for anyone else. Any failure (invalid id, offline, 404, wrong kind, bad
+        weights) raises GanlabError and leaves the visitor's choice as it was.
+        """
+        requests = hub_requests(teacher_repo, teacher_revision, student_repo, student_revision)
+        loaded = {role: self.hub_models.get(role, repo, revision) for role, repo, revision in requests}
+        choice = {**checked_choice(models), **{role: [repo, revision] for role, repo, revision in requests}}
+        return "Loaded " + ", ".join(f"{role} from {model.source}" for role, model in loaded.items()), choice
+
+    def notes(self) -> str:
+        """Markdown warning lines for any model that is untrained (empty when all are trained)."""
+        return model_notes((self.teacher, self.student))

@@ -1,0 +1,42 @@
+"""Where the repository's own files are: the bundled checkpoints and how results name a path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ganlab.datasets import MNIST
+from ganlab.errors import GanlabError
+from ganlab.outputs import check_input_path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = {
+    "teacher": REPO_ROOT / "checkpoints" / "teacher",
+    "student": REPO_ROOT / "checkpoints" / "student",
+    "baseline": REPO_ROOT / "checkpoints" / "student-baseline",
+    # the original design's loss: 0.5 adversarial + 0.5 MSE on the 14x14x64 features only
+    "original": REPO_ROOT / "checkpoints" / "student-original",
+}
+CLASSIFIER_PATH = REPO_ROOT / MNIST.classifier  # MNIST's evaluation classifier (each dataset names its own)
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path as results files record it: relative to the repo when inside it (no machine paths)."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def resolve_model_path(name_or_path: str) -> Path:
+    """A name in BUNDLED ('teacher', 'student', 'baseline', 'original') -> its folder; else a path."""
+    if name_or_path in BUNDLED:
+        return BUNDLED[name_or_path]
+    if not str(name_or_path).strip():
+        raise GanlabError(f"the checkpoint name is empty: use {' | '.join(BUNDLED)} or a checkpoint path")
+    path = check_input_path(name_or_path, "checkpoint")  # a name over 255 bytes is one line, not ENAMETOOLONG
+    if not path.exists() and os.sep not in name_or_path and "/" not in name_or_path:
+        # a bare word that is neither a bundled name nor a file: most likely a typo of a name
+        raise GanlabError(f"no checkpoint named {name_or_path!r}: use {' | '.join(BUNDLED)} or a checkpoint path")
+    return path

@@ -1,0 +1,174 @@
+"""The Distill tab: a run's form, its controls, its live curves and samples, its history and its files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import gradio as gr
+
+from ganlab.config import DISTILL_LAYERS, FAST, RECIPES, recipe_by_label
+from ganlab.lab import RUN_DEFAULTS, RunView
+from ganlab.lab.runs import MAX_ADVANCE
+from ganlab.lab.settings import MAX_SAMPLE_EVERY, SMOOTHING
+from ganlab.ui.common import QUIET, Page, grid_image, progress_html, visitor_id
+from ganlab.ui.push import push_panel
+
+
+@dataclass
+class DistillTab:
+    """What the page's load event needs: the run's view, the status handler, the form and its filler."""
+
+    outputs: list
+    run_status: object
+    form: list
+    run_form: object
+
+
+def _form(lab):
+    """The run's settings, in Start's order (Lab.start_run), and the recipe menu that fills four of them."""
+    defaults = RUN_DEFAULTS
+    with gr.Row():
+        recipe = gr.Dropdown([chosen.label for chosen in RECIPES.values()], value=FAST.label, label="recipe (fills α, layers, learning rates, EMA)", scale=3, min_width=320, elem_id="recipe")
+        steps = gr.Number(value=defaults.steps, label="steps", elem_id="steps")
+        time_budget = gr.Number(value=defaults.time_budget_s, label=f"time budget (s, 0: up to the {lab.settings.run_cap_s:g} s cap)")
+        batch_size = gr.Number(value=defaults.batch_size, label="batch size")
+    with gr.Row():
+        lr_generator = gr.Number(value=defaults.lr_generator, label="generator learning rate")
+        lr_discriminator = gr.Number(value=defaults.lr_discriminator, label="discriminator learning rate")
+        alpha = gr.Number(value=defaults.alpha, label="α, distillation weight (0–1; 0: no distillation)")
+        layers = gr.CheckboxGroup(list(DISTILL_LAYERS), value=list(defaults.layers), label="distilled layers")
+        ema_decay = gr.Number(value=defaults.ema_decay, label="EMA of the generator's weights (decay; 0: off)")
+        seed = gr.Number(value=defaults.seed, label="seed")
+        sample_every = gr.Number(value=defaults.sample_every, label=f"show samples every (steps, 1–{MAX_SAMPLE_EVERY})", elem_id="sample-every")
+        baseline = gr.Checkbox(value=defaults.baseline, label="also train a no-distillation baseline (α 0)")
+    fields = [steps, time_budget, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, sample_every]
+    return recipe, fields
+
+
+def _controls():
+    with gr.Row():
+        buttons = {
+            "start": gr.Button("Start", variant="primary", elem_id="start"),
+            "pause": gr.Button("Pause", elem_id="pause", interactive=False),
+            "resume": gr.Button("Resume", elem_id="resume", interactive=False),
+            "step": gr.Button("Step", elem_id="step", interactive=False),
+        }
+        step_count = gr.Number(value=1, label=f"steps per Step (1–{MAX_ADVANCE})", elem_id="step-count", min_width=120)
+        buttons["stop"] = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)
+    return buttons, step_count
+
+
+def _run_panel(page: Page) -> tuple[dict, gr.Slider, gr.Slider]:
+    """What a poll updates, by name (phase line, bar, curves, grids, history, files, raw status), and the
+    two sliders that shape it (loss smoothing, how far back the history shows)."""
+    lab = page.lab
+    view = {"phase": gr.Markdown("**Phase:** idle: no run yet", elem_id="run-phase"), "message": gr.Markdown(elem_id="run-message")}
+    # one training slot per process: on a Space, a visitor who wants it to themselves duplicates it
+    gr.DuplicateButton("Duplicate this Space to train without waiting", visible=bool(os.environ.get("SPACE_ID")), elem_id="duplicate")
+    view["progress"] = gr.HTML(elem_id="run-progress-box")
+    with gr.Row():
+        # no label badges: each figure carries its own title, which a badge would cover
+        view["losses"] = gr.Plot(label="losses", show_label=False, elem_id="loss-plot")
+        view["quality"] = gr.Plot(label="quality (512 samples scored by the bundled classifier)", show_label=False, elem_id="quality-plot", visible=lab.classifier is not None)
+    smoothing = gr.Slider(0.0, 0.99, value=SMOOTHING, step=0.01, label="loss smoothing (EMA weight; 0: raw)", elem_id="smoothing")
+    with gr.Row():
+        _, view["student"] = grid_image("student (fixed noise)", "run-student-image")
+        view["baseline_column"], view["baseline"] = grid_image("baseline, α 0 (fixed noise)", "run-baseline-image", visible=False)
+        _, view["teacher"] = grid_image("teacher (same noise)", "run-teacher-image")
+        _, view["real"] = grid_image(f"real {lab.distillation.images.title} images", "real-image")
+    with gr.Accordion("Training history: how the samples evolved", open=True):
+        # a share of the run so far rather than a snapshot number: the range never changes while the run grows
+        with gr.Row():
+            with gr.Column():
+                history = gr.Slider(0, 100, value=100, step=1, label="how far into the run (%): drag left to scrub back from the latest samples to noise", elem_id="history")
+                view["history_caption"] = gr.Markdown(elem_id="history-caption")
+            _, view["history"] = grid_image("student at the chosen point", "history-image")
+    with gr.Column(visible=False) as view["download_column"]:  # shown once the run's student is written
+        view["download"] = gr.File(label="this run's student (safetensors)", interactive=False, height=90, elem_id="run-download")
+    push_panel(page)
+    with gr.Accordion("raw status (JSON)", open=False):
+        view["details"] = gr.JSON()
+    view["timer"] = gr.Timer(1.0, active=False)
+    return view, smoothing, history
+
+
+def distill_tab(page: Page) -> DistillTab:
+    lab, png = page.lab, page.png
+    with gr.Tab("Distill from scratch"):
+        recipe, fields = _form(lab)
+        buttons, step_count = _controls()
+        view, smoothing, history = _run_panel(page)
+    # the order API clients have always received; the status line last (the guard's warning goes there)
+    order = ("timer", "phase", "progress", "losses", "quality", "student", "baseline_column", "baseline", "teacher", "real",
+             "history", "history_caption", "download_column", "download", *(f"button_{name}" for name in buttons), "details", "message")  # fmt: skip
+    view.update({f"button_{name}": button for name, button in buttons.items()})
+    outputs = [view[name] for name in order]
+
+    def run_outputs(shown: RunView, percent=100) -> dict:
+        history_grid, history_text = lab.history(percent)
+        values = {
+            "timer": gr.Timer(active=shown.active), "phase": f"**Phase:** {shown.phase}", "progress": progress_html(shown),
+            "losses": shown.figure, "quality": shown.quality_figure, "student": png(shown.student_image),
+            "baseline_column": gr.Column(visible=shown.baseline_image is not None), "baseline": png(shown.baseline_image),
+            "teacher": png(shown.teacher_image), "real": png(shown.real_image), "history": png(history_grid),
+            "history_caption": history_text, "download_column": gr.Column(visible=shown.checkpoint is not None),
+            "download": shown.checkpoint, "details": shown.details, "message": shown.message,
+            **{f"button_{name}": gr.Button(interactive=shown.controls[name]) for name in buttons},
+        }  # fmt: skip
+        return {view[name]: value for name, value in values.items()}
+
+    def start_run(steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay,
+                  owner_token=None, sample_every=None, models=None, request: gr.Request = None):  # fmt: skip
+        with lab.visitor(models):  # a visitor who loaded a Hub teacher distils from it
+            inputs = (steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, sample_every)
+            return run_outputs(lab.start_run(*inputs, owner=visitor_id(owner_token, request)))
+
+    def run_status(owner_token=None, smoothing=None, percent=100, request: gr.Request = None):
+        return run_outputs(lab.run_status(viewer=visitor_id(owner_token, request), smoothing=smoothing), percent)
+
+    def stop_run(owner_token=None, smoothing=None, percent=100, request: gr.Request = None):
+        return run_outputs(lab.stop_run(viewer=visitor_id(owner_token, request), smoothing=smoothing), percent)
+
+    def pause_run(owner_token=None, smoothing=None, percent=100, request: gr.Request = None):
+        return run_outputs(lab.pause_run(viewer=visitor_id(owner_token, request), smoothing=smoothing), percent)
+
+    def resume_run(owner_token=None, smoothing=None, percent=100, request: gr.Request = None):
+        return run_outputs(lab.resume_run(viewer=visitor_id(owner_token, request), smoothing=smoothing), percent)
+
+    def step_run(steps=1, owner_token=None, smoothing=None, percent=100, request: gr.Request = None):
+        return run_outputs(lab.step_run(steps, viewer=visitor_id(owner_token, request), smoothing=smoothing), percent)
+
+    def show_history(percent=100):
+        image, caption = lab.history(percent)
+        return png(image), caption
+
+    def apply_recipe(label):
+        chosen = recipe_by_label(label) or FAST
+        return chosen.alpha, list(chosen.layers), chosen.lr_generator, chosen.lr_discriminator, chosen.ema_decay
+
+    form = [*fields, recipe]
+
+    def run_form():
+        """The form as the shown run was started (after a reload, or for another visitor), else as it is."""
+        request = lab.distillation.current_request()
+        if request is None:
+            return tuple(gr.skip() for _ in form)
+        values = request.to_dict()
+        names = ("steps", "time_budget_s", "batch_size", "lr_generator", "lr_discriminator", "alpha", "layers", "seed", "baseline", "ema_decay", "sample_every")
+        chosen = request.recipe()
+        return (*(values[name] for name in names), chosen.label if chosen else gr.skip())
+
+    lr_generator, lr_discriminator, alpha, layers, ema_decay = fields[3], fields[4], fields[5], fields[6], fields[9]
+    recipe.change(apply_recipe, recipe, [alpha, layers, lr_generator, lr_discriminator, ema_decay], api_name="apply_recipe", api_visibility="undocumented")
+    controls = [page.owner_token, smoothing, history]
+    # trailing inputs (sample_every, the Hub choice) are optional, so clients of the earlier API keep working
+    page.on(buttons["start"].click, start_run, [*fields[:10], page.owner_token, fields[10], page.hub_choice], outputs, api_name="start_run", **QUIET)
+    page.on(view["timer"].tick, run_status, controls, outputs, api_name="run_status", **QUIET)
+    page.on(buttons["stop"].click, stop_run, controls, outputs, api_name="stop_run", **QUIET)
+    page.on(buttons["pause"].click, pause_run, controls, outputs, api_name="pause_run", **QUIET)
+    page.on(buttons["resume"].click, resume_run, controls, outputs, api_name="resume_run", **QUIET)
+    page.on(buttons["step"].click, step_run, [step_count, *controls], outputs, api_name="step_run", **QUIET)
+    page.on(smoothing.release, run_status, controls, outputs, api_name=False, **QUIET)
+    page.on(history.change, show_history, history, [view["history"], view["history_caption"]], api_name="history", **QUIET)
+    return DistillTab(outputs, run_status, form, run_form)
