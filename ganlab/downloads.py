@@ -12,7 +12,7 @@ import zipfile
 import numpy as np
 
 GIF_FRAME_MS = 120  # how long each walk frame shows
-GIF_SCALE = 4  # nearest-neighbour upscaling: 28 px digits become 112 px
+GIF_SCALE = 8  # nearest-neighbour upscaling: 28 px digits become 224 px (a 480 x 224 frame; 4 once made it 240 x 112)
 GAP = 4  # black pixels between the teacher and the student in a GIF frame
 
 

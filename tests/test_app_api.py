@@ -53,7 +53,7 @@ def test_generate_returns_two_png_grids_and_a_table(served):
     for path in (teacher, student):
         with Image.open(path) as image:
             assert image.format == "PNG" and image.mode == "L"
-            assert image.size[0] == image.size[1] >= 4 * 30  # a 4x4 grid, upscaled
+            assert image.size[1] >= image.size[0] >= 4 * 30  # a 4x4 grid, upscaled (and a label band under each row, with the classifier)
     assert f"{lab.teacher.parameters:,}" in info and "generation time (16)" in info
 
 

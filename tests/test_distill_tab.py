@@ -105,12 +105,15 @@ def test_end_reasons_are_plain_words():
     assert end_words(LogSnapshot(**base, reason="stopped by you"), settings, yours=False).endswith("by the visitor who started it.")
 
 
-def test_walk_frames_wrap_into_rows_with_their_digit_under_each():
+def test_walk_frames_wrap_into_even_rows_with_their_digit_under_each():
     frames = np.zeros((10, 28, 28), np.uint8)
     strip = labelled_frames(frames, list(range(10)))
-    assert strip.shape == (2 * (84 + 27 + 6) + 6, 8 * (84 + 6) + 6)  # 2 rows of up to 8 frames, 84 px each
+    assert strip.shape == (2 * (84 + 27 + 6) + 6, 5 * (84 + 6) + 6)  # 2 rows of 5 (not 8 + 2), 84 px each
+    assert labelled_frames(frames[:8], None).shape[1] == 8 * (84 + 6) + 6  # up to 8 fit one row
     assert strip[90:111, :].max() > 0  # the label band under the first row has text in it
     assert labelled_frames(frames, None).shape[0] < strip.shape[0]  # no classifier: no label band
+    marked = labelled_frames(frames, list(range(10)), marked=[index == 0 for index in range(10)])
+    assert marked[95, 10] == 230 and strip[95, 10] == 0  # a marked frame's label sits on a light box
 
 
 def test_a_run_prepares_in_its_own_thread_and_a_failed_download_fails_the_run_not_the_app(tmp_path, monkeypatch):

@@ -19,8 +19,8 @@ from ganlab.digits import digit_noise  # noqa: E402
 from ganlab.errors import GanlabError  # noqa: E402
 from ganlab.lab import Lab, LabSettings, TrainingSlot  # noqa: E402
 from ganlab.lab.settings import DIGIT_MAX_TRIES  # noqa: E402
-from ganlab.lab.views import scale_for  # noqa: E402
-from ganlab.sampling import generate, grid, to_uint8  # noqa: E402
+from ganlab.lab.views import labelled_frames, scale_for  # noqa: E402
+from ganlab.sampling import generate, to_uint8  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +42,11 @@ def test_a_digit_renders_the_same_kept_z_for_teacher_and_student(lab, digit):
     assert 0 < search["acceptance_rate"] == 16 / search["tried"] < 1
     assert f"digit {digit}: 16 of 16 found" in view.info and "acceptance" in view.info
     kept = digit_noise(lab.teacher.model, lab.classifier, int(digit), 16, 3, max_tries=DIGIT_MAX_TRIES).z
-    for image, loaded in ((view.teacher_image, lab.teacher), (view.student_image, lab.student)):
-        np.testing.assert_array_equal(image, grid(to_uint8(generate(loaded.model, kept, lab.settings.infer_precision)), columns=4, scale=scale_for(4)))
     teacher_digits = np.array(view.details["teacher_digits"])
+    differ = teacher_digits != np.array(view.details["student_digits"])
+    for image, loaded, labels in ((view.teacher_image, lab.teacher, teacher_digits), (view.student_image, lab.student, view.details["student_digits"])):
+        drawn = to_uint8(generate(loaded.model, kept, lab.settings.infer_precision))
+        np.testing.assert_array_equal(image, labelled_frames(drawn, labels, columns=4, scale=scale_for(4), marked=differ))
     assert (teacher_digits == int(digit)).mean() >= 0.95
 
 

@@ -44,9 +44,9 @@ def test_the_walk_gif_has_one_frame_per_step_teacher_left_student_right(lab):
     z = interpolate(0, 1, 7)
     precision = lab.settings.infer_precision  # what the app samples in (auto: bf16 on a CPU that multiplies it natively)
     teacher, student = to_uint8(generate(lab.teacher.model, z, precision)), to_uint8(generate(lab.student.model, z, precision))
-    for index in (0, 3, 6):  # each frame: teacher | 4 px gap | student, upscaled 4x
-        assert frames[index].shape == (28 * 4, (28 + 4 + 28) * 4)
-        left, right = frames[index][::4, :28 * 4:4], frames[index][::4, 32 * 4::4]
+    for index in (0, 3, 6):  # each frame: teacher | 4 px gap | student, upscaled 8x (224 px digits)
+        assert frames[index].shape == (28 * 8, (28 + 4 + 28) * 8)
+        left, right = frames[index][::8, :28 * 8:8], frames[index][::8, 32 * 8::8]
         np.testing.assert_allclose(left, teacher[index], atol=2)  # GIF palettes may round a grey level
         np.testing.assert_allclose(right, student[index], atol=2)
     assert lab.latent_walk_gif(0, 1, 7, "bundled student") == path  # one file per content

@@ -72,6 +72,7 @@ def loss_figure(student: LogSnapshot, baseline: LogSnapshot | None = None, smoot
         title += "; dashed: no-distillation baseline, shown up to the student's step"
     figure.update_layout(
         uirevision="losses",
+        modebar={"orientation": "v"},  # down the right edge: across the top it covered the title
         height=320,
         margin={"l": 40, "r": 10, "t": 30, "b": 40},
         xaxis_title="step",
@@ -129,7 +130,7 @@ def quality_figure(student: LogSnapshot, baseline: LogSnapshot | None, reference
     figure.update_yaxes(type="log", row=1, col=2, range=fid_axis_range(fids))
     figure.update_xaxes(title_text="step")
     figure.update_layout(
-        uirevision="quality", height=300, margin={"l": 40, "r": 10, "t": 40, "b": 40},
+        uirevision="quality", modebar={"orientation": "v"}, height=300, margin={"l": 40, "r": 10, "t": 40, "b": 40},
         legend={"orientation": "h", "y": -0.3}, font={"size": 11},
     )  # fmt: skip
     return figure

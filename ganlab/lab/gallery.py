@@ -103,14 +103,17 @@ class Gallery:
         labels = self.sampler.predict(torch.cat([teacher_images, student_images]))
         columns = max(1, math.ceil(math.sqrt(n)))
         scale = scale_for(columns)
-        teacher_grid = grid(to_uint8(teacher_images), columns=columns, scale=scale)
-        student_grid = grid(to_uint8(student_images), columns=columns, scale=scale)
+        teacher_labels = student_labels = differ = None
         if labels is not None:
             teacher_labels, student_labels = labels[:n], labels[n:]
+            differ = teacher_labels != student_labels  # marked on both grids
             details["teacher_digits"] = teacher_labels.tolist()
             details["student_digits"] = student_labels.tolist()
-            details["agreement"] = float((teacher_labels == student_labels).mean())
-        return CompareView(teacher_grid, student_grid, compare_markdown(details, columns, self.models.notes()), details)
+            details["agreement"] = float(1.0 - differ.mean())
+        # each digit with the classifier's reading under it (no reading without the classifier)
+        teacher_grid = labelled_frames(to_uint8(teacher_images), teacher_labels, columns=columns, scale=scale, marked=differ)
+        student_grid = labelled_frames(to_uint8(student_images), student_labels, columns=columns, scale=scale, marked=differ)
+        return CompareView(teacher_grid, student_grid, compare_markdown(details, self.models.notes()), details)
 
     def compare_pngs(self, seed: Any = 0, n: Any = DEFAULT_SAMPLES, student: str = STUDENT_CHOICES[0], digit: Any = ANY_DIGIT) -> str:
         """Compare's samples as a zip of one 28x28 PNG per image (teacher/000.png, student/000.png, ...); its path."""

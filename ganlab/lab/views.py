@@ -87,12 +87,7 @@ def describe(loaded: LoadedModel, seconds: float) -> dict[str, Any]:
     }
 
 
-def digits_block(labels: Sequence[int], columns: int) -> str:
-    rows = [" ".join(str(d) for d in labels[i : i + columns]) for i in range(0, len(labels), columns)]
-    return "```\n" + "\n".join(rows) + "\n```"
-
-
-def compare_markdown(details: dict[str, Any], columns: int, notes: str) -> str:
+def compare_markdown(details: dict[str, Any], notes: str) -> str:
     teacher, student = details["teacher"], details["student"]
     n = details["n"]
     lines = [
@@ -106,24 +101,35 @@ def compare_markdown(details: dict[str, Any], columns: int, notes: str) -> str:
     if "digit" in details:  # the teacher's images were chosen by the classifier: say how hard that was
         text = f"**{details['digit']['summary']}**; teacher and student render the same kept z.\n\n" + text
     if "agreement" in details:
+        differ = sum(a != b for a, b in zip(details["teacher_digits"], details["student_digits"]))
         text += (
-            f"\n\n**Teacher–student agreement** (same predicted digit): {details['agreement']:.0%}\n\n"
-            f"Teacher digits:\n{digits_block(details['teacher_digits'], columns)}\n"
-            f"Student digits:\n{digits_block(details['student_digits'], columns)}"
+            f"\n\n**Teacher–student agreement** (same predicted digit): {details['agreement']:.0%}. Under each digit: "
+            f"the classifier's reading; the {differ} where teacher and student differ are dark on a light box."
         )
     return text + ("\n\n" + notes if notes else "")
 
 
-WALK_COLUMNS = 8  # frames per row of a walk strip: 8 x 84 px fits the panel, so no frame is shown under 56 px
+WALK_COLUMNS = 8  # at most this many frames a row of a walk strip: 8 x 84 px fits the panel, so no frame is shown under 56 px
 WALK_SCALE = 3
 
 
-def labelled_frames(images: np.ndarray, labels: Sequence[int] | None, *, columns: int = WALK_COLUMNS, scale: int = WALK_SCALE) -> np.ndarray:
-    """Frames (n, 28, 28) uint8 in rows of `columns`, each scaled up with its predicted digit written under it."""
+def balanced_columns(n: int, most: int = WALK_COLUMNS) -> int:
+    """Columns for n frames in rows of at most `most`, the rows as even as they can be (10 -> 5 + 5, not 8 + 2)."""
+    rows = max(1, math.ceil(n / most))
+    return max(1, math.ceil(n / rows))
+
+
+def labelled_frames(
+    images: np.ndarray, labels: Sequence[int] | None, *, columns: int | None = None, scale: int = WALK_SCALE,
+    marked: Sequence[bool] | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Frames (n, 28, 28) uint8 in rows of `columns` (default: balanced rows of at most WALK_COLUMNS),
+    each scaled up with its predicted digit written under it; a `marked` frame's digit is shown
+    dark on a light box (Compare marks where teacher and student read differently)."""
     from PIL import Image, ImageDraw, ImageFont
 
     n = len(images)
-    columns = min(columns, n)
+    columns = min(columns or balanced_columns(n), n)
     rows = math.ceil(n / columns)
     cell, pad = 28 * scale, 2 * scale
     band = 0 if labels is None else 9 * scale  # room for the digit under each frame
@@ -134,8 +140,14 @@ def labelled_frames(images: np.ndarray, labels: Sequence[int] | None, *, columns
         x = pad + (index % columns) * (cell + pad)
         y = pad + (index // columns) * (cell + band + pad)
         canvas.paste(Image.fromarray(image).resize((cell, cell), Image.NEAREST), (x, y))
-        if labels is not None:
-            draw.text((x + cell // 2, y + cell + band // 2), str(int(labels[index])), fill=200, font=font, anchor="mm")
+        if labels is None:
+            continue
+        centre = (x + cell // 2, y + cell + band // 2)
+        if marked is not None and marked[index]:
+            draw.rectangle((x, y + cell, x + cell - 1, y + cell + band - 1), fill=230)
+            draw.text(centre, str(int(labels[index])), fill=0, font=font, anchor="mm")
+        else:
+            draw.text(centre, str(int(labels[index])), fill=200, font=font, anchor="mm")
     return np.asarray(canvas)
 
 
@@ -160,7 +172,7 @@ def about_markdown(models: Sequence[LoadedModel], metrics_path: Path) -> str:
             f"(with BatchNorm running statistics)\n\n{architecture_markdown(loaded.model.config)}\n\n"
             f"Loaded from `{loaded.source}`{' — ' + loaded.note if loaded.note else ''}."
         )
-    parts.append("### Metrics\n\n" + metrics_markdown(metrics_path))
+    parts.append("### Metrics\n\n_A wide table: on a narrow screen, scroll it sideways for every column._\n\n" + metrics_markdown(metrics_path))
     return "\n\n".join(parts)
 
 

@@ -31,6 +31,18 @@ CSS = """
 #run-phase p { margin: 0; }
 #about table th { word-break: keep-all; overflow-wrap: normal; white-space: nowrap; }
 #about table { display: block; overflow-x: auto; }
+#compare-info table th, #compare-info table td { white-space: nowrap; }
+/* a button that does nothing now looks it (Gradio's disabled buttons once looked live) */
+button:disabled, button[disabled] { opacity: 0.4; cursor: not-allowed; filter: grayscale(0.7); }
+/* a phone: digits on the first screen (the grids above Compare's controls), side by side, each
+   half the width; a smaller title */
+@media (max-width: 640px) {
+  .pair { flex-wrap: nowrap !important; gap: 6px !important; }
+  .pair > .column { min-width: 0 !important; flex: 1 1 0 !important; }
+  #compare-tab .pair { order: -1; }
+  h1 { font-size: 1.35rem !important; }
+  #intro p { font-size: 0.85rem; }
+}
 """
 
 # the events that draw share DRAW_CONCURRENCY places, and each session has one draw in the queue at most

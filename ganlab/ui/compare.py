@@ -8,7 +8,7 @@ import gradio as gr
 
 from ganlab.errors import GanlabError
 from ganlab.lab import DEFAULT_SAMPLES, DIGIT_CHOICES, STUDENT_CHOICES
-from ganlab.ui.common import DRAW, Page, grid_image
+from ganlab.ui.common import DRAW, Page, grid_image, guarded
 
 
 @dataclass
@@ -22,7 +22,7 @@ class CompareTab:
 
 def compare_tab(page: Page) -> CompareTab:
     lab, png = page.lab, page.png
-    with gr.Tab("Compare"):
+    with gr.Tab("Compare", elem_id="compare-tab"):
         with gr.Row():
             seed = gr.Number(value=0, label="seed", elem_id="seed")
             n = gr.Number(value=DEFAULT_SAMPLES, label=f"samples per model (1–{lab.settings.max_samples})")
@@ -36,7 +36,7 @@ def compare_tab(page: Page) -> CompareTab:
         # empty file panels stay hidden until there is a file
         with gr.Column(visible=False) as zip_box:
             samples_zip = gr.File(label="samples: teacher/NNN.png and student/NNN.png", interactive=False, height=90, elem_id="compare-zip")
-        with gr.Row():
+        with gr.Row(elem_classes="pair"):
             _, teacher_image = grid_image("teacher", "teacher-image")
             student_column, student_image = grid_image(STUDENT_CHOICES[0], "student-image")
         info = gr.Markdown(elem_id="compare-info")
@@ -85,7 +85,11 @@ def compare_tab(page: Page) -> CompareTab:
     for trigger in (student.input, digit.input, seed.submit, n.submit):
         page.on(trigger, generate, inputs, outputs, api_name=False, trigger_mode="always_last", **DRAW)
     page.on(new_seed_button.click, new_seed, inputs[1:], [seed, *outputs], api_name="new_seed", **DRAW)
-    page.on(zip_button.click, download_pngs, inputs, [zip_box, samples_zip, info], api_name="download_pngs", **DRAW)
+    # the zip holds what is on screen: the grids are drawn from the same inputs first (a number typed
+    # without Enter once gave a zip of 16 under a grid of 64), then zipped
+    page.on(zip_button.click, generate, inputs, outputs, api_name=False, **DRAW).then(
+        guarded(download_pngs, 3), inputs, [zip_box, samples_zip, info], api_name="download_pngs", **DRAW
+    )
     hub_inputs = [hub_teacher, hub_teacher_revision, hub_student, hub_student_revision, *inputs]
     page.on(hub_button.click, load_hub, hub_inputs, [*outputs, page.hub_choice, hub_message], api_name="load_hub")
     return CompareTab(inputs, outputs, generate)

@@ -26,22 +26,35 @@ class DistillTab:
 
 
 def _form(lab):
-    """The run's settings, in Start's order (Lab.start_run), and the recipe menu that fills four of them."""
+    """The run's settings, in Start's order (Lab.start_run): what most visitors change up front (recipe,
+    time budget, baseline), the rest under Advanced, each with a line that says what it does."""
     defaults = RUN_DEFAULTS
     with gr.Row():
-        recipe = gr.Dropdown([chosen.label for chosen in RECIPES.values()], value=FAST.label, label="recipe (fills α, layers, learning rates, EMA)", scale=3, min_width=320, elem_id="recipe")
-        steps = gr.Number(value=defaults.steps, label="steps", elem_id="steps")
-        time_budget = gr.Number(value=defaults.time_budget_s, label=f"time budget (s, 0: up to the {lab.settings.run_cap_s:g} s cap)")
-        batch_size = gr.Number(value=defaults.batch_size, label="batch size")
-    with gr.Row():
-        lr_generator = gr.Number(value=defaults.lr_generator, label="generator learning rate")
-        lr_discriminator = gr.Number(value=defaults.lr_discriminator, label="discriminator learning rate")
-        alpha = gr.Number(value=defaults.alpha, label="α, distillation weight (0–1; 0: no distillation)")
-        layers = gr.CheckboxGroup(list(DISTILL_LAYERS), value=list(defaults.layers), label="distilled layers")
-        ema_decay = gr.Number(value=defaults.ema_decay, label="EMA of the generator's weights (decay; 0: off)")
-        seed = gr.Number(value=defaults.seed, label="seed")
-        sample_every = gr.Number(value=defaults.sample_every, label=f"show samples every (steps, 1–{MAX_SAMPLE_EVERY})", elem_id="sample-every")
-        baseline = gr.Checkbox(value=defaults.baseline, label="also train a no-distillation baseline (α 0)")
+        recipe = gr.Dropdown(
+            [chosen.label for chosen in RECIPES.values()], value=FAST.label, label="recipe", scale=3, min_width=320, elem_id="recipe",
+            info="fills α, the distilled layers, the learning rates and the EMA below (Advanced)",
+        )  # fmt: skip
+        time_budget = gr.Number(
+            value=defaults.time_budget_s, label="time budget (s)", min_width=160,
+            info=f"the run ends here, or at its step cap (Advanced), whichever comes first (0: up to the {lab.settings.run_cap_s:g} s cap)",
+        )  # fmt: skip
+        baseline = gr.Checkbox(
+            value=defaults.baseline, label="also train a no-distillation baseline", scale=2, min_width=260,
+            info="the same student with α 0 (no teacher), side by side: what distillation adds",
+        )  # fmt: skip
+    with gr.Accordion("Advanced", open=False, elem_id="advanced"):
+        with gr.Row():
+            steps = gr.Number(value=defaults.steps, label="steps", elem_id="steps", info="an upper bound: in two minutes a CPU runs about a thousand")
+            batch_size = gr.Number(value=defaults.batch_size, label="batch size", info="images per step")
+            seed = gr.Number(value=defaults.seed, label="seed", info="the same seed and settings train the same student")
+            sample_every = gr.Number(value=defaults.sample_every, label="show samples every (steps)", elem_id="sample-every", info=f"1–{MAX_SAMPLE_EVERY}")
+        with gr.Row():
+            alpha = gr.Number(value=defaults.alpha, label="α, distillation weight", info="0–1: the share of the generator's loss spent copying the teacher (0: none)")
+            layers = gr.CheckboxGroup(list(DISTILL_LAYERS), value=list(defaults.layers), label="distilled layers", info="the feature maps copied: 7×7, 14×14 and the output pixels")
+            ema_decay = gr.Number(value=defaults.ema_decay, label="EMA decay", info="samples and saves a moving average of the generator's weights (0: off)")
+        with gr.Row():
+            lr_generator = gr.Number(value=defaults.lr_generator, label="generator learning rate", info="Adam; (0, 0.1]")
+            lr_discriminator = gr.Number(value=defaults.lr_discriminator, label="discriminator learning rate", info="Adam; (0, 0.1]")
     fields = [steps, time_budget, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, sample_every]
     return recipe, fields
 
