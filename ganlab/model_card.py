@@ -121,7 +121,7 @@ def _intended_use(is_classifier: bool, data: Dataset) -> tuple[str, list[str]]:
                 f"Its feature space is {title}-specific: scores are comparable between ganlab runs, not with "
                 "Inception-based FID numbers published elsewhere.",
                 f"Trained on real {title} only; it may be over-confident on blurry or out-of-distribution images.",
-                "Not a general-purpose digit recogniser for photographs or handwriting in the wild.",
+                f"Not a general-purpose {data.item} recogniser for photographs or {'handwriting' if data.item == 'digit' else 'pictures'} in the wild.",
             ],
         )
     return (
@@ -129,7 +129,7 @@ def _intended_use(is_classifier: bool, data: Dataset) -> tuple[str, list[str]]:
         "with its distilled student, and as a small, fast baseline for compression experiments.",
         [
             f"Generates 28x28 grey-scale {title}-like {items} only, unconditionally (the {data.item} class cannot be chosen).",
-            "GAN samples can show mode collapse or malformed digits; check the metrics before relying on it.",
+            f"GAN samples can show mode collapse or malformed {items}; check the metrics before relying on it.",
             "Not for generating data used to train or evaluate systems that matter (e.g. handwriting "
             f"recognition in production): samples inherit {title}'s biases and artefacts.",
         ],
