@@ -211,3 +211,27 @@ def test_the_fid_axis_spans_the_data_not_the_reference_values_as_exponents():
     assert not figure.layout.shapes  # no add_hline shapes, whose y a log axis misreads
     titles = [annotation.text for annotation in figure.layout.annotations]
     assert "digits (higher is better)" in titles and "FID (log scale, lower is better)" in titles
+
+
+def test_the_device_setting_picks_cuda_only_where_there_is_one_and_refuses_nonsense_in_one_line():
+    from ganlab.lab.request import RunRequest
+    from ganlab.lab.settings import LabSettings
+
+    assert LabSettings.from_env({}).device == "auto" and LabSettings.from_env({"GANLAB_DEVICE": "cpu"}).device == "cpu"
+    with pytest.raises(GanlabError, match="GANLAB_DEVICE must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"):
+        LabSettings.from_env({"GANLAB_DEVICE": "tpu"})
+    request = RunRequest.from_inputs(LabSettings(device="auto"))
+    assert request.device == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert request.train_config(threads=1).device == request.device  # what the trainer is handed
+    assert RunRequest.from_inputs(LabSettings(device="cpu")).device == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(GanlabError, match="no CUDA GPU"):
+            LabSettings(device="cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_ui_run_trains_on_the_gpu_when_there_is_one(tmp_path):
+    lab = tiny_lab(tmp_path, device="cuda")
+    lab.start_run(steps=5, batch_size=16, owner="me")
+    view = wait_for(lambda: (v := lab.run_status(viewer="me")).state == "finished" and v, timeout=120)
+    assert "on cuda" in view.progress_text and view.details["settings"]["device"].startswith("cuda")

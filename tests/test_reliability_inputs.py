@@ -217,7 +217,7 @@ CASES = [
     Case("env settings", "GANLAB_MAX_STEPS=lots", "GANLAB_MAX_STEPS must be an integer", python_call(_settings({"GANLAB_MAX_STEPS": "lots"}))),
     Case("env settings", "GANLAB_RUN_IDLE_S=inf", "GANLAB_RUN_IDLE_S (idle_stop_s) must be a positive number", python_call(_settings({"GANLAB_RUN_IDLE_S": "inf"}))),
     Case("env settings", "GANLAB_MAX_SAMPLES=-3", "max_samples must be at least 1", python_call(_settings({"GANLAB_MAX_SAMPLES": "-3"}))),
-    Case("env settings", "GANLAB_TRAIN_DATA=☃", "GANLAB_TRAIN_DATA must be one of 'mnist', 'synthetic'", python_call(_settings({"GANLAB_TRAIN_DATA": "☃"}))),
+    Case("env settings", "GANLAB_TRAIN_DATA=☃", "GANLAB_TRAIN_DATA must be one of 'mnist', 'fashion-mnist', 'synthetic'", python_call(_settings({"GANLAB_TRAIN_DATA": "☃"}))),
     Case("env settings", "GANLAB_TRAIN_PRECISION=fp8", "GANLAB_TRAIN_PRECISION must be 'fp32', 'bf16' or 'auto'", python_call(_settings({"GANLAB_TRAIN_PRECISION": "fp8"}))),
     Case("env settings", "GANLAB_SAMPLE_THREADS=-1", "sample_threads must be 0 (automatic) or more", python_call(_settings({"GANLAB_SAMPLE_THREADS": "-1"}))),
     Case("CLI distill.py", "--precision fp16 (not offered)", "--precision: invalid choice", cli("scripts/distill.py", "--precision", "fp16")),

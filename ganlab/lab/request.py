@@ -18,6 +18,7 @@ from ganlab.errors import GanlabError
 import ganlab.lab.settings as lab_settings
 from ganlab.lab.settings import MAX_SAMPLE_EVERY, RUN_DEFAULTS, LabSettings
 from ganlab.precision import resolve_precision
+from ganlab.trainer import resolve_device
 
 
 def _setting(name: str, value: Any, *, high: float | None = None) -> Any:
@@ -65,6 +66,7 @@ class RunRequest:
     precision: str  # "fp32" or "bf16", resolved for this machine
     cap_s: float  # the wall-clock cap of every run in this deployment
     dataset: str = DEFAULT_DATASET
+    device: str = "cpu"  # where it trains: the deployment's GANLAB_DEVICE, resolved ("auto" -> cuda when there is a GPU)
 
     @classmethod
     def from_inputs(
@@ -98,6 +100,7 @@ class RunRequest:
             sample_every=Limit("show every (steps)", 1, MAX_SAMPLE_EVERY, integer=True).check(every, text=True),
             precision=resolve_precision(limits.train_precision),
             cap_s=limits.run_cap_s,
+            device=str(resolve_device(limits.device)),
         )
         if request.alpha > 0 and not request.layers:
             raise GanlabError("α > 0 needs at least one distilled layer (or set α to 0)")
@@ -120,6 +123,7 @@ class RunRequest:
             lr_generator=self.lr_generator, lr_discriminator=self.lr_discriminator, alpha=self.alpha,
             layers=self.layers, seed=self.seed, ema_decay=self.ema_decay, sample_every=self.sample_every,
             checkpoint_every=lab_settings.CHECKPOINT_EVERY, time_budget_s=self.budget_s, num_threads=threads, precision=self.precision,
+            device=self.device,
         )  # fmt: skip
 
     def recipe(self) -> Recipe | None:

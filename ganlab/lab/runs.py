@@ -214,6 +214,8 @@ class Run:
         if state == "running" and rate:
             left = (budget - elapsed) if time_bound else (total - step) / rate
             text += f" · {rate:.1f} steps/s · about {max(0.0, left):.0f} s left"
+        if self.request.device != "cpu":
+            text += f" · on {self.request.device}"
         if self.request.precision == "bf16":
             text += " · bf16 autocast"
         fraction = max(by_steps, by_time)

@@ -41,6 +41,7 @@ class LabSettings:
     run_cap_s: float = 600.0  # GANLAB_RUN_CAP_S: wall-clock cap of one run, pauses included
     idle_stop_s: float = 120.0  # GANLAB_RUN_IDLE_S: stop a run nobody has polled for this long
     train_threads: int = 2  # GANLAB_TRAIN_THREADS: torch threads of the trainer thread(s)
+    device: str = "auto"  # GANLAB_DEVICE: where UI runs train: auto (CUDA when there is a GPU, else the CPU), cpu, cuda or cuda:N
     train_precision: str = "auto"  # GANLAB_TRAIN_PRECISION: fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16)
     probe_every_s: float = 10.0  # GANLAB_PROBE_EVERY_S: seconds of training between quality-curve points (0: no curve)
     infer_precision: str = "auto"  # GANLAB_INFER_PRECISION: fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16) for sampling
@@ -66,6 +67,7 @@ class LabSettings:
             "run_cap_s": ("GANLAB_RUN_CAP_S", float),
             "idle_stop_s": ("GANLAB_RUN_IDLE_S", float),
             "train_threads": ("GANLAB_TRAIN_THREADS", int),
+            "device": ("GANLAB_DEVICE", str),
             "train_precision": ("GANLAB_TRAIN_PRECISION", str),
             "sample_threads": ("GANLAB_SAMPLE_THREADS", int),
             "probe_every_s": ("GANLAB_PROBE_EVERY_S", float),
@@ -111,6 +113,13 @@ class LabSettings:
         if self.infer_precision not in ("auto", *PRECISIONS):
             choices = ", ".join(repr(name) for name in PRECISIONS)
             raise GanlabError(f"GANLAB_INFER_PRECISION must be {choices} or 'auto', got {self.infer_precision!r}")
+        if not (self.device in ("auto", "cpu", "cuda") or (self.device.startswith("cuda:") and self.device[5:].isdigit())):
+            raise GanlabError(f"GANLAB_DEVICE must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if self.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise GanlabError(f"GANLAB_DEVICE is {self.device!r} but this machine has no CUDA GPU: use 'auto' or 'cpu'")
         if self.train_precision not in ("auto", *PRECISIONS):
             choices = ", ".join(repr(name) for name in PRECISIONS)
             raise GanlabError(f"GANLAB_TRAIN_PRECISION must be {choices} or 'auto', got {self.train_precision!r}")
