@@ -33,7 +33,7 @@ _ROLES = {
     "student": (
         "distilled student generator",
         "A smaller DCGAN generator trained with (1 - alpha) * adversarial + alpha * feature distillation "
-        "from the teacher (MSE between teacher and student feature maps on the same noise).",
+        "from the teacher (the distance between teacher and student feature maps on the same noise; its recipe below).",
     ),
     "baseline": (
         "student baseline (no distillation)",

@@ -8,7 +8,8 @@ from typing import Any
 from ganlab.tables import QUALITY_COLUMNS, mean_std, quality_table, table  # noqa: F401 (also importable from here)
 # the studies' tables live in ganlab.report_studies; their names are importable from here too
 from ganlab.report_studies import (  # noqa: F401
-    ablation_table, distill_study_table, precision_table, recipe_study_table, sweep_table, teacher_progress_table, training_time,
+    ablation_table, distill_study_table, pair_progress_table, precision_table, recipe_study_table, sweep_table, teacher_progress_table,
+    training_time,
 )  # fmt: skip
 
 

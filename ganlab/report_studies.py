@@ -116,6 +116,28 @@ def teacher_progress_table(progress: dict[str, Any]) -> str:
     )
 
 
+def pair_progress_table(distilled: dict[str, Any], baseline: dict[str, Any]) -> str:
+    """The distilled student and its no-distillation baseline at each step both kept (two teacher_progress.py files)."""
+    theirs = {point["step"]: point["run"] for point in baseline["points"]}
+    rows = []
+    for point in distilled["points"]:
+        other = theirs.get(point["step"])
+        if other is None:
+            continue
+        mine = point["run"]
+        rows.append([f"{point['step']:,}", f"{mine['fid']:.1f}", f"{other['fid']:.1f}", f"{mine['fid'] / other['fid']:.2f}×",
+                     f"{mine.get('label_agreement', float('nan')):.3f}", f"{other.get('label_agreement', float('nan')):.3f}",
+                     f"{mine['recognizable']:.3f}", f"{other['recognizable']:.3f}"])  # fmt: skip
+    header = ["step", "distilled FID ↓", "baseline FID ↓", "distilled / baseline", "distilled agreement ↑", "baseline agreement ↑",
+              "distilled recognizable ↑", "baseline recognizable ↑"]  # fmt: skip
+    scoring = distilled["meta"]["scoring"]
+    return table(header, rows) + (
+        f"\n\n`{distilled['meta']['run']}` and `{baseline['meta']['run']}`: the same recipe, steps, seed and discriminator, the "
+        f"baseline with α 0 (no teacher). Each kept snapshot scored on n = {scoring['n']:,} samples from sampling seed "
+        f"{scoring['seed']}; agreement is with the teacher on the same z (the baseline never saw the teacher)."
+    )
+
+
 def sweep_table(sweep: dict[str, Any]) -> str:
     """Width sweep: size, speed and quality per student, teacher first."""
     header = ["model", "parameters", "latency batch 1", "throughput batch 256", "training", "FID ↓", "recognizable ↑", "label agreement ↑"]

@@ -3,7 +3,7 @@
     python scripts/results.py                   # rewrites every generated section (and the sample grids)
     python scripts/results.py --check           # exit 1 if any generated section is out of date (CI)
 
-Reads checkpoints/{metrics,benchmark,default-run,ablation,sweep,reliability,recipe-study,teacher-progress,precision,distill-study,student-progress}.json (whichever
+Reads checkpoints/{metrics,benchmark,default-run,ablation,sweep,reliability,recipe-study,teacher-progress,precision,distill-study,student-progress,baseline-progress}.json (whichever
 exist), draws same-seed sample grids of the bundled models into checkpoints/samples-*.png, and
 replaces only the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in each page:
 
@@ -18,7 +18,6 @@ checkpoints/reliability.json is written by scripts/reliability.py, which runs th
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import os
 import re
@@ -75,7 +74,7 @@ class Measured:
     def __init__(self, folder: Path, grids: dict[str, Path], seed: int) -> None:
         self.folder, self.grids, self.seed = folder, grids, seed
         names = ("metrics", "benchmark", "default-run", "ablation", "sweep", "reliability", "recipe-study", "teacher-progress", "precision",
-                 "distill-study", "student-progress")  # fmt: skip
+                 "distill-study", "student-progress", "baseline-progress")  # fmt: skip
         self.json = {name: load_json(folder / f"{name}.json") for name in names}
 
     def __getitem__(self, name: str) -> dict | None:
@@ -124,8 +123,8 @@ def readme_summary(measured: Measured, page: Path) -> str:
 def results_page(measured: Measured, page: Path) -> str:
     """docs/results.md: every measured table."""
     from ganlab.report import (
-        ablation_table, benchmark_table, checks_list, default_run_table, distill_study_table, metrics_table, precision_table,
-        recipe_study_table, sweep_table, teacher_progress_table,
+        ablation_table, benchmark_table, checks_list, default_run_table, distill_study_table, metrics_table, pair_progress_table,
+        precision_table, recipe_study_table, sweep_table, teacher_progress_table,
     )  # fmt: skip
 
     metrics, benchmark, ablation, sweep = (measured[name] for name in ("metrics", "benchmark", "ablation", "sweep"))
@@ -138,6 +137,9 @@ def results_page(measured: Measured, page: Path) -> str:
     student_progress = measured["student-progress"]
     if student_progress:
         parts.append("## The long student run, step by step\n\n" + teacher_progress_table(student_progress))
+    baseline_progress = measured["baseline-progress"]
+    if student_progress and baseline_progress:
+        parts.append("## Distilled and baseline, step by step\n\n" + pair_progress_table(student_progress, baseline_progress))
     study = measured["recipe-study"]
     parts.append("## Teacher recipes at equal steps\n\n" + (recipe_study_table(study) if study else measured.missing("recipe_study.py")))
     progress = measured["teacher-progress"]
@@ -170,23 +172,17 @@ def results_page(measured: Measured, page: Path) -> str:
 
 
 def limits_table() -> str:
-    """Every LabSettings cap whose comment names a GANLAB_* variable, read from the code so it cannot drift."""
+    """Every LabSettings cap with its GANLAB_* variable and meaning, read from the fields' metadata so it cannot drift."""
     from ganlab.lab.settings import LabSettings
 
-    comments = {}
-    for line in inspect.getsource(LabSettings).splitlines():
-        found = re.match(r"\s+(\w+): .*?# (GANLAB_\w+)(?::\s*(.*))?$", line)
-        if found:
-            comments[found.group(1)] = (found.group(2), found.group(3) or "")
     defaults = LabSettings()
     rows = ["| setting | environment variable | default | what it limits |", "|---|---|---|---|"]
     for field in dataclasses.fields(LabSettings):
-        if field.name not in comments or field.name not in CAPS:
+        if field.name not in CAPS:
             continue
-        variable, meaning = comments[field.name]
         value = getattr(defaults, field.name)
         shown = f"{value:,}" if isinstance(value, int) else (f"{value:g}" if isinstance(value, float) else (value or "—"))
-        rows.append(f"| `{field.name}` | `{variable}` | {shown} | {meaning} |")
+        rows.append(f"| `{field.name}` | `{field.metadata['env']}` | {shown} | {field.metadata['meaning']} |")
     return "\n".join(rows)
 
 

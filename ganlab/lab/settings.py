@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass
@@ -30,65 +31,50 @@ SMOOTHING = 0.6  # the loss curves' default EMA smoothing (raw lines stay, faint
 CHECKPOINT_EVERY = 500  # steps between a UI run's checkpoints: a diverged or crashed run keeps the last good one
 
 
+def setting(default: Any, variable: str, meaning: str) -> Any:
+    """A LabSettings field, its environment variable and what it sets, declared once: `from_env` reads
+    the variable, and docs/reliability.md's limits table (scripts/results.py) prints the meaning."""
+    return dataclasses.field(default=default, metadata={"env": variable, "meaning": meaning})
+
+
 @dataclass(frozen=True)
 class LabSettings:
-    """Caps and locations; `from_env` documents each GANLAB_* variable and its default."""
+    """Caps and locations, each field's GANLAB_* variable and meaning in its metadata (`setting`)."""
 
-    max_samples: int = 256  # GANLAB_MAX_SAMPLES: samples per model per Compare request
-    max_frames: int = 32  # GANLAB_MAX_FRAMES: latent-walk frames
-    max_steps: int = 20_000  # GANLAB_MAX_STEPS: steps of one UI run
-    max_batch_size: int = 512  # GANLAB_MAX_BATCH: batch size of one UI run
-    run_cap_s: float = 600.0  # GANLAB_RUN_CAP_S: wall-clock cap of one run, pauses included
-    idle_stop_s: float = 120.0  # GANLAB_RUN_IDLE_S: stop a run nobody has polled for this long
-    train_threads: int = 2  # GANLAB_TRAIN_THREADS: torch threads of the trainer thread(s)
-    device: str = "auto"  # GANLAB_DEVICE: where UI runs train: auto (CUDA when there is a GPU, else the CPU), cpu, cuda or cuda:N
-    train_precision: str = "auto"  # GANLAB_TRAIN_PRECISION: fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16)
-    probe_every_s: float = 10.0  # GANLAB_PROBE_EVERY_S: seconds of training between quality-curve points (0: no curve)
-    infer_precision: str = "auto"  # GANLAB_INFER_PRECISION: fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16) for sampling
-    sample_threads: int = 0  # GANLAB_SAMPLE_THREADS: torch threads of each sampling request (0: every core, one fewer while a run trains)
-    train_images: int = 0  # GANLAB_TRAIN_IMAGES: first N MNIST images for UI runs (0: all 60,000)
-    data_source: str = "mnist"  # GANLAB_TRAIN_DATA: a dataset of ganlab.datasets ("mnist"), or "synthetic"
-    runs_dir: str = ""  # GANLAB_RUNS_DIR: where this process makes its own folder for UI runs (default: the OS temp dir; never the repo)
-    teacher: str = ""  # GANLAB_TEACHER: teacher checkpoint folder (default checkpoints/teacher)
-    student: str = ""  # GANLAB_STUDENT: student checkpoint folder (default checkpoints/student)
-    teacher_repo: str = ""  # GANLAB_TEACHER_REPO: Hub repo of the default teacher (bundled folder if unreachable)
-    student_repo: str = ""  # GANLAB_STUDENT_REPO: Hub repo of the default student (bundled folder if unreachable)
-    teacher_revision: str = ""  # GANLAB_TEACHER_REVISION: branch, tag or commit of that repo
-    student_revision: str = ""  # GANLAB_STUDENT_REVISION
+    max_samples: int = setting(256, "GANLAB_MAX_SAMPLES", "samples per model per Compare request")
+    max_frames: int = setting(32, "GANLAB_MAX_FRAMES", "latent-walk frames")
+    max_steps: int = setting(20_000, "GANLAB_MAX_STEPS", "steps of one UI run")
+    max_batch_size: int = setting(512, "GANLAB_MAX_BATCH", "batch size of one UI run")
+    run_cap_s: float = setting(600.0, "GANLAB_RUN_CAP_S", "wall-clock cap of one run, pauses included")
+    idle_stop_s: float = setting(120.0, "GANLAB_RUN_IDLE_S", "stop a run nobody has polled for this long")
+    train_threads: int = setting(2, "GANLAB_TRAIN_THREADS", "torch threads of the trainer thread(s)")
+    device: str = setting("auto", "GANLAB_DEVICE", "where UI runs train: auto (CUDA when there is a GPU, else the CPU), cpu, cuda or cuda:N")
+    train_precision: str = setting("auto", "GANLAB_TRAIN_PRECISION", "fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16)")
+    probe_every_s: float = setting(10.0, "GANLAB_PROBE_EVERY_S", "seconds of training between quality-curve points (0: no curve)")
+    infer_precision: str = setting("auto", "GANLAB_INFER_PRECISION", "fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16) for sampling")
+    sample_threads: int = setting(0, "GANLAB_SAMPLE_THREADS", "torch threads of each sampling request (0: every core, one fewer while a run trains)")
+    train_images: int = setting(0, "GANLAB_TRAIN_IMAGES", "first N training images for UI runs (0: all; MNIST has 60,000)")
+    data_source: str = setting("mnist", "GANLAB_TRAIN_DATA", "a dataset of ganlab.datasets (\"mnist\"), or \"synthetic\"")
+    runs_dir: str = setting("", "GANLAB_RUNS_DIR", "where this process makes its own folder for UI runs (default: the OS temp dir; never the repo)")
+    teacher: str = setting("", "GANLAB_TEACHER", "teacher checkpoint folder (default checkpoints/teacher)")
+    student: str = setting("", "GANLAB_STUDENT", "student checkpoint folder (default checkpoints/student)")
+    teacher_repo: str = setting("", "GANLAB_TEACHER_REPO", "Hub repo of the default teacher (bundled folder if unreachable)")
+    student_repo: str = setting("", "GANLAB_STUDENT_REPO", "Hub repo of the default student (bundled folder if unreachable)")
+    teacher_revision: str = setting("", "GANLAB_TEACHER_REVISION", "branch, tag or commit of that repo")
+    student_revision: str = setting("", "GANLAB_STUDENT_REVISION", "branch, tag or commit of that repo")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> LabSettings:
         environ = dict(os.environ if environ is None else environ)
-        names = {
-            "max_samples": ("GANLAB_MAX_SAMPLES", int),
-            "max_frames": ("GANLAB_MAX_FRAMES", int),
-            "max_steps": ("GANLAB_MAX_STEPS", int),
-            "max_batch_size": ("GANLAB_MAX_BATCH", int),
-            "run_cap_s": ("GANLAB_RUN_CAP_S", float),
-            "idle_stop_s": ("GANLAB_RUN_IDLE_S", float),
-            "train_threads": ("GANLAB_TRAIN_THREADS", int),
-            "device": ("GANLAB_DEVICE", str),
-            "train_precision": ("GANLAB_TRAIN_PRECISION", str),
-            "sample_threads": ("GANLAB_SAMPLE_THREADS", int),
-            "probe_every_s": ("GANLAB_PROBE_EVERY_S", float),
-            "infer_precision": ("GANLAB_INFER_PRECISION", str),
-            "train_images": ("GANLAB_TRAIN_IMAGES", int),
-            "data_source": ("GANLAB_TRAIN_DATA", str),
-            "runs_dir": ("GANLAB_RUNS_DIR", str),
-            "teacher": ("GANLAB_TEACHER", str),
-            "student": ("GANLAB_STUDENT", str),
-            "teacher_repo": ("GANLAB_TEACHER_REPO", str),
-            "student_repo": ("GANLAB_STUDENT_REPO", str),
-            "teacher_revision": ("GANLAB_TEACHER_REVISION", str),
-            "student_revision": ("GANLAB_STUDENT_REVISION", str),
-        }
+        kinds = {"int": int, "float": float, "str": str}
         values: dict[str, Any] = {}
-        for attribute, (variable, kind) in names.items():
+        for item in dataclasses.fields(cls):
+            variable, kind = item.metadata["env"], kinds[str(item.type)]
             text = environ.get(variable, "").strip()
             if not text:
                 continue
             try:
-                values[attribute] = kind(text)
+                values[item.name] = kind(text)
             except ValueError:
                 raise GanlabError(f"{variable} must be a{'n integer' if kind is int else ' number'}, got {text!r}") from None
         values.update(overrides)
