@@ -38,7 +38,6 @@ def _checked(values: tuple, limit: Limit, label: str) -> tuple[int, ...]:
 # Bounds on a model a config may describe, checked before anything is built (ganlab.registry
 # counts it on the meta device): a checkpoint's config.json can come from anyone's Hub repo.
 MAX_GENERATOR_STAGES = 8  # the teacher has 3: one 7x7 stage, then 7->14->28
-MAX_PARAMETERS = 50_000_000  # ganlab.registry.MAX_PARAMETERS
 
 
 def check_parameter_budget(config: Any) -> None:
@@ -285,7 +284,8 @@ class Recipe:
 # samples): α 0.9 on 14x14 + pixels gave FID 131; adding the 7x7 pair 121; sampling an EMA of
 # the weights (decay 0.99, ~100 steps of memory: short enough for a 500-step run) 114.
 FAST = Recipe("fast", "fast (α 0.9, 7x7 + 14x14 + pixels, lr 1e-3, EMA 0.99)", 0.9, ("7x7", "14x14", "pixels"), 1e-3, 2e-4, 0.99)
-# checkpoints/student: 3000 steps of this recipe (its training.json records it)
+# the layers, learning rates and EMA of checkpoints/student (with R1, pixel L1, α 0.9 -> 0.5 and 20,000 steps on
+# top: docs/training.md) and of student-3k (3,000 steps of exactly this); each training.json records its recipe
 COMMITTED = Recipe("committed", "committed (α 0.75, 7x7 + 14x14 + pixels, lr 1e-3, EMA 0.999)", 0.75, ("7x7", "14x14", "pixels"), 1e-3, 2e-4, 0.999)
 # the original design: 0.5 adversarial + 0.5 MSE on the 14x14x64 features
 ORIGINAL = Recipe("original", "original (α 0.5, 14x14, lr 2e-4)", 0.5, ("14x14",), 2e-4, 2e-4)

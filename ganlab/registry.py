@@ -3,7 +3,7 @@
 Sizes are counted on the model built on PyTorch's `meta` device (shapes, no memory), so a
 config that asks for 42 GiB is measured and refused without allocating a byte, and the count
 can never drift from what `Generator`/`Discriminator`/`Classifier` actually build. Multiply-adds
-are torch's own FlopCounterMode over one meta forward pass (a FLOP is half a multiply-add).
+are counted by hooks on the meta model's layers during one forward pass.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from ganlab.classifier import Classifier
 from ganlab.config import ClassifierConfig, DiscriminatorConfig, GeneratorConfig
@@ -47,11 +46,27 @@ def parameter_count(config: ModelConfig) -> int:
 
 def multiply_adds(config: GeneratorConfig) -> int:
     """Multiply-adds to draw one image: what a model costs to run, which its parameter count does
-    not bound (a stride-1 stage at 7x7 costs 49 times its weights)."""
+    not bound (a stride-1 stage at 7x7 costs 49 times its weights). Counted by hooks on the meta
+    model's own layers during one forward pass (torch's FlopCounterMode agrees: tests/test_models.py;
+    it is not used here because its module tracker hooks every module in the process, a training
+    thread's included)."""
     model = on_meta(config).eval()
-    with FlopCounterMode(display=False) as counter:  # the module path: what training and export run
-        model(torch.zeros(1, config.latent_dim, device="meta"))
-    return counter.get_total_flops() // 2
+    total = [0]
+
+    def count(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        if isinstance(module, nn.Linear):
+            total[0] += output.shape[0] * module.in_features * module.out_features
+        elif isinstance(module, nn.ConvTranspose2d):  # each input position feeds kH*kW outputs per channel pair
+            _, _, height, width = inputs[0].shape
+            total[0] += inputs[0].shape[0] * height * width * module.in_channels * module.out_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+
+    handles = [layer.register_forward_hook(count) for layer in model.modules() if isinstance(layer, (nn.Linear, nn.ConvTranspose2d))]
+    try:
+        model(torch.zeros(1, config.latent_dim, device="meta"))  # with grad on: the module path, not the folded one
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total[0]
 
 
 def check_parameter_budget(config: ModelConfig) -> None:

@@ -18,6 +18,7 @@
 #             a time), then results.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
+python -m pip install -q --no-deps -e . >/dev/null  # the ganlab package the scripts import (pyproject.toml)
 DEVICE="${DEVICE:-cpu}"
 THREADS="${THREADS:-2}"
 STAGES="${STAGES:-study teacher distill-study students tables}"

@@ -10,6 +10,7 @@
 # arguments pass through (e.g. --device cuda where a GPU is available).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+python -m pip install -q --no-deps -e . >/dev/null  # the ganlab package the scripts import (pyproject.toml)
 OUT="${GANLAB_TEACHER_RUN:-$(cd .. && pwd)/ganlab-runs/teacher-r1}"
 if [ -f "$OUT/training.json" ] && python -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["status"] != "completed")' "$OUT/training.json"; then
   echo "the teacher run in $OUT has finished"  # resuming a finished run is an error; re-running this is not

@@ -1,7 +1,9 @@
 """Distil the teacher into a student: (1 - alpha) * adversarial + alpha * feature MSE.
 
     python scripts/distill.py --steps 3000 --out runs/student            # the original recipe (alpha 0.5)
-    python scripts/distill.py --recipe committed --out runs/student      # checkpoints/student's recipe
+    python scripts/distill.py --recipe committed --out runs/student      # the committed recipe (student-3k's)
+    python scripts/distill.py --recipe committed --r1 10 --d-dropout 0 --pixel-distance l1 --alpha 0.9 --alpha-final 0.5 \
+        --lr-decay --steps 20000 --precision bf16 --out runs/student     # checkpoints/student (docs/training.md)
     python scripts/distill.py --alpha 0 --out runs/baseline               # no-distillation baseline
     python scripts/distill.py --layers 14x14 7x7 pixels --alpha 0.9 --lr-g 1e-3
     python scripts/distill.py --dry-run                                   # seconds, synthetic data

@@ -17,7 +17,7 @@ import torch
 
 from ganlab.checkpoints import WEIGHTS_NAME
 from ganlab.config import Limit
-from ganlab.datasets import get_dataset
+from ganlab.datasets import DEFAULT_DATASET, get_dataset
 from ganlab.errors import GanlabError
 from ganlab.hub import publish, validate_repo_id
 import ganlab.lab.settings as lab_settings
@@ -100,9 +100,14 @@ class QualityProbes:
         self._probes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # teacher model -> its QualityProbe
         self._lock = threading.Lock()
 
+    def available(self) -> bool:
+        """False without the bundled classifier, with the curve turned off, or for a dataset the bundled
+        (MNIST) classifier does not read: a curve scored by another dataset's classifier would mislead."""
+        return self.sampler.classifier is not None and bool(self.every_s) and self.images.source in (DEFAULT_DATASET, "synthetic")
+
     def probe(self, teacher: LoadedModel) -> QualityProbe | None:
-        """None without the bundled classifier or with the curve turned off."""
-        if self.sampler.classifier is None or not self.every_s:
+        """The curve's probe for `teacher`, built once per teacher model; None when not `available`."""
+        if not self.available():
             return None
         with self._lock:
             probe = self._probes.get(teacher.model)
@@ -124,7 +129,7 @@ def preparation(request: RunRequest, *, teacher: LoadedModel, student: LoadedMod
         if run.stopping:
             return None
         probe, references = None, {}
-        if probes.sampler.classifier is not None and probes.every_s:
+        if probes.available():
             run.say("preparing the quality curve")
             probe = probes.probe(teacher)
             references = probes.references(probe, teacher, student)

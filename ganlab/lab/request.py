@@ -101,6 +101,7 @@ class RunRequest:
             precision=resolve_precision(limits.train_precision),
             cap_s=limits.run_cap_s,
             device=str(resolve_device(limits.device)),
+            dataset=limits.data_source if limits.data_source != "synthetic" else DEFAULT_DATASET,
         )
         if request.alpha > 0 and not request.layers:
             raise GanlabError("α > 0 needs at least one distilled layer (or set α to 0)")

@@ -229,7 +229,7 @@ def hub_requests(teacher_repo, teacher_revision, student_repo, student_revision)
 class StudentShelf:
     """The students the Compare menu names, loaded on first use and kept until their files change.
 
-    `warm_up` runs once per newly loaded model (see Lab._warm_up).
+    `warm_up` runs once per newly loaded model (Sampler.warm_up).
     """
 
     def __init__(self, warm_up: Callable[[LoadedModel], None]) -> None:
