@@ -67,7 +67,8 @@ def summary_table(metrics: dict[str, Any], benchmark: dict[str, Any] | None = No
 
 
 def headline_figures(
-    metrics: dict[str, Any], benchmark: dict[str, Any] | None = None, sweep: dict[str, Any] | None = None, study: dict[str, Any] | None = None
+    metrics: dict[str, Any], benchmark: dict[str, Any] | None = None, sweep: dict[str, Any] | None = None, study: dict[str, Any] | None = None,
+    progress: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> str:
     """README: the few numbers that say what distillation bought, one bullet each."""
     lines = []
@@ -82,6 +83,14 @@ def headline_figures(
         if "label_agreement" in student:
             line += f"; it draws the teacher's digit for {student['label_agreement']['mean']:.0%} of noise vectors"
         lines.append(line + ".")
+    if progress:
+        baseline_fid = {point["step"]: point["run"]["fid"] for point in progress[1]["points"]}
+        pairs = [(point["step"], point["run"]["fid"] / baseline_fid[point["step"]]) for point in progress[0]["points"] if point["step"] in baseline_fid]
+        if len(pairs) >= 2:
+            every = max(1, len(pairs) // 4)
+            picked = pairs[::every] + ([pairs[-1]] if (len(pairs) - 1) % every else [])
+            shown = ", ".join(f"{ratio:.2f}× at step {step:,}" for step, ratio in picked)
+            lines.append(f"- **Learning speed**: the distilled student's FID as a share of the baseline's at the same step: {shown} (one sampling seed each).")
     if benchmark and len(benchmark["meta"].get("order", [])) >= 2:
         first, second = benchmark["meta"]["order"][:2]
         models, inference = benchmark["models"], benchmark["inference"]

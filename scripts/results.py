@@ -112,7 +112,8 @@ def readme_summary(measured: Measured, page: Path) -> str:
     metrics, benchmark = measured["metrics"], measured["benchmark"]
     if metrics:
         parts.append(summary_table(metrics, benchmark))
-        headlines = headline_figures(metrics, benchmark, measured["sweep"], measured["recipe-study"])
+        pair = (measured["student-progress"], measured["baseline-progress"])
+        headlines = headline_figures(metrics, benchmark, measured["sweep"], measured["recipe-study"], pair if all(pair) else None)
         if headlines:
             parts.append(headlines)
     else:
