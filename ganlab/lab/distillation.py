@@ -25,7 +25,7 @@ from ganlab.lab.choice import ModelChoice
 from ganlab.lab.files import RunFolders
 from ganlab.lab.publish import NOT_LOGGED_IN, card_kind, finished_student, run_metrics
 from ganlab.lab.quality import REFERENCE_IMAGES, QualityProbe
-from ganlab.lab.request import RunRequest, as_bool
+from ganlab.lab.request import RunRequest, as_bool, count
 from ganlab.lab.runs import MAX_ADVANCE, Prepared, Run, TrainingSlot, busy_message, new_run, not_yours_message, run_trainers
 from ganlab.lab.sampler import Sampler
 from ganlab.lab.settings import LabSettings
@@ -210,8 +210,7 @@ class Distillation:
 
     def step_run(self, steps: Any = 1, *, viewer: str = "", smoothing: Any = None) -> RunView:
         """Run `steps` (1-100) more steps of the viewer's paused run, then pause it again."""
-        count = Limit("steps per Step", 1, MAX_ADVANCE, integer=True).check(1 if steps is None else steps, text=True)
-        self._owned_run("step", viewer).advance(count)
+        self._owned_run("step", viewer).advance(count("steps per Step", 1 if steps is None else steps, 1, MAX_ADVANCE))
         return self.run_status(viewer=viewer, smoothing=smoothing)
 
     def history(self, percent: Any = 100) -> tuple[np.ndarray | None, str]:

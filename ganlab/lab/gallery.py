@@ -10,24 +10,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganlab.config import MAX_SEED, SEED, Limit
+from ganlab.config import MAX_SEED, SEED
 from ganlab.digits import DigitNoise, digit_noise
 from ganlab.downloads import png_zip, walk_gif
 from ganlab.errors import GanlabError
 import ganlab.lab.settings as lab_settings
 from ganlab.lab.choice import ModelChoice
 from ganlab.lab.files import ImageFiles, OnnxFiles
+from ganlab.lab.request import count
 from ganlab.lab.sampler import Sampler
 from ganlab.lab.settings import ANY_DIGIT, DEFAULT_SAMPLES, DIGIT_CHOICES, LabSettings
 from ganlab.lab.sources import STUDENT_CHOICES
 from ganlab.lab.views import CompareView, WalkView, compare_markdown, describe, labelled_frames, scale_for
 from ganlab.sampling import grid, interpolate, noise, to_uint8
 from ganlab.trainer import FIXED_NOISE_SEED
-
-
-def count(label: str, value: Any, low: int, high: int) -> int:
-    """A UI count (samples, frames) in [low, high]: the range is the Lab's own setting."""
-    return Limit(label, low, high, integer=True).check(value, text=True)
 
 
 def as_digit(value: Any) -> int | None:

@@ -26,6 +26,11 @@ def _setting(name: str, value: Any, *, high: float | None = None) -> Any:
     return limit(TrainConfig, name).check(value, high=high, text=True)
 
 
+def count(label: str, value: Any, low: int, high: int) -> int:
+    """A UI count (samples, frames, steps per Step) in [low, high]: the range is the Lab's own setting."""
+    return Limit(label, low, high, integer=True).check(value, text=True)
+
+
 def as_bool(name: str, value: Any) -> bool:
     # a checkbox sends true/false; None is an unticked box from a client that left it out
     if value is None or isinstance(value, bool):
@@ -97,7 +102,7 @@ class RunRequest:
             seed=_setting("seed", seed),
             baseline=as_bool("baseline", baseline),
             ema_decay=_setting("ema_decay", ema_decay),
-            sample_every=Limit("show every (steps)", 1, MAX_SAMPLE_EVERY, integer=True).check(every, text=True),
+            sample_every=count("show every (steps)", every, 1, MAX_SAMPLE_EVERY),
             precision=resolve_precision(limits.train_precision),
             cap_s=limits.run_cap_s,
             device=str(resolve_device(limits.device)),

@@ -104,6 +104,18 @@ def progress_html(view: RunView) -> str:
 
 
 @dataclass
+class Drawing:
+    """A tab's drawing event, for the page's load to repeat: its inputs, its outputs and its handler."""
+
+    inputs: list
+    outputs: list
+    handler: Callable
+
+    def guarded(self) -> Callable:
+        return guarded(self.handler, len(self.outputs))
+
+
+@dataclass
 class Page:
     """The app's page while it is built: the Lab, and the state every tab reads."""
 

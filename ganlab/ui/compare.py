@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
 from ganlab.errors import GanlabError
 from ganlab.lab import DEFAULT_SAMPLES, DIGIT_CHOICES, STUDENT_CHOICES
-from ganlab.ui.common import DRAW, Page, grid_image, guarded
+from ganlab.ui.common import DRAW, Drawing, Page, grid_image, guarded
 
 
-@dataclass
-class CompareTab:
-    """What the page's load event needs from the tab: its inputs, its outputs and its handler."""
-
-    inputs: list
-    outputs: list
-    generate: object
-
-
-def compare_tab(page: Page) -> CompareTab:
+def compare_tab(page: Page) -> Drawing:
     lab, png = page.lab, page.png
     with gr.Tab("Compare", elem_id="compare-tab"):
         with gr.Row():
@@ -87,9 +76,10 @@ def compare_tab(page: Page) -> CompareTab:
     page.on(new_seed_button.click, new_seed, inputs[1:], [seed, *outputs], api_name="new_seed", **DRAW)
     # the zip holds what is on screen: the grids are drawn from the same inputs first (a number typed
     # without Enter once gave a zip of 16 under a grid of 64), then zipped
+    zip_outputs = [zip_box, samples_zip, info]
     page.on(zip_button.click, generate, inputs, outputs, api_name=False, **DRAW).then(
-        guarded(download_pngs, 3), inputs, [zip_box, samples_zip, info], api_name="download_pngs", **DRAW
+        guarded(download_pngs, len(zip_outputs)), inputs, zip_outputs, api_name="download_pngs", **DRAW
     )
     hub_inputs = [hub_teacher, hub_teacher_revision, hub_student, hub_student_revision, *inputs]
     page.on(hub_button.click, load_hub, hub_inputs, [*outputs, page.hub_choice, hub_message], api_name="load_hub")
-    return CompareTab(inputs, outputs, generate)
+    return Drawing(inputs, outputs, generate)

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
 from ganlab.lab import STUDENT_CHOICES
-from ganlab.ui.common import DRAW, Page, grid_image
+from ganlab.ui.common import DRAW, Drawing, Page, grid_image
 
 
-@dataclass
-class WalkTab:
-    inputs: list
-    outputs: list
-    walk: object
-
-
-def walk_tab(page: Page) -> WalkTab:
+def walk_tab(page: Page) -> Drawing:
     lab, png = page.lab, page.png
     with gr.Tab("Latent walk"):
         with gr.Row():
@@ -50,4 +41,4 @@ def walk_tab(page: Page) -> WalkTab:
     for trigger in (student.input, seed_a.submit, seed_b.submit, frames.submit):
         page.on(trigger, latent_walk, inputs, outputs, api_name=False, trigger_mode="always_last", **DRAW)
     page.on(gif_button.click, download_gif, inputs, [gif_box, gif, info], api_name="download_gif", **DRAW)
-    return WalkTab(inputs, outputs, latent_walk)
+    return Drawing(inputs, outputs, latent_walk)
