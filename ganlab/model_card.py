@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from ganlab.checkpoints import load_checkpoint, model_config, read_training_info
+from ganlab.checkpoints import load_checkpoint, model_config, read_training_info, recorded_dataset
 from ganlab.config import GeneratorConfig
 from ganlab.datasets import DATASETS, DEFAULT_DATASET, MNIST, Dataset
 from ganlab.errors import GanlabError
@@ -80,10 +80,8 @@ def _table(data: dict[str, Any], header: tuple[str, str]) -> str:
 
 
 def _dataset_of(training: dict[str, Any]) -> Dataset:
-    """The dataset a checkpoint learned (its train_config, or a classifier's own record; MNIST before either said)."""
-    recorded = training.get("train_config", {}).get("dataset") if isinstance(training.get("train_config"), dict) else None
-    name = recorded or training.get("dataset") or DEFAULT_DATASET
-    return DATASETS.get(name, DATASETS[DEFAULT_DATASET]) if isinstance(name, str) else DATASETS[DEFAULT_DATASET]
+    """The dataset a checkpoint learned (an unknown name reads as MNIST's entry, the card's default)."""
+    return DATASETS.get(recorded_dataset(training), DATASETS[DEFAULT_DATASET])
 
 
 def _architecture_and_usage(config: Any, repo: str) -> tuple[str, str]:

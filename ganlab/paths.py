@@ -5,18 +5,28 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ganlab.datasets import MNIST
+from ganlab.datasets import MNIST, get_dataset
 from ganlab.errors import GanlabError
 from ganlab.outputs import check_input_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = {
-    "teacher": REPO_ROOT / "checkpoints" / "teacher",
-    "student": REPO_ROOT / "checkpoints" / "student",
-    "baseline": REPO_ROOT / "checkpoints" / "student-baseline",
-    # the original design's loss: 0.5 adversarial + 0.5 MSE on the 14x14x64 features only
-    "original": REPO_ROOT / "checkpoints" / "student-original",
+# the names a checkpoint argument may use for a dataset's bundled models, and their folders in its models_dir
+BUNDLED_FOLDERS = {
+    "teacher": "teacher",
+    "student": "student",
+    "baseline": "student-baseline",
+    # the original design's loss: 0.5 adversarial + 0.5 MSE on the 14x14x64 features only (MNIST only)
+    "original": "student-original",
 }
+
+
+def bundled(dataset: str = MNIST.name) -> dict[str, Path]:
+    """The bundled models' folders of `dataset`, by name."""
+    root = REPO_ROOT / get_dataset(dataset).models_dir
+    return {name: root / folder for name, folder in BUNDLED_FOLDERS.items()}
+
+
+BUNDLED = bundled()  # MNIST's
 CLASSIFIER_PATH = REPO_ROOT / MNIST.classifier  # MNIST's evaluation classifier (each dataset names its own)
 
 
@@ -29,10 +39,10 @@ def display_path(path: str | os.PathLike) -> str:
         return str(path)
 
 
-def resolve_model_path(name_or_path: str) -> Path:
-    """A name in BUNDLED ('teacher', 'student', 'baseline', 'original') -> its folder; else a path."""
+def resolve_model_path(name_or_path: str, dataset: str = MNIST.name) -> Path:
+    """A bundled name ('teacher', 'student', 'baseline', 'original') -> that model of `dataset`; else a path."""
     if name_or_path in BUNDLED:
-        return BUNDLED[name_or_path]
+        return BUNDLED[name_or_path] if dataset == MNIST.name else bundled(dataset)[name_or_path]
     if not str(name_or_path).strip():
         raise GanlabError(f"the checkpoint name is empty: use {' | '.join(BUNDLED)} or a checkpoint path")
     path = check_input_path(name_or_path, "checkpoint")  # a name over 255 bytes is one line, not ENAMETOOLONG

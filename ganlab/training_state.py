@@ -26,7 +26,7 @@ STATE_NAME = "training-state.safetensors"
 STATE_VERSION = 1
 
 # TrainConfig fields a resumed run may change: how long and where it runs, not what it learns
-# (steps only without --lr-decay, whose schedule is measured in steps: see check_resumable).
+# (with --lr-decay, steps only while the decay has not begun under either length: see check_resumable).
 RESUMABLE_CHANGES = frozenset({"steps", "time_budget_s", "num_threads", "device", "sample_every", "checkpoint_every", "keep_every"})
 
 
@@ -100,8 +100,12 @@ def read_state(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch
     return header, tensors
 
 
-def check_resumable(saved: dict[str, Any], current: dict[str, Any]) -> None:
-    """Refuse a resume whose recipe differs from the saved one (only RESUMABLE_CHANGES may)."""
+def check_resumable(saved: dict[str, Any], current: dict[str, Any], step: int | None = None) -> None:
+    """Refuse a resume whose recipe differs from the saved one (only RESUMABLE_CHANGES may).
+
+    `step`: where the state stands. A run with LR decay may change its length only while that
+    step is before the decay's start under both lengths (every step so far had the same rate).
+    """
     from ganlab.config import TrainConfig
 
     current = json.loads(json.dumps(current))  # compare in the saved (JSON) form: tuples are lists there
@@ -111,7 +115,8 @@ def check_resumable(saved: dict[str, Any], current: dict[str, Any]) -> None:
     if different:
         detail = ", ".join(f"{k}: saved {saved.get(k)!r}, asked {current.get(k)!r}" for k in different[:4])
         raise GanlabError(f"the training state was made with other settings ({detail}); pass the same flags to resume")
-    if saved.get("lr_decay") and saved.get("steps") != current.get("steps"):
+    decay_begun = step is None or step >= min(saved.get("steps") or 0, current.get("steps") or 0) / 2
+    if saved.get("lr_decay") and saved.get("steps") != current.get("steps") and decay_begun:
         # the decay runs over the second half of --steps: other steps would jump the learning rate
         raise GanlabError(
             f"this run decays its learning rate over its {saved.get('steps')} steps; resume it with --steps {saved.get('steps')}"
@@ -221,8 +226,8 @@ class Resumable:
         if self._thread is not None or self.step:
             raise GanlabError("a training state can only be loaded before the run starts")
         header, tensors = read_state(path)
-        check_resumable(header.get("train_config", {}), self.config.to_dict())
         step = header.get("step")
+        check_resumable(header.get("train_config", {}), self.config.to_dict(), step if isinstance(step, int) else None)
         if not isinstance(step, int) or not 0 < step <= MAX_STEPS:
             raise GanlabError(f"the training state at {path} records no valid step ({step!r})")
         if step >= self.config.steps:

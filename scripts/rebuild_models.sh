@@ -104,7 +104,9 @@ if has students; then
 import json, os, sys
 path = f"{sys.argv[1]}/training.json"
 training = json.load(open(path)) if os.path.isfile(path) else {}
-ok = training.get("teacher_sha256") == os.environ["TEACHER_SHA"] and sys.argv[2] in ("", training.get("status"))
+# a baseline (alpha 0) reads no teacher and records none: any teacher's rebuild keeps it
+baseline = training.get("train_config", {}).get("alpha") == 0 and not training.get("teacher_sha256")
+ok = (baseline or training.get("teacher_sha256") == os.environ["TEACHER_SHA"]) and sys.argv[2] in ("", training.get("status"))
 sys.exit(0 if ok else 1)
 EOF
   }

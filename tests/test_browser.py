@@ -69,6 +69,15 @@ PROGRESS = "() => document.querySelector('#run-progress').innerText"
 BUTTONS = ("start", "pause", "resume", "step", "stop")
 
 
+def wait_value(page, selector: str, value: str, timeout_ms: int = 30_000) -> None:
+    """Wait until the input at `selector` holds `value`; a timeout says what it held instead."""
+    try:
+        page.wait_for_function(f"() => document.querySelector({selector!r})?.value === {value!r}", timeout=timeout_ms)
+    except Exception:
+        held = page.evaluate(f"() => document.querySelector({selector!r})?.value")
+        raise AssertionError(f"{selector} holds {held!r}, not {value!r}") from None
+
+
 def enabled(page) -> dict[str, bool]:
     return {name: page.locator(f"#{name}").is_enabled() for name in BUTTONS}
 
@@ -230,20 +239,27 @@ def test_a_run_belongs_to_the_browser_that_started_it_even_after_a_reload(app_ur
             for page in (owner, stranger):
                 page.set_default_timeout(30_000)
                 page.goto(app_url)
-                page.get_by_role("tab", name="Distill from scratch").click()
+            owner.get_by_role("tab", name="Distill from scratch").click()
             owner.locator("#advanced").get_by_text("Advanced", exact=True).click()  # the form's less used half
             owner.locator("#steps input").fill("4321")
+            wait_value(owner, "#steps input", "4321")
             owner.locator("#start").click()
             owner.wait_for_function(f"({MESSAGE})().includes('started by you')")
 
-            # the other browser watches read-only: its Start, Pause, Step and Stop do not act, the run goes on
+            # a page loaded before the run began shows the run's settings once its Distill tab is opened
+            stranger.get_by_role("tab", name="Distill from scratch").click()
+            stranger.locator("#advanced").get_by_text("Advanced", exact=True).click()
+            wait_value(stranger, "#steps input", "4321")
+
+            # the other browser watches read-only: its Start, Pause, Step and Stop do not act, the run goes on;
+            # after a reload its form is still the run's, not the defaults
             stranger.reload()
             stranger.get_by_role("tab", name="Distill from scratch").click()
             stranger.wait_for_function(f"({MESSAGE})().includes('started by another visitor')")
             wait_enabled(stranger, {"start": False, "pause": False, "resume": False, "step": False, "stop": False})
             stranger.locator("#advanced").get_by_text("Advanced", exact=True).click()
-            stranger.wait_for_function("() => document.querySelector('#steps input')?.value === '4321'")  # the run's settings, not the defaults
-            assert "Training" in owner.evaluate(MESSAGE) or "Preparing" in owner.evaluate(MESSAGE)
+            wait_value(stranger, "#steps input", "4321")
+            assert "Training" in owner.evaluate(MESSAGE) or "Preparing" in owner.evaluate(MESSAGE), owner.evaluate(MESSAGE)
 
             # a reload keeps the owner the owner and re-attaches to the same run: its plot is back and
             # still growing without pressing Start; then its Stop works

@@ -99,13 +99,19 @@ def test_a_state_written_before_a_config_field_existed_resumes_as_that_fields_de
         check_resumable(saved, {**current, "spectral_norm": True})
 
 
-def test_a_run_with_lr_decay_resumes_only_with_its_own_steps():
+def test_a_run_with_lr_decay_changes_its_steps_only_before_its_decay_begins():
     from ganlab.training_state import check_resumable
 
     saved = json.loads(json.dumps(teacher_config().to_dict()))  # lr_decay over 8 steps
     check_resumable(saved, saved)
     with pytest.raises(GanlabError, match="decays its learning rate over its 8 steps; resume it with --steps 8"):
         check_resumable(saved, json.loads(json.dumps(teacher_config(steps=12).to_dict())))
+    # before the decay begins under both lengths (step < 8/2), every step so far had the same rate
+    check_resumable(saved, json.loads(json.dumps(teacher_config(steps=12).to_dict())), step=3)
+    with pytest.raises(GanlabError, match="resume it with --steps 8"):
+        check_resumable(saved, json.loads(json.dumps(teacher_config(steps=12).to_dict())), step=4)
+    with pytest.raises(GanlabError, match="resume it with --steps 8"):  # 6 steps would begin the decay at 3
+        check_resumable(saved, json.loads(json.dumps(teacher_config(steps=6).to_dict())), step=3)
     plain = json.loads(json.dumps(teacher_config(lr_decay=False).to_dict()))  # without the decay, a run may be extended
     check_resumable(plain, json.loads(json.dumps(teacher_config(lr_decay=False, steps=12).to_dict())))
 

@@ -21,6 +21,11 @@ def test_train_teacher_and_distill_dry_runs_write_checkpoints(tmp_path):
 
     teacher_hash = hashlib.sha256((tmp_path / "t" / "model.safetensors").read_bytes()).hexdigest()
     assert json.loads((tmp_path / "s" / "training.json").read_text())["teacher_sha256"] == teacher_hash  # which teacher, exactly
+    # a baseline (alpha 0) reads no teacher, so it names none: its result cannot depend on one
+    result = run_script("scripts/distill.py", "--dry-run", "--quiet", "--teacher", str(tmp_path / "t"), "--alpha", "0", "--out", str(tmp_path / "b"))
+    assert result.returncode == 0, result.stderr
+    training = json.loads((tmp_path / "b" / "training.json").read_text())
+    assert training["teacher"] is None and training["teacher_sha256"] is None
 
 
 def test_sample_writes_a_png_grid_and_an_npz(tiny_checkpoint, tmp_path):
@@ -43,6 +48,7 @@ def test_sample_writes_a_png_grid_and_an_npz(tiny_checkpoint, tmp_path):
         (["scripts/distill.py", "--layers", "9x9", "--dry-run"], "unknown layer '9x9'"),
         (["scripts/distill.py", "--lr-g", "0"], "--lr-g"),
         (["scripts/distill.py", "--teacher", "no/such/teacher"], "does not exist"),
+        (["scripts/distill.py", "--dataset", "fashion-mnist", "--teacher", "checkpoints/teacher"], "the teacher at checkpoints/teacher learned mnist, not fashion-mnist"),
         (["scripts/train_teacher.py", "--batch-size", "abc"], "--batch-size"),
         (["scripts/sample.py", "--model", "no/such/checkpoint"], "does not exist"),
         (["scripts/sample.py", "--model", "studnet"], "no checkpoint named 'studnet': use teacher | student | baseline"),

@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--perceptual", type=setting("perceptual_weight"), default=0.0, help="weight of L1 between D's features of student and teacher images (0: off)")
     parser.add_argument("--teacher-as-real", type=setting("teacher_as_real"), default=0.0, help="share of D's real batch replaced by teacher images (0: off)")
     parser.add_argument("--alpha-final", type=setting("alpha"), default=None, help="move alpha linearly to this over the run (default: constant)")
-    parser.add_argument("--teacher", default="teacher", help="teacher checkpoint: 'teacher' (bundled) or a path")
+    parser.add_argument("--teacher", default="teacher", help="teacher checkpoint: 'teacher' (the --dataset's bundled one) or a path")
     parser.add_argument("--width", type=bounded(STUDENT_WIDTH), default=128, help="student width at 7x7 (original 128)")
     parser.add_argument("--out", default=None, help="output folder (default runs/student; a temp folder for --dry-run)")
     parser.set_defaults(lr_g=None, lr_d=None, ema=None)  # unset: the recipe's
@@ -40,28 +40,35 @@ def main() -> None:
         if getattr(args, name) is None:
             setattr(args, name, value)
 
+    from ganlab.checkpoints import WEIGHTS_NAME, check_same_dataset, resolve_model_path
+    from ganlab.cli import train_config_from_args
+    from ganlab.data import sha256_of
+
+    changes = dict(alpha=args.alpha, layers=tuple(args.layers), pixel_distance=args.pixel_distance, perceptual_weight=args.perceptual,
+                   teacher_as_real=args.teacher_as_real, alpha_final=args.alpha_final)  # fmt: skip
+    # 'teacher' is the chosen dataset's bundled teacher; a baseline (alpha 0, no other lever) loads none
+    teacher_folder = resolve_model_path(args.teacher, args.dataset)
+    uses_teacher = train_config_from_args(args, "distill", **changes).uses_teacher
+    if uses_teacher and teacher_folder.exists() and not args.dry_run:
+        check_same_dataset(teacher_folder, args.dataset, "teacher")  # one line, before anything trains
+
     def load_teacher():
-        from ganlab.checkpoints import load_checkpoint, resolve_model_path
+        from ganlab.checkpoints import load_checkpoint
         from ganlab.config import GeneratorConfig
         from ganlab.models import Generator
 
-        path = resolve_model_path(args.teacher)
-        if args.dry_run and not path.exists():
+        if args.dry_run and not teacher_folder.exists():
             return Generator(GeneratorConfig.teacher())  # an untrained stand-in keeps dry runs offline
-        return load_checkpoint(path, expect="generator")
+        return load_checkpoint(teacher_folder, expect="generator")
 
-    from ganlab.checkpoints import WEIGHTS_NAME, resolve_model_path
-    from ganlab.data import sha256_of
-
-    teacher_folder = resolve_model_path(args.teacher)
     weights = teacher_folder / WEIGHTS_NAME
     # which teacher exactly: scripts/rebuild_models.sh redistils a student only when this differs
-    teacher_sha256 = sha256_of(weights) if weights.is_file() else None
+    teacher_sha256 = sha256_of(weights) if uses_teacher and weights.is_file() else None
+    teacher_info = {"teacher": str(args.teacher) if uses_teacher else None, "teacher_sha256": teacher_sha256}
     train(
-        args, "distill", default_out="runs/student", load_teacher=load_teacher, student_width=args.width,
-        inputs=(teacher_folder,), extra_info={"teacher": str(args.teacher), "teacher_sha256": teacher_sha256, "student_width": args.width, "recipe": args.recipe},
-        alpha=args.alpha, layers=tuple(args.layers), pixel_distance=args.pixel_distance, perceptual_weight=args.perceptual,
-        teacher_as_real=args.teacher_as_real, alpha_final=args.alpha_final,
+        args, "distill", default_out="runs/student", load_teacher=load_teacher if uses_teacher else None, student_width=args.width,
+        inputs=(teacher_folder,) if uses_teacher else (), extra_info={**teacher_info, "student_width": args.width, "recipe": args.recipe},
+        **changes,
     )  # fmt: skip
 
 

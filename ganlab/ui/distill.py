@@ -62,7 +62,9 @@ def _form(lab):
 def _controls():
     with gr.Row():
         buttons = {
-            "start": gr.Button("Start", variant="primary", elem_id="start"),
+            # enabled by the page's load once it knows this browser's owner token and the slot's state: a Start
+            # pressed earlier would belong to a session a reload ends, and the load's answer would overwrite its view
+            "start": gr.Button("Start", variant="primary", elem_id="start", interactive=False),
             "pause": gr.Button("Pause", elem_id="pause", interactive=False),
             "resume": gr.Button("Resume", elem_id="resume", interactive=False),
             "step": gr.Button("Step", elem_id="step", interactive=False),
@@ -108,7 +110,7 @@ def _run_panel(page: Page) -> tuple[dict, gr.Slider, gr.Slider]:
 
 def distill_tab(page: Page) -> DistillTab:
     lab, png = page.lab, page.png
-    with gr.Tab("Distill from scratch"):
+    with gr.Tab("Distill from scratch") as tab:
         recipe, fields = _form(lab)
         buttons, step_count = _controls()
         view, smoothing, history = _run_panel(page)
@@ -162,9 +164,14 @@ def distill_tab(page: Page) -> DistillTab:
 
     form = [*fields, recipe]
 
-    def run_form():
-        """The form as the shown run was started (after a reload, or for another visitor), else as it is."""
-        request = lab.distillation.current_request()
+    def run_form(owner_token=None, request: gr.Request = None, *, watching: bool = False):
+        """The form as the shown run was started (after a reload, or for another visitor), else as it is.
+
+        `watching` (the tab is opened): only for a run in progress someone else started, which
+        may have begun after this page loaded; a visitor's own form keeps their edits.
+        """
+        viewer = visitor_id(owner_token, request) if watching else None
+        request = lab.distillation.current_request(watcher=viewer)
         if request is None:
             return tuple(gr.skip() for _ in form)
         values = request.to_dict()
@@ -184,4 +191,9 @@ def distill_tab(page: Page) -> DistillTab:
     page.on(buttons["step"].click, step_run, [step_count, *controls], outputs, api_name="step_run", **QUIET)
     page.on(smoothing.release, run_status, controls, outputs, api_name=False, **QUIET)
     page.on(history.change, show_history, history, [view["history"], view["history_caption"]], api_name="history", **QUIET)
+
+    def watched_form(owner_token=None, request: gr.Request = None):
+        return run_form(owner_token, request, watching=True)
+
+    tab.select(watched_form, page.owner_token, form, api_name=False, **QUIET)  # reads only: nothing to guard
     return DistillTab(outputs, run_status, form, run_form)
