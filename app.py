@@ -22,6 +22,7 @@ from ganlab.lab import Lab, serving  # noqa: E402
 from ganlab.ui.about import about_tab  # noqa: E402
 from ganlab.ui.common import CSS, DRAW, Page, guarded, one_line_refusals, owner_token  # noqa: E402
 from ganlab.ui.compare import compare_tab  # noqa: E402
+from ganlab.ui.dataset import dataset_picker, wire_dataset  # noqa: E402
 from ganlab.ui.distill import distill_tab  # noqa: E402
 from ganlab.ui.walk import walk_tab  # noqa: E402
 
@@ -29,7 +30,7 @@ from ganlab.ui.walk import walk_tab  # noqa: E402
 def build_app(lab: Lab | None = None) -> gr.Blocks:
     lab = lab or Lab()
     with gr.Blocks(title="ganlab: distilling a DCGAN", delete_cache=serving.DELETE_CACHE) as demo:
-        gr.Markdown(f"# ganlab — distil a DCGAN teacher into a smaller student ({lab.distillation.images.title})")
+        gr.Markdown("# ganlab — distil a DCGAN teacher into a smaller student")
         gr.Markdown(
             f"Two generators draw digits from the same noise: a DCGAN **teacher** ({lab.teacher.parameters:,} values) and a "
             f"**student** {lab.student.parameters / lab.teacher.parameters:.2f}× its size, trained to copy it. **Compare** them below "
@@ -41,10 +42,12 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         # who started a run: a random token kept in this browser (survives a reload), never shown;
         # outside the tabs, so that it is mounted (and saved) before the Distill tab is opened
         page = Page(lab, owner_token=gr.BrowserState(None, storage_key="ganlab-owner"), hub_choice=gr.State(None))
+        picker = dataset_picker()
         compare = compare_tab(page)
         distill = distill_tab(page)
         walk = walk_tab(page)
-        about_tab(page)
+        about = about_tab(page)
+        wire_dataset(page, picker, class_menu=compare.inputs[3], redraws=[compare, walk], about=about)
 
         # a page (re)load shows samples at once and re-attaches to a run in progress;
         # one after the other: a session has one draw in the queue at a time

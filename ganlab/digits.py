@@ -45,11 +45,12 @@ class DigitNoise:
     def complete(self) -> bool:
         return self.found == self.wanted
 
-    def summary(self) -> str:
-        """One line for a user: how many were found, in how many tries, at what acceptance rate."""
+    def summary(self, label: str = "") -> str:
+        """One line for a user: how many were found, in how many tries, at what acceptance rate
+        (`label` names the class, default "digit N")."""
         found = f"{self.found} of {self.wanted}" if self.complete else f"only {self.found} of {self.wanted}"
         cut = " before the search's time limit" if self.timed_out and not self.complete else ""
-        return f"digit {self.digit}: {found} found in {self.tried:,} tries{cut} (acceptance {self.acceptance_rate:.1%})"
+        return f"{label or f'digit {self.digit}'}: {found} found in {self.tried:,} tries{cut} (acceptance {self.acceptance_rate:.1%})"
 
 
 @torch.inference_mode()

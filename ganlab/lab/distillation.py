@@ -39,10 +39,10 @@ IMAGES_WAIT_S = 30.0  # how long a run waits for another run's data load (MNIST:
 
 
 class TrainingImages:
-    """The UI runs' training images, loaded once per process (a fresh install's first run downloads them)."""
+    """One dataset's training images for UI runs, loaded once per process (a fresh install's first run downloads them)."""
 
-    def __init__(self, settings: LabSettings) -> None:
-        self.source = settings.data_source  # a dataset name, or "synthetic"
+    def __init__(self, settings: LabSettings, source: str) -> None:
+        self.source = source  # a dataset name, or "synthetic"
         self.limit = settings.train_images
         self.lock = threading.Lock()
         self.images: torch.Tensor | None = None
@@ -93,26 +93,30 @@ class TrainingImages:
 
 
 class QualityProbes:
-    """The quality curve's probe per teacher model, built once each (the classifier is the sampler's)."""
+    """The quality curve's probe per teacher model, built once each with its dataset's classifier (the sampler's)."""
 
-    def __init__(self, sampler: Sampler, images: TrainingImages, every_s: float) -> None:
-        self.sampler, self.images, self.every_s = sampler, images, every_s
+    def __init__(self, sampler: Sampler, every_s: float) -> None:
+        self.sampler, self.every_s = sampler, every_s
         self._probes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # teacher model -> its QualityProbe
         self._lock = threading.Lock()
 
-    def available(self) -> bool:
-        """False without the bundled classifier, with the curve turned off, or for a dataset the bundled
-        (MNIST) classifier does not read: a curve scored by another dataset's classifier would mislead."""
-        return self.sampler.classifier is not None and bool(self.every_s) and self.images.source in (DEFAULT_DATASET, "synthetic")
+    def _classifier(self, images: TrainingImages) -> torch.nn.Module | None:
+        # blobs are scored by MNIST's classifier: a smoke test of the curve, not a measurement
+        return self.sampler.classifier_for(DEFAULT_DATASET if images.source == "synthetic" else images.source)
 
-    def probe(self, teacher: LoadedModel) -> QualityProbe | None:
-        """The curve's probe for `teacher`, built once per teacher model; None when not `available`."""
-        if not self.available():
+    def available(self, images: TrainingImages) -> bool:
+        """False with the curve turned off or without the classifier of the run's dataset (a curve
+        scored by another dataset's classifier would mislead)."""
+        return bool(self.every_s) and self._classifier(images) is not None
+
+    def probe(self, teacher: LoadedModel, images: TrainingImages) -> QualityProbe | None:
+        """The curve's probe for `teacher` on `images`' dataset, built once per teacher model; None when not `available`."""
+        if not self.available(images):
             return None
         with self._lock:
             probe = self._probes.get(teacher.model)
             if probe is None:
-                probe = self._probes[teacher.model] = QualityProbe(self.sampler.classifier, teacher.model, self.images.reference())
+                probe = self._probes[teacher.model] = QualityProbe(self._classifier(images), teacher.model, images.reference())
         return probe
 
     def references(self, probe: QualityProbe, teacher: LoadedModel, student: LoadedModel) -> dict[str, dict[str, float]]:
@@ -129,9 +133,9 @@ def preparation(request: RunRequest, *, teacher: LoadedModel, student: LoadedMod
         if run.stopping:
             return None
         probe, references = None, {}
-        if probes.available():
+        if probes.available(images):
             run.say("preparing the quality curve")
-            probe = probes.probe(teacher)
+            probe = probes.probe(teacher, images)
             references = probes.references(probe, teacher, student)
         if run.stopping:
             return None
@@ -152,9 +156,24 @@ class Distillation:
         self.settings, self.sampler, self.models = settings, sampler, models
         self.slot, self.folders = slot, folders
         self.teacher_grid = teacher_grid  # () -> the shown teacher's fixed-noise grid (Gallery.teacher_fixed_samples)
-        self.images = TrainingImages(settings)
-        self.probes = QualityProbes(sampler, self.images, settings.probe_every_s)
+        self._images: dict[str, TrainingImages] = {}  # source -> its images, loaded by the first run on it
+        self._images_lock = threading.Lock()
+        self.probes = QualityProbes(sampler, settings.probe_every_s)
         self.figures = QualityFigures()
+
+    def images_for(self, dataset: str) -> TrainingImages:
+        """The training images of a run on `dataset` (synthetic blobs when GANLAB_TRAIN_DATA says so)."""
+        source = "synthetic" if self.settings.data_source == "synthetic" else dataset
+        with self._images_lock:
+            if source not in self._images:
+                self._images[source] = TrainingImages(self.settings, source)
+            return self._images[source]
+
+    @property
+    def images(self) -> TrainingImages:
+        """The images of the run the tab shows (the one training, else the last; MNIST's before any)."""
+        run = self.slot.current()
+        return self.images_for(DEFAULT_DATASET if run is None else run.request.dataset)
 
     def start_run(self, *inputs: Any, owner: str = "") -> RunView:
         """Validate the settings (RunRequest.from_inputs, in Start's order), claim the one training slot and start the run.
@@ -180,7 +199,8 @@ class Distillation:
             self.models.students.forget_runs()
             return new_run(folders=self.folders, owner=owner, request=request, teacher_image=teacher_image)
 
-        prepare = preparation(request, teacher=teacher, student=student, images=self.images, probes=self.probes, threads=self.settings.train_threads)
+        images = self.images_for(request.dataset)
+        prepare = preparation(request, teacher=teacher, student=student, images=images, probes=self.probes, threads=self.settings.train_threads)
         self.slot.claim(build, prepare, cap_s=self.settings.run_cap_s, idle_s=self.settings.idle_stop_s)
         return self.run_status(viewer=owner)
 

@@ -26,7 +26,9 @@ from ganlab.lab.files import ImageFiles, OnnxFiles, RunFolders, process_folder
 from ganlab.lab.gallery import Gallery
 from ganlab.lab.runs import SLOT, TrainingSlot
 from ganlab.lab.sampler import Sampler
-from ganlab.lab.settings import ANY_DIGIT, DEFAULT_SAMPLES, METRICS_PATH, RUN_DEFAULTS, LabSettings
+from ganlab.datasets import DEFAULT_DATASET
+from ganlab.lab.scope import current as current_dataset
+from ganlab.lab.settings import ANY_DIGIT, DEFAULT_SAMPLES, METRICS_PATH, RUN_DEFAULTS, LabSettings, metrics_path
 from ganlab.lab.sources import STUDENT_CHOICES, LoadedModel, load_optional_classifier
 from ganlab.lab.views import CompareView, RunView, WalkView, about_markdown
 
@@ -110,8 +112,9 @@ class Lab:
         return self.models.notes()
 
     def about(self) -> str:
-        """Markdown: what the lab shows, both architectures, the metrics table when present."""
-        return about_markdown((self.teacher, self.student), self.metrics_path)
+        """Markdown: what the lab shows, both architectures, the metrics table of this request's dataset when present."""
+        dataset = current_dataset()
+        return about_markdown((self.teacher, self.student), self.metrics_path if dataset == DEFAULT_DATASET else metrics_path(dataset), dataset)
 
     # ---- Compare, the latent walk and downloads (Gallery) ---------------------------------------------
     @staticmethod

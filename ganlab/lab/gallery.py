@@ -13,13 +13,15 @@ import torch
 from ganlab.config import MAX_SEED, SEED
 from ganlab.digits import DigitNoise, digit_noise
 from ganlab.downloads import png_zip, walk_gif
+from ganlab.datasets import get_dataset
 from ganlab.errors import GanlabError
 import ganlab.lab.settings as lab_settings
 from ganlab.lab.choice import ModelChoice
 from ganlab.lab.files import ImageFiles, OnnxFiles
 from ganlab.lab.request import count
 from ganlab.lab.sampler import Sampler
-from ganlab.lab.settings import ANY_DIGIT, DEFAULT_SAMPLES, DIGIT_CHOICES, LabSettings
+from ganlab.lab.scope import current as current_dataset
+from ganlab.lab.settings import ANY_DIGIT, DEFAULT_SAMPLES, LabSettings
 from ganlab.lab.sources import STUDENT_CHOICES
 from ganlab.lab.views import CompareView, WalkView, compare_markdown, describe, labelled_frames, scale_for
 from ganlab.sampling import grid, interpolate, noise, to_uint8
@@ -27,13 +29,19 @@ from ganlab.trainer import FIXED_NOISE_SEED
 
 
 def as_digit(value: Any) -> int | None:
-    """Compare's digit choice: None for "any" (or left out), else the digit 0..9."""
+    """Compare's class choice in this request's dataset: None for "any" (or left out), else the class
+    index (a class name, or its index as text: MNIST's digits are both)."""
     if value is None or value == ANY_DIGIT or value == "":
         return None
+    dataset = get_dataset(current_dataset())
     text = str(value).strip()
-    if isinstance(value, bool) or text not in DIGIT_CHOICES:
-        raise GanlabError(f"digit must be {ANY_DIGIT!r} or one of 0..9, got {value!r:.60}")
-    return int(text)
+    names = dataset.class_names
+    if not isinstance(value, bool):
+        if text in names:
+            return names.index(text)
+        if text.isdigit() and int(text) < len(names):
+            return int(text)
+    raise GanlabError(f"{dataset.item} must be {ANY_DIGIT!r} or one of {', '.join(names)}, got {value!r:.60}")
 
 
 class Gallery:
@@ -56,16 +64,17 @@ class Gallery:
         digit = as_digit(digit)
         student_model = self.models.student_for(student)
         teacher = self.models.teacher
-        details: dict[str, Any] = {"seed": seed, "n": n}
+        details: dict[str, Any] = {"seed": seed, "n": n, "dataset": current_dataset(), "item": get_dataset(current_dataset()).item}
         if digit is None:
             z = noise(n, seed)  # (n, latent): one batch, both models
         else:
             search = self._digit_noise(digit, n, seed)
+            dataset = get_dataset(current_dataset())
             z = search.z  # (found, latent): the kept z, rendered by both models
             details["n"] = search.found
             details["digit"] = {
                 "digit": digit, "wanted": n, "found": search.found, "tried": search.tried,
-                "acceptance_rate": search.acceptance_rate, "summary": search.summary(),
+                "acceptance_rate": search.acceptance_rate, "summary": search.summary(f"{dataset.item} {dataset.class_names[digit]}"),
             }  # fmt: skip
         teacher_images, teacher_s = self.sampler.sample(teacher.model, z)
         student_images, student_s = self.sampler.sample(student_model.model, z)
@@ -75,16 +84,17 @@ class Gallery:
 
     def _digit_noise(self, digit: int, n: int, seed: int) -> DigitNoise:
         """The seed's first n z whose teacher image the classifier reads as `digit` (bounded: DIGIT_MAX_TRIES, DIGIT_MAX_SECONDS)."""
+        dataset = get_dataset(current_dataset())
         if self.sampler.classifier is None:
             raise GanlabError(
-                "asking for a digit needs the evaluation classifier (checkpoints/classifier), which is not loaded; "
-                "choose 'any' or train it with scripts/train_classifier.py"
+                f"asking for a {dataset.item} needs the evaluation classifier ({dataset.classifier}), which is not loaded; "
+                f"choose 'any' or train it with ganlab-train-classifier --dataset {dataset.name}"
             )
         self.sampler.use_threads()
         search = digit_noise(self.models.teacher.model, self.sampler.classifier, digit, n, seed, max_tries=lab_settings.DIGIT_MAX_TRIES,
                              max_seconds=lab_settings.DIGIT_MAX_SECONDS)  # fmt: skip
         if not search.found:
-            raise GanlabError(f"{search.summary()}: the teacher draws no {digit} this seed's search can find; try another seed or digit")
+            raise GanlabError(f"{search.summary(f'{dataset.item} {dataset.class_names[digit]}')}: the teacher draws no {dataset.class_names[digit]} this seed's search can find; try another seed or {dataset.item}")
         return search
 
     def generate(self, seed: Any = 0, n: Any = DEFAULT_SAMPLES, student: str = STUDENT_CHOICES[0], digit: Any = ANY_DIGIT) -> CompareView:
@@ -109,7 +119,12 @@ class Gallery:
         # each digit with the classifier's reading under it (no reading without the classifier)
         teacher_grid = labelled_frames(to_uint8(teacher_images), teacher_labels, columns=columns, scale=scale, marked=differ)
         student_grid = labelled_frames(to_uint8(student_images), student_labels, columns=columns, scale=scale, marked=differ)
-        return CompareView(teacher_grid, student_grid, compare_markdown(details, self.models.notes()), details)
+        info = compare_markdown(details, self.models.notes())
+        dataset = get_dataset(current_dataset())
+        if labels is not None and dataset.class_names != tuple(str(index) for index in range(dataset.num_classes)):
+            # the number under each image is its class: say which names they stand for
+            info += "\n\nUnder each image, its class: " + ", ".join(f"{index} {name}" for index, name in enumerate(dataset.class_names)) + "."
+        return CompareView(teacher_grid, student_grid, info, details)
 
     def compare_pngs(self, seed: Any = 0, n: Any = DEFAULT_SAMPLES, student: str = STUDENT_CHOICES[0], digit: Any = ANY_DIGIT) -> str:
         """Compare's samples as a zip of one 28x28 PNG per image (teacher/000.png, student/000.png, ...); its path."""

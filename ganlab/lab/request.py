@@ -14,6 +14,7 @@ from typing import Any
 
 from ganlab.config import DISTILL_LAYERS, RECIPES, Limit, Recipe, TrainConfig, limit
 from ganlab.datasets import DEFAULT_DATASET
+from ganlab.lab.scope import current as current_dataset
 from ganlab.errors import GanlabError
 import ganlab.lab.settings as lab_settings
 from ganlab.lab.settings import MAX_SAMPLE_EVERY, RUN_DEFAULTS, LabSettings
@@ -106,7 +107,7 @@ class RunRequest:
             precision=resolve_precision(limits.train_precision),
             cap_s=limits.run_cap_s,
             device=str(resolve_device(limits.device)),
-            dataset=limits.data_source if limits.data_source != "synthetic" else DEFAULT_DATASET,
+            dataset=current_dataset(),  # the visitor's choice (ganlab.lab.scope); the images may be blobs (GANLAB_TRAIN_DATA)
         )
         if request.alpha > 0 and not request.layers:
             raise GanlabError("α > 0 needs at least one distilled layer (or set α to 0)")

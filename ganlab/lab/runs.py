@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ganlab.config import TrainConfig
+from ganlab.datasets import DEFAULT_DATASET, get_dataset
 from ganlab.errors import GanlabError
 from ganlab.events import Failed, Finished
 from ganlab.lab.files import MAX_RUN_FOLDERS, RunFolders
@@ -214,6 +215,8 @@ class Run:
         if state == "running" and rate:
             left = (budget - elapsed) if time_bound else (total - step) / rate
             text += f" · {rate:.1f} steps/s · about {max(0.0, left):.0f} s left"
+        if self.request.dataset != DEFAULT_DATASET:  # MNIST goes without saying; another dataset is named
+            text += f" · {get_dataset(self.request.dataset).title}"
         if self.request.device != "cpu":
             text += f" · on {self.request.device}"
         if self.request.precision == "bf16":

@@ -10,14 +10,17 @@ calling thread's count (`LabSettings.sample_threads`): neither can leak into the
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import numpy as np
 import torch
 
+from ganlab.datasets import DEFAULT_DATASET
 from ganlab.lab.runs import TrainingSlot
+from ganlab.lab.scope import current as current_dataset
 from ganlab.lab.settings import DEFAULT_SAMPLES, LabSettings
-from ganlab.lab.sources import LoadedModel
+from ganlab.lab.sources import LoadedModel, load_optional_classifier
 from ganlab.models import Generator
 from ganlab.sampling import generate, noise
 
@@ -28,7 +31,25 @@ class Sampler:
     def __init__(self, settings: LabSettings, slot: TrainingSlot, classifier: torch.nn.Module | None) -> None:
         self.settings = settings
         self.slot = slot
-        self.classifier = classifier  # None: no labels, no digit search, no quality curve
+        # per dataset: MNIST's as given (None: no labels, no digit search, no quality curve), another's on first use
+        self.classifiers: dict[str, torch.nn.Module | None] = {DEFAULT_DATASET: classifier}
+        self._lock = threading.Lock()
+
+    @property
+    def classifier(self) -> torch.nn.Module | None:
+        """The evaluation classifier of this request's dataset (ganlab.lab.scope), or None."""
+        return self.classifier_for(current_dataset())
+
+    @classifier.setter
+    def classifier(self, model: torch.nn.Module | None) -> None:
+        self.classifiers[DEFAULT_DATASET] = model
+
+    def classifier_for(self, dataset: str) -> torch.nn.Module | None:
+        """`dataset`'s evaluation classifier (loaded once; None when absent: then no labels for it)."""
+        with self._lock:
+            if dataset not in self.classifiers:  # none for any dataset when MNIST's was turned off (tests)
+                self.classifiers[dataset] = load_optional_classifier(dataset) if self.classifiers[DEFAULT_DATASET] is not None else None
+            return self.classifiers[dataset]
 
     def threads(self) -> int:
         """GANLAB_SAMPLE_THREADS, or every core while idle and one fewer while a run trains:

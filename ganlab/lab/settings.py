@@ -6,17 +6,30 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ganlab.paths import REPO_ROOT
 from ganlab.config import FAST, PRECISIONS
-from ganlab.datasets import DATASETS, MNIST
+from ganlab.datasets import DATASETS, MNIST, get_dataset
 from ganlab.errors import GanlabError
 
-METRICS_PATH = REPO_ROOT / "checkpoints" / "metrics.json"
+METRICS_PATH = REPO_ROOT / MNIST.models_dir / "metrics.json"
 DEFAULT_SAMPLES = 64  # the Compare grid's default size (8 x 8)
 ANY_DIGIT = "any"
 DIGIT_CHOICES = (ANY_DIGIT, *MNIST.class_names)  # Compare's digit choice: any noise, or the z whose teacher image reads as d
+
+
+def class_choices(dataset: str) -> tuple[str, ...]:
+    """Compare's class choice for `dataset`: "any", then its class names (MNIST's: the digits)."""
+    return (ANY_DIGIT, *get_dataset(dataset).class_names)
+
+
+def metrics_path(dataset: str) -> Path:
+    """The About tables' figures of `dataset` (written by ganlab-evaluate into its models folder)."""
+    return REPO_ROOT / get_dataset(dataset).models_dir / "metrics.json"
+
+
 # candidates one Compare request may examine for a digit. The bundled teacher keeps 7.4% (digit 5)
 # to 9.6% (digit 1) of its z, so 256 samples of the rarest digit take ~3,500 tries; an untrained
 # or Hub teacher that draws no such digit stops here and the view says how many it found. Cost:

@@ -22,6 +22,7 @@ import torch
 
 from ganlab.checkpoints import BUNDLED, REPO_ROOT, WEIGHTS_NAME, display_path, load_checkpoint, read_training_info
 from ganlab.config import LATENT_DIM, GeneratorConfig
+from ganlab.datasets import DEFAULT_DATASET
 from ganlab.errors import GanlabError
 from ganlab.models import Generator, count_parameters, init_weights
 
@@ -115,12 +116,12 @@ def load_model(
     return LoadedModel(role, model, False, "untrained", note=note, size_bytes=_safetensors_size(model))
 
 
-def load_optional_classifier() -> torch.nn.Module | None:
-    """The evaluation classifier when its module and checkpoint exist, else None."""
+def load_optional_classifier(dataset: str = DEFAULT_DATASET) -> torch.nn.Module | None:
+    """The dataset's evaluation classifier when its module and checkpoint exist, else None."""
     try:
         from ganlab.checkpoints import load_classifier
 
-        return load_classifier().eval()
+        return load_classifier(dataset=dataset).eval()
     except Exception:  # absent or unreadable: Compare simply shows no predicted digits
         return None
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ganlab.config import GeneratorConfig
+from ganlab.datasets import DEFAULT_DATASET, get_dataset
 from ganlab.lab.charts import QualityFigures, fid_axis_range, loss_figure, quality_figure, smooth, thin  # noqa: F401 (also importable from here)
 from ganlab.lab.request import RunRequest
 from ganlab.lab.runs import Run
@@ -62,7 +63,7 @@ class WalkView:
 
 ABOUT_INTRO = """\
 ## What this lab shows
-A DCGAN **teacher** trained on MNIST is distilled into a smaller **student**: the student is
+A DCGAN **teacher** trained on {dataset} is distilled into a smaller **student**: the student is
 trained against a discriminator *and* to match the teacher's intermediate feature maps on the
 same noise z. Generator loss = (1 − α)·adversarial + α·distillation (mean feature MSE over the
 chosen layers). Compare feeds both the same z; Distill from scratch trains a student live
@@ -102,8 +103,9 @@ def compare_markdown(details: dict[str, Any], notes: str) -> str:
         text = f"**{details['digit']['summary']}**; teacher and student render the same kept z.\n\n" + text
     if "agreement" in details:
         differ = sum(a != b for a, b in zip(details["teacher_digits"], details["student_digits"]))
+        item = details.get("item", "digit")
         text += (
-            f"\n\n**Teacher–student agreement** (same predicted digit): {details['agreement']:.0%}. Under each digit: "
+            f"\n\n**Teacher–student agreement** (same predicted {item}): {details['agreement']:.0%}. Under each {item}: "
             f"the classifier's reading; the {differ} where teacher and student differ are dark on a light box."
         )
     return text + ("\n\n" + notes if notes else "")
@@ -162,9 +164,9 @@ def architecture_markdown(config: GeneratorConfig) -> str:
     return "\n".join(f"- {line}" for line in architecture_lines(config))
 
 
-def about_markdown(models: Sequence[LoadedModel], metrics_path: Path) -> str:
-    """The About tab: what the lab shows, each model's architecture, the metrics table when present."""
-    parts = [ABOUT_INTRO]
+def about_markdown(models: Sequence[LoadedModel], metrics_path: Path, dataset: str = DEFAULT_DATASET) -> str:
+    """The About tab for `dataset`: what the lab shows, each model's architecture, the metrics table when present."""
+    parts = [ABOUT_INTRO.format(dataset=get_dataset(dataset).title)]
     for loaded in models:
         counts = count_parameters(loaded.model)
         parts.append(
@@ -172,7 +174,7 @@ def about_markdown(models: Sequence[LoadedModel], metrics_path: Path) -> str:
             f"(with BatchNorm running statistics)\n\n{architecture_markdown(loaded.model.config)}\n\n"
             f"Loaded from `{loaded.source}`{' — ' + loaded.note if loaded.note else ''}."
         )
-    parts.append("### Metrics\n\n_A wide table: on a narrow screen, scroll it sideways for every column._\n\n" + metrics_markdown(metrics_path))
+    parts.append(f"### Metrics ({get_dataset(dataset).title})\n\n_A wide table: on a narrow screen, scroll it sideways for every column._\n\n" + metrics_markdown(metrics_path))
     return "\n\n".join(parts)
 
 

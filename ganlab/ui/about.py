@@ -7,10 +7,11 @@ import gradio as gr
 from ganlab.ui.common import DRAW, Page
 
 
-def about_tab(page: Page) -> None:
+def about_tab(page: Page) -> gr.Markdown:
+    """The tab; returns its text, which the dataset choice rewrites."""
     lab = page.lab
     with gr.Tab("About"):
-        gr.Markdown(lab.about(), elem_id="about")
+        about = gr.Markdown(lab.about(), elem_id="about")
         onnx_button = gr.Button("Export the teacher and student to ONNX", elem_id="export-onnx")
         with gr.Column(visible=False) as onnx_box:
             onnx_files = gr.File(
@@ -25,3 +26,4 @@ def about_tab(page: Page) -> None:
         return gr.Column(visible=True), paths, "Verified against PyTorch with onnxruntime (max difference ≤ 1e-4 on 256 samples)."
 
     page.on(onnx_button.click, export_onnx, page.hub_choice, [onnx_box, onnx_files, onnx_message], api_name="export_onnx", **DRAW)
+    return about

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -91,7 +92,7 @@ def _run_panel(page: Page) -> tuple[dict, gr.Slider, gr.Slider]:
         _, view["student"] = grid_image("student (fixed noise)", "run-student-image")
         view["baseline_column"], view["baseline"] = grid_image("baseline, α 0 (fixed noise)", "run-baseline-image", visible=False)
         _, view["teacher"] = grid_image("teacher (same noise)", "run-teacher-image")
-        _, view["real"] = grid_image(f"real {lab.distillation.images.title} images", "real-image")
+        _, view["real"] = grid_image("real training images (the run's dataset)", "real-image")
     with gr.Accordion("Training history: how the samples evolved", open=True):
         # a share of the run so far rather than a snapshot number: the range never changes while the run grows
         with gr.Row():
@@ -106,6 +107,27 @@ def _run_panel(page: Page) -> tuple[dict, gr.Slider, gr.Slider]:
         view["details"] = gr.JSON()
     view["timer"] = gr.Timer(1.0, active=False)
     return view, smoothing, history
+
+
+def _form_filler(lab, form: list):
+    """The handler that fills the form with a run's settings (the page's load, the tab's opening)."""
+
+    def run_form(owner_token=None, request: gr.Request = None, *, watching: bool = False):
+        """The form as the shown run was started (after a reload, or for another visitor), else as it is.
+
+        `watching` (the tab is opened): only for a run in progress someone else started, which
+        may have begun after this page loaded; a visitor's own form keeps their edits.
+        """
+        viewer = visitor_id(owner_token, request) if watching else None
+        request = lab.distillation.current_request(watcher=viewer)
+        if request is None:
+            return tuple(gr.skip() for _ in form)
+        values = request.to_dict()
+        names = ("steps", "time_budget_s", "batch_size", "lr_generator", "lr_discriminator", "alpha", "layers", "seed", "baseline", "ema_decay", "sample_every")
+        chosen = request.recipe()
+        return (*(values[name] for name in names), chosen.label if chosen else gr.skip())
+
+    return run_form
 
 
 def distill_tab(page: Page) -> DistillTab:
@@ -163,21 +185,7 @@ def distill_tab(page: Page) -> DistillTab:
         return chosen.alpha, list(chosen.layers), chosen.lr_generator, chosen.lr_discriminator, chosen.ema_decay
 
     form = [*fields, recipe]
-
-    def run_form(owner_token=None, request: gr.Request = None, *, watching: bool = False):
-        """The form as the shown run was started (after a reload, or for another visitor), else as it is.
-
-        `watching` (the tab is opened): only for a run in progress someone else started, which
-        may have begun after this page loaded; a visitor's own form keeps their edits.
-        """
-        viewer = visitor_id(owner_token, request) if watching else None
-        request = lab.distillation.current_request(watcher=viewer)
-        if request is None:
-            return tuple(gr.skip() for _ in form)
-        values = request.to_dict()
-        names = ("steps", "time_budget_s", "batch_size", "lr_generator", "lr_discriminator", "alpha", "layers", "seed", "baseline", "ema_decay", "sample_every")
-        chosen = request.recipe()
-        return (*(values[name] for name in names), chosen.label if chosen else gr.skip())
+    run_form = _form_filler(lab, form)
 
     lr_generator, lr_discriminator, alpha, layers, ema_decay = fields[3], fields[4], fields[5], fields[6], fields[9]
     recipe.change(apply_recipe, recipe, [alpha, layers, lr_generator, lr_discriminator, ema_decay], api_name="apply_recipe", api_visibility="undocumented")
@@ -192,8 +200,5 @@ def distill_tab(page: Page) -> DistillTab:
     page.on(smoothing.release, run_status, controls, outputs, api_name=False, **QUIET)
     page.on(history.change, show_history, history, [view["history"], view["history_caption"]], api_name="history", **QUIET)
 
-    def watched_form(owner_token=None, request: gr.Request = None):
-        return run_form(owner_token, request, watching=True)
-
-    tab.select(watched_form, page.owner_token, form, api_name=False, **QUIET)  # reads only: nothing to guard
+    tab.select(functools.partial(run_form, watching=True), page.owner_token, form, api_name=False, **QUIET)  # reads only: nothing to guard
     return DistillTab(outputs, run_status, form, run_form)
