@@ -152,7 +152,7 @@ def model_card(
     counts = count_parameters(model)
     training = read_training_info(checkpoint_dir)
     data = _dataset_of(training)
-    title, summary = (part.replace("MNIST", data.title) for part in _ROLES[kind])
+    title, summary = (part.replace("MNIST", data.title).replace("digits", f"{data.item}s") for part in _ROLES[kind])
     is_classifier = config.kind == "classifier"
     pipeline_tag = "image-classification" if is_classifier else "unconditional-image-generation"
     architecture, usage = _architecture_and_usage(config, repo_id or "USER/REPO")

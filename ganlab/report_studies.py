@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ganlab.datasets import get_dataset
+
 from typing import Any
 
 from ganlab.tables import mean_std, quality_table, table
@@ -111,7 +113,7 @@ def teacher_progress_table(progress: dict[str, Any]) -> str:
     )  # fmt: skip
     return table(header, rows) + (
         f"\n\nThe kept snapshots of `{meta['run']}`; n = {scoring['n']:,} samples from sampling seed {scoring['seed']} against "
-        f"{scoring['reference_size']:,} MNIST test images. Wall time is the run's own training time up to that step, on whatever "
+        f"{scoring['reference_size']:,} {get_dataset(scoring.get('dataset', 'mnist')).title} test images. Wall time is the run's own training time up to that step, on whatever "
         f"share of the CPU it had. {rule}"
     )
 

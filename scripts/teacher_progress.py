@@ -6,7 +6,7 @@
 
 A run trained with `--keep-every N` keeps its sampling model of every Nth step in
 <run>/snapshots/step-N. Each snapshot is scored once with ganlab.metrics.evaluate_generator
-(n samples from one sampling seed against the MNIST test set); a snapshot already in --out
+(n samples from one sampling seed against the --dataset's test set, MNIST's by default); a snapshot already in --out
 with the same weights (sha256) is not scored again, so the script can follow a run that is
 still training. The stopping rule (the teacher issue: 30,000 steps, or until FID stops
 improving for 5,000 steps) is printed at the end: the best FID so far, at which step, and
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 
-from ganlab.cli import ArgumentParser, int_in, run_main, setting
+from ganlab.cli import ArgumentParser, add_dataset_arguments, int_in, run_main, setting
 
 REPO = Path(__file__).resolve().parent.parent
 SNAPSHOT = re.compile(r"step-(\d+)")
@@ -60,8 +60,8 @@ def main() -> None:
     parser.add_argument("--tolerance", type=float, default=0.01, help="an improvement smaller than this fraction of the best FID does not count")
     parser.add_argument("--patience", type=int_in(1, 10**6), default=5000, help="steps without an improvement that end the run")
     parser.add_argument("--threads", type=int_in(1, 1024), default=2, help="torch CPU threads")
-    parser.add_argument("--classifier", default=None, help="evaluation classifier (default checkpoints/classifier)")
-    parser.add_argument("--data", default=None, help="MNIST root (default $GANLAB_DATA or ./data)")
+    parser.add_argument("--classifier", default=None, help="evaluation classifier (default: the dataset's, checkpoints/classifier for MNIST)")
+    add_dataset_arguments(parser)
     parser.add_argument("--out", default="checkpoints/teacher-progress.json")
     parser.add_argument("--teacher", default=None, help="for a student's run: its teacher (name or path), so each snapshot also gets agreement and pixel MSE on the same z")
     parser.add_argument("--quick", action="store_true", help="n=300, 1000 reference images: a smoke run")
@@ -79,7 +79,7 @@ def main() -> None:
 
     import torch
 
-    from ganlab.data import load_mnist, sha256_of, to_unit_range
+    from ganlab.data import load_split, sha256_of, to_unit_range
     from ganlab.metrics import evaluate_generator, make_reference
     from ganlab.report import teacher_progress_table
 
@@ -89,17 +89,18 @@ def main() -> None:
     n = min(args.n, 300) if args.quick else args.n
     out = Path(args.out)
     previous = json.loads(out.read_text()) if out.is_file() else {}
-    scoring = {"n": n, "seed": args.seed, "reference_size": reference_size, **({"teacher": args.teacher} if args.teacher else {})}
+    scoring = {"n": n, "seed": args.seed, "reference_size": reference_size, **({"teacher": args.teacher} if args.teacher else {}),
+               **({"dataset": args.dataset} if args.dataset != "mnist" else {})}  # fmt: skip
     same_scoring = previous.get("meta", {}).get("scoring") == scoring
     known = {(point["step"], point["sha256"]): point for point in previous.get("points", [])} if same_scoring else {}
 
-    classifier = load_classifier(args.classifier)
+    classifier = load_classifier(args.classifier, dataset=args.dataset)
     teacher = None
     if args.teacher:
         from ganlab.checkpoints import resolve_model_path
 
-        teacher = load_checkpoint(resolve_model_path(args.teacher), expect="generator")
-    test_images, _ = load_mnist("test", args.data)
+        teacher = load_checkpoint(resolve_model_path(args.teacher, args.dataset), expect="generator")
+    test_images, _ = load_split(args.dataset, "test", args.data)
     reference = make_reference(classifier, to_unit_range(test_images[:reference_size]))
     points = []
     for step, folder in found.items():
