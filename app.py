@@ -20,7 +20,7 @@ import gradio as gr  # noqa: E402
 
 from ganlab.lab import Lab, serving  # noqa: E402
 from ganlab.ui.about import about_tab  # noqa: E402
-from ganlab.ui.common import CSS, DRAW, Page, guarded, one_line_refusals, owner_token  # noqa: E402
+from ganlab.ui.common import CSS, DRAW, Page, one_line_refusals, owner_token  # noqa: E402
 from ganlab.ui.compare import compare_tab  # noqa: E402
 from ganlab.ui.dataset import dataset_picker, wire_dataset  # noqa: E402
 from ganlab.ui.distill import distill_tab  # noqa: E402
@@ -32,7 +32,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
     with gr.Blocks(title="ganlab: distilling a DCGAN", delete_cache=serving.DELETE_CACHE) as demo:
         gr.Markdown("# ganlab — distil a DCGAN teacher into a smaller student")
         gr.Markdown(
-            f"Two generators draw digits from the same noise: a DCGAN **teacher** ({lab.teacher.parameters:,} values) and a "
+            f"Two generators draw digits (or, on Fashion-MNIST, garments) from the same noise: a DCGAN **teacher** ({lab.teacher.parameters:,} values) and a "
             f"**student** {lab.student.parameters / lab.teacher.parameters:.2f}× its size, trained to copy it. **Compare** them below "
             "(same seed, same z), **Distill** a student of your own in two minutes and watch it learn, or **walk** between two seeds.",
             elem_id="intro",
@@ -47,7 +47,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         distill = distill_tab(page)
         walk = walk_tab(page)
         about = about_tab(page)
-        wire_dataset(page, picker, class_menu=compare.inputs[3], redraws=[compare, walk], about=about)
+        wire_dataset(page, picker, class_menu=compare.inputs[3], redraws=[compare, walk, distill.drawing], about=about)
 
         # a page (re)load shows samples at once and re-attaches to a run in progress;
         # one after the other: a session has one draw in the queue at a time
@@ -56,7 +56,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             walk.guarded(), walk.inputs, walk.outputs, api_name="walk_on_load", api_visibility="undocumented", **DRAW
         )
         demo.load(owner_token, page.owner_token, page.owner_token, api_name="owner_token", api_visibility="private", concurrency_limit=None, show_progress="hidden").then(
-            guarded(distill.run_status, len(distill.outputs)), page.owner_token, distill.outputs, api_name="attach", **on_load
+            distill.attach, distill.drawing.inputs, distill.outputs, api_name="attach", **on_load
         ).then(distill.run_form, None, distill.form, api_name="run_form", **on_load)  # fmt: skip
     one_line_refusals(demo)
     return demo

@@ -214,9 +214,12 @@ def recorded_dataset(training: dict[str, Any]) -> str:
 
 
 def check_same_dataset(path: str | os.PathLike, dataset: str, role: str) -> None:
-    """Refuse, in one line, a checkpoint at `path` that learned another dataset than `dataset`."""
-    learned = recorded_dataset(read_training_info(path))
-    if learned != dataset:
+    """Refuse, in one line, a checkpoint at `path` (a folder, or a weights file in one) that learned
+    another dataset than `dataset`. Without a training.json nothing is known, and nothing refused."""
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    training = read_training_info(folder)
+    learned = recorded_dataset(training)
+    if training and learned != dataset:
         raise GanlabError(f"the {role} at {display_path(path)} learned {learned}, not {dataset}: choose a {role} trained on {dataset}")
 
 

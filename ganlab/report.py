@@ -37,13 +37,12 @@ def metrics_table(metrics: dict[str, Any]) -> str:
     return quality_table(rows) + "\n\n" + note
 
 
-BUNDLED_TRIO = ("checkpoints/teacher", "checkpoints/student", "checkpoints/student-baseline")
-
-
 def _trio(metrics: dict[str, Any]) -> list[str]:
-    """The labels of the bundled teacher, student and baseline (else the first three models), table order."""
+    """The labels of the scored dataset's bundled teacher, student and baseline (else the first three models), table order."""
+    folder = _dataset(metrics).models_dir
+    bundled_trio = tuple(f"{folder}/{name}" for name in ("teacher", "student", "student-baseline"))
     order = metrics["meta"].get("order", list(metrics["models"]))
-    bundled = [label for label in order if metrics["models"][label].get("path") in BUNDLED_TRIO]
+    bundled = [label for label in order if metrics["models"][label].get("path") in bundled_trio]
     return bundled or order[:3]
 
 
@@ -58,12 +57,35 @@ def summary_table(metrics: dict[str, Any], benchmark: dict[str, Any] | None = No
     meta = metrics["meta"]
     text += (
         f"\n\nMean ± std over sampling seeds {meta['seeds']}, {meta['n']:,} samples each, against {meta['reference']}, "
-        "in the feature space of a small MNIST classifier. Recognizable: share of samples the classifier labels with "
-        "confidence ≥ 0.9; label agreement: share of noise vectors for which student and teacher draw the same digit."
+        f"in the feature space of a small {_dataset(metrics).title} classifier. Recognizable: share of samples the classifier labels with "
+        f"confidence ≥ 0.9; label agreement: share of noise vectors for which student and teacher draw the same {_dataset(metrics).item}."
     )
     if any(key == "kid_standardized" for key, *_ in columns):
         text += " " + kid_note(metrics["floor"]["summary"])
     return text
+
+
+def ratio_lines(metrics: dict[str, Any]) -> str:
+    """The distilled student's FID as a share of the teacher's and of its baseline's (empty without the three)."""
+    labels = _trio(metrics)
+    if len(labels) != 3:
+        return ""
+    teacher, student, baseline = (metrics["models"][label]["summary"] for label in labels)
+    fid = lambda summary: summary["fid"]["mean"]  # noqa: E731
+    line = (
+        f"**Quality**: the distilled student's FID is {fid(student) / fid(teacher):.2f}× the teacher's and "
+        f"{fid(student) / fid(baseline):.2f}× the no-distillation baseline's after the same steps"
+    )
+    if "label_agreement" in student:
+        line += f"; it draws the teacher's {_dataset(metrics).item} for {student['label_agreement']['mean']:.0%} of noise vectors"
+    return line + "."
+
+
+def _dataset(metrics: dict[str, Any]):
+    """The dataset a metrics file scored against (MNIST for files written before they said)."""
+    from ganlab.datasets import DATASETS, MNIST
+
+    return DATASETS.get(metrics.get("meta", {}).get("dataset", MNIST.name), MNIST)
 
 
 def headline_figures(
@@ -72,17 +94,9 @@ def headline_figures(
 ) -> str:
     """README: the few numbers that say what distillation bought, one bullet each."""
     lines = []
-    labels = _trio(metrics)
-    if len(labels) == 3:
-        teacher, student, baseline = (metrics["models"][label]["summary"] for label in labels)
-        fid = lambda summary: summary["fid"]["mean"]  # noqa: E731
-        line = (
-            f"- **Quality**: the distilled student's FID is {fid(student) / fid(teacher):.2f}× the teacher's and "
-            f"{fid(student) / fid(baseline):.2f}× the no-distillation baseline's after the same steps"
-        )
-        if "label_agreement" in student:
-            line += f"; it draws the teacher's digit for {student['label_agreement']['mean']:.0%} of noise vectors"
-        lines.append(line + ".")
+    quality = ratio_lines(metrics)
+    if quality:
+        lines.append(f"- {quality}")
     if progress:
         baseline_fid = {point["step"]: point["run"]["fid"] for point in progress[1]["points"]}
         pairs = [(point["step"], point["run"]["fid"] / baseline_fid[point["step"]]) for point in progress[0]["points"] if point["step"] in baseline_fid]

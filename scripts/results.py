@@ -71,8 +71,9 @@ def write_grids(folder: Path, models: dict[str, Path], seed: int) -> dict[str, P
 class Measured:
     """The JSON files of one folder, read once, and links to the folder's files from any page."""
 
-    def __init__(self, folder: Path, grids: dict[str, Path], seed: int) -> None:
+    def __init__(self, folder: Path, grids: dict[str, Path], seed: int, others: list | None = None) -> None:
         self.folder, self.grids, self.seed = folder, grids, seed
+        self.others = others or []  # (Dataset, Measured) of every other dataset with a models folder
         names = ("metrics", "benchmark", "default-run", "ablation", "sweep", "reliability", "recipe-study", "teacher-progress", "precision",
                  "distill-study", "student-progress", "baseline-progress")  # fmt: skip
         self.json = {name: load_json(folder / f"{name}.json") for name in names}
@@ -118,6 +119,13 @@ def readme_summary(measured: Measured, page: Path) -> str:
             parts.append(headlines)
     else:
         parts.append(measured.missing("evaluate.py"))
+    for dataset, other in measured.others:  # one line per other dataset; its tables live in docs/results.md
+        from ganlab.report import ratio_lines
+
+        quality = ratio_lines(other["metrics"]) if other["metrics"] else ""
+        if quality:
+            anchor = dataset.title.lower().replace(" ", "-")
+            parts.append(f"On **{dataset.title}** ([its section](docs/results.md#{anchor})): " + quality.replace("**Quality**: ", ""))
     return "\n\n".join(parts)
 
 
@@ -169,6 +177,30 @@ def results_page(measured: Measured, page: Path) -> str:
     targets = checks_list(metrics, default_run, benchmark, ablation, sweep)
     if targets:
         parts.append("## Targets\n\n" + targets)
+    parts += [dataset_section(dataset, other, page) for dataset, other in measured.others]
+    return "\n\n".join(parts)
+
+
+def dataset_section(dataset, measured: Measured, page: Path) -> str:
+    """Another dataset's models, scored like MNIST's: samples, quality with its floor, its teacher's run."""
+    from ganlab.checkpoints import REPO_ROOT, read_training_info
+    from ganlab.report import metrics_table, ratio_lines, teacher_progress_table
+
+    classifier = read_training_info(REPO_ROOT / dataset.classifier)
+    accuracy = f"test accuracy {classifier['test_accuracy']:.4f}" if "test_accuracy" in classifier else "not trained yet"
+    parts = [
+        f"## {dataset.title}\n\nThe same designs, recipes and metrics on {dataset.title} ({dataset.notes.get(dataset.sources[0][0], '')}). "
+        f"Its evaluation classifier (`{dataset.classifier}`, {accuracy}) is {dataset.title}'s own, so these FIDs compare with each "
+        "other, not with MNIST's."
+    ]
+    if measured.grids:
+        parts.append(f"### Samples (the same z, seed {measured.seed})\n\n" + measured.samples(page))
+    metrics = measured["metrics"]
+    script = f"evaluate.py --dataset {dataset.name}"
+    parts.append("### Quality\n\n" + (metrics_table(metrics) + "\n\n" + ratio_lines(metrics) if metrics else measured.missing(script)))
+    progress = measured["teacher-progress"]
+    if progress:
+        parts.append("### The teacher run, step by step\n\n" + teacher_progress_table(progress))
     return "\n\n".join(parts)
 
 
@@ -295,6 +327,7 @@ def main() -> int:
     import torch
 
     from ganlab.checkpoints import resolve_model_path
+    from ganlab.datasets import DATASETS, DEFAULT_DATASET
 
     torch.set_num_threads(args.threads)
 
@@ -303,11 +336,20 @@ def main() -> int:
     for spec in args.models:
         name, _, path = spec.partition("=")
         models[name] = resolve_model_path(path or name)
-    if args.check:  # grids already on disk stand for themselves
-        grids = {name: folder / f"samples-{name}.png" for name in models if (folder / f"samples-{name}.png").is_file()}
-    else:
-        grids = write_grids(folder, models, args.seed)
-    stale = regenerate(Path(args.readme), Path(args.docs), Measured(folder, grids, args.seed), write=not args.check)
+
+    def grids_of(folder: Path, models: dict[str, Path]) -> dict[str, Path]:
+        if args.check:  # grids already on disk stand for themselves
+            return {name: folder / f"samples-{name}.png" for name in models if (folder / f"samples-{name}.png").is_file()}
+        return write_grids(folder, models, args.seed)
+
+    others = []
+    for dataset in DATASETS.values():  # every other dataset's bundled teacher, student and baseline, where present
+        other = Path(dataset.models_dir)
+        if dataset.name != DEFAULT_DATASET and other.is_dir():
+            bundled_models = {name: resolve_model_path(name, dataset.name) for name in ("teacher", "student", "baseline")}
+            others.append((dataset, Measured(other, grids_of(other, bundled_models), args.seed)))
+    measured = Measured(folder, grids_of(folder, models), args.seed, others)
+    stale = regenerate(Path(args.readme), Path(args.docs), measured, write=not args.check)
     if args.check:
         if stale:
             print(f"out of date: {', '.join(map(str, stale))}: run `python scripts/results.py`", file=sys.stderr)

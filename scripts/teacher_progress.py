@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int_in(1, 1024), default=2, help="torch CPU threads")
     parser.add_argument("--classifier", default=None, help="evaluation classifier (default: the dataset's, checkpoints/classifier for MNIST)")
     add_dataset_arguments(parser)
-    parser.add_argument("--out", default="checkpoints/teacher-progress.json")
+    parser.add_argument("--out", default=None, help="JSON output (default: teacher-progress.json in the dataset's models folder, checkpoints/ for MNIST)")
     parser.add_argument("--teacher", default=None, help="for a student's run: its teacher (name or path), so each snapshot also gets agreement and pixel MSE on the same z")
     parser.add_argument("--quick", action="store_true", help="n=300, 1000 reference images: a smoke run")
     args = parser.parse_args()
@@ -76,6 +76,14 @@ def main() -> None:
     found = snapshots(run)
     if not found:
         raise GanlabError(f"no snapshots in {run / 'snapshots'}: train with --keep-every N (e.g. 1000)")
+    from ganlab.checkpoints import check_same_dataset, resolve_model_path
+    from ganlab.datasets import get_dataset
+
+    if args.out is None:
+        args.out = str(REPO / get_dataset(args.dataset).models_dir / "teacher-progress.json")
+    check_same_dataset(next(iter(found.values())), args.dataset, "run")  # one line, before any scoring
+    if args.teacher:
+        check_same_dataset(resolve_model_path(args.teacher, args.dataset), args.dataset, "teacher")
 
     import torch
 
@@ -97,8 +105,6 @@ def main() -> None:
     classifier = load_classifier(args.classifier, dataset=args.dataset)
     teacher = None
     if args.teacher:
-        from ganlab.checkpoints import resolve_model_path
-
         teacher = load_checkpoint(resolve_model_path(args.teacher, args.dataset), expect="generator")
     test_images, _ = load_split(args.dataset, "test", args.data)
     reference = make_reference(classifier, to_unit_range(test_images[:reference_size]))

@@ -59,3 +59,18 @@ def test_a_run_trains_on_the_chosen_dataset_and_its_student_stays_there(tmp_path
         lab.generate(0, 4, STUDENT_CHOICES[1])
     with lab.visitor(FASHION):
         assert lab.generate(0, 4, STUDENT_CHOICES[2]).details["student"]["label"]  # its baseline, on its own dataset
+
+
+def test_a_checkpoint_of_another_dataset_is_refused_by_folder_or_file_and_an_unknown_one_is_not(tmp_path):
+    import shutil
+
+    from ganlab.checkpoints import check_same_dataset
+
+    check_same_dataset("checkpoints/teacher", "mnist", "teacher")  # written before checkpoints said: MNIST
+    for path in ("checkpoints/teacher", "checkpoints/teacher/model.safetensors"):
+        with pytest.raises(GanlabError, match="the teacher at checkpoints/teacher learned mnist, not fashion-mnist"):
+            check_same_dataset(path, "fashion-mnist", "teacher")
+    bare = tmp_path / "bare"  # weights and config only: nothing says what it learned, so nothing is refused
+    bare.mkdir()
+    shutil.copy("checkpoints/teacher/config.json", bare)
+    check_same_dataset(bare, "fashion-mnist", "teacher")

@@ -178,6 +178,24 @@ def score_models(generators: dict, args, *, classifier, reference, teacher, teac
     return models
 
 
+def checked_inputs(args, dataset) -> tuple[list[tuple[str, Path]], Path, Path]:
+    """(models, teacher, classifier) the flags name for `dataset` (its bundled ones by default), each
+    of that dataset: a model or classifier of another is one line, not a table. Fills args' defaults."""
+    from ganlab.checkpoints import check_same_dataset, resolve_model_path
+
+    if args.models is None:
+        args.models = list(DEFAULT_MODELS if dataset.name == "mnist" else OTHER_DATASETS_MODELS)
+    if args.out is None:
+        args.out = str(REPO_ROOT / dataset.models_dir / "metrics.json")
+    specs = [parse_model(spec, dataset.name) for spec in args.models]
+    classifier_path = Path(args.classifier) if args.classifier else REPO_ROOT / dataset.classifier
+    teacher_path = resolve_model_path(args.teacher, dataset.name)
+    for role, path in [*((f"model {label!r}", path) for label, path in specs), ("teacher", teacher_path), ("evaluation classifier", classifier_path)]:
+        if path.exists():
+            check_same_dataset(path, dataset.name, role)
+    return specs, teacher_path, classifier_path
+
+
 def main() -> None:
     args = _parser().parse_args()
     if args.quick:
@@ -185,7 +203,7 @@ def main() -> None:
 
     import torch
 
-    from ganlab.checkpoints import atomic_write_json, check_same_dataset, display_path, load_checkpoint, load_classifier, read_training_info, resolve_model_path
+    from ganlab.checkpoints import atomic_write_json, display_path, load_checkpoint, load_classifier, read_training_info
     from ganlab.data import data_root, load_split, to_unit_range
     from ganlab.datasets import get_dataset
     from ganlab.errors import GanlabError
@@ -194,18 +212,8 @@ def main() -> None:
     from ganlab.report import metrics_table
 
     dataset = get_dataset(args.dataset)
-    if args.models is None:
-        args.models = list(DEFAULT_MODELS if dataset.name == "mnist" else OTHER_DATASETS_MODELS)
-    if args.out is None:
-        args.out = str(REPO_ROOT / dataset.models_dir / "metrics.json")
     # every input named, then the output checked against them, before a second of work
-    specs = [parse_model(spec, dataset.name) for spec in args.models]
-    classifier_path = Path(args.classifier) if args.classifier else REPO_ROOT / dataset.classifier
-    teacher_path = resolve_model_path(args.teacher, dataset.name)
-    # a model or classifier of another dataset is one line, not a table
-    for role, path in [*((f"model {label!r}", path) for label, path in specs), ("teacher", teacher_path), ("evaluation classifier", classifier_path)]:
-        if path.exists():
-            check_same_dataset(path, dataset.name, role)
+    specs, teacher_path, classifier_path = checked_inputs(args, dataset)
     inputs = [path for _, path in specs] + [teacher_path, classifier_path, data_root(args.data)]
     out = check_output_file(args.out, (".json",), inputs=inputs)
     previous = read_metrics_file(out) if args.kid_only else None
@@ -245,7 +253,7 @@ def main() -> None:
     accuracy = f" (test accuracy {classifier_info['test_accuracy']:.4f})" if "test_accuracy" in classifier_info else ""
     metrics = {
         "meta": {
-            "n": args.n, "seeds": list(args.seeds),
+            "n": args.n, "seeds": list(args.seeds), **({"dataset": dataset.name} if dataset.name != "mnist" else {}),
             "order": list(models),  # table order; the JSON's keys are sorted
             "reference": reference_name,
             "classifier": f"evaluation classifier's {classifier.num_features}-d hidden layer{accuracy}",

@@ -97,7 +97,8 @@ class QualityProbes:
 
     def __init__(self, sampler: Sampler, every_s: float) -> None:
         self.sampler, self.every_s = sampler, every_s
-        self._probes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # teacher model -> its QualityProbe
+        # per source, teacher model -> its QualityProbe (a Hub teacher is shared by visitors on either dataset)
+        self._probes: dict[str, weakref.WeakKeyDictionary] = {}
         self._lock = threading.Lock()
 
     def _classifier(self, images: TrainingImages) -> torch.nn.Module | None:
@@ -114,9 +115,10 @@ class QualityProbes:
         if not self.available(images):
             return None
         with self._lock:
-            probe = self._probes.get(teacher.model)
+            probes = self._probes.setdefault(images.source, weakref.WeakKeyDictionary())
+            probe = probes.get(teacher.model)
             if probe is None:
-                probe = self._probes[teacher.model] = QualityProbe(self._classifier(images), teacher.model, images.reference())
+                probe = probes[teacher.model] = QualityProbe(self._classifier(images), teacher.model, images.reference())
         return probe
 
     def references(self, probe: QualityProbe, teacher: LoadedModel, student: LoadedModel) -> dict[str, dict[str, float]]:
@@ -189,9 +191,10 @@ class Distillation:
             raise GanlabError(busy_message(busy, self.settings.run_cap_s))
         teacher, student = self.models.teacher, self.models.student  # the app's, or this visitor's Hub models (read in this thread)
         if request.distills and not teacher.trained:
+            where = "set GANLAB_TEACHER to a checkpoint folder or" if request.dataset == DEFAULT_DATASET else "add its teacher to its models folder or"
             raise GanlabError(
-                f"no trained teacher is loaded ({teacher.note}); distillation needs one: set GANLAB_TEACHER "
-                "to a checkpoint folder or train one with scripts/train_teacher.py"
+                f"no trained {get_dataset(request.dataset).title} teacher is loaded ({teacher.note}); distillation needs one: "
+                f"{where} train one with ganlab-train --dataset {request.dataset}"
             )
         teacher_image = self.teacher_grid()  # this visitor's teacher, drawn in the request's thread
 

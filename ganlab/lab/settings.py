@@ -67,7 +67,7 @@ class LabSettings:
     infer_precision: str = setting("auto", "GANLAB_INFER_PRECISION", "fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16) for sampling")
     sample_threads: int = setting(0, "GANLAB_SAMPLE_THREADS", "torch threads of each sampling request (0: every core, one fewer while a run trains)")
     train_images: int = setting(0, "GANLAB_TRAIN_IMAGES", "first N training images for UI runs (0: all; MNIST has 60,000)")
-    data_source: str = setting("mnist", "GANLAB_TRAIN_DATA", "a dataset of ganlab.datasets (\"mnist\"), or \"synthetic\"")
+    data_source: str = setting("mnist", "GANLAB_TRAIN_DATA", "\"synthetic\": UI runs train on blobs; a dataset name: on the dataset each visitor chose")
     runs_dir: str = setting("", "GANLAB_RUNS_DIR", "where this process makes its own folder for UI runs (default: the OS temp dir; never the repo)")
     teacher: str = setting("", "GANLAB_TEACHER", "teacher checkpoint folder (default checkpoints/teacher)")
     student: str = setting("", "GANLAB_STUDENT", "student checkpoint folder (default checkpoints/student)")

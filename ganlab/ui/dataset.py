@@ -8,7 +8,7 @@ import gradio as gr
 
 from ganlab.datasets import DATASETS, DEFAULT_DATASET
 from ganlab.lab.settings import class_choices
-from ganlab.ui.common import DRAW, Page
+from ganlab.ui.common import DRAW, Page, guarded
 
 TITLES = {dataset.title: name for name, dataset in DATASETS.items()}
 
@@ -45,6 +45,7 @@ def wire_dataset(page: Page, picker: DatasetPicker, *, class_menu: gr.Dropdown, 
         with lab.visitor(models):
             return models, menu, lab.about()
 
-    event = picker.radio.input(choose, [picker.radio, page.hub_choice], [page.hub_choice, class_menu, about], api_name=False, queue=False)
+    # guarded: a failure is one warning (in the About text, the last output), never an error page
+    event = picker.radio.input(guarded(choose, 3), [picker.radio, page.hub_choice], [page.hub_choice, class_menu, about], api_name=False, queue=False)
     for drawing in redraws:
         event = event.then(drawing.guarded(), drawing.inputs, drawing.outputs, api_name=False, **DRAW)

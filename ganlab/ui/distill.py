@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import logging
 import os
 from dataclasses import dataclass
 
@@ -12,8 +12,10 @@ from ganlab.config import DISTILL_LAYERS, FAST, RECIPES, recipe_by_label
 from ganlab.lab import RUN_DEFAULTS, RunView
 from ganlab.lab.runs import MAX_ADVANCE
 from ganlab.lab.settings import MAX_SAMPLE_EVERY, SMOOTHING
-from ganlab.ui.common import QUIET, Page, grid_image, progress_html, visitor_id
+from ganlab.ui.common import QUIET, Drawing, Page, grid_image, progress_html, visitor_id
 from ganlab.ui.push import push_panel
+
+log = logging.getLogger("ganlab.ui")
 
 
 @dataclass
@@ -21,9 +23,10 @@ class DistillTab:
     """What the page's load event needs: the run's view, the status handler, the form and its filler."""
 
     outputs: list
-    run_status: object
+    attach: object  # the page load's run_status: never leaves Start grey
     form: list
     run_form: object
+    drawing: Drawing  # run_status with its inputs, for the dataset choice to redraw the tab
 
 
 def _form(lab):
@@ -110,7 +113,7 @@ def _run_panel(page: Page) -> tuple[dict, gr.Slider, gr.Slider]:
 
 
 def _form_filler(lab, form: list):
-    """The handler that fills the form with a run's settings (the page's load, the tab's opening)."""
+    """The handlers that fill the form with a run's settings: on the page's load, and on the tab's opening."""
 
     def run_form(owner_token=None, request: gr.Request = None, *, watching: bool = False):
         """The form as the shown run was started (after a reload, or for another visitor), else as it is.
@@ -127,7 +130,24 @@ def _form_filler(lab, form: list):
         chosen = request.recipe()
         return (*(values[name] for name in names), chosen.label if chosen else gr.skip())
 
-    return run_form
+    def watched_form(owner_token=None, request: gr.Request = None):  # a def: Gradio finds gr.Request by annotation
+        return run_form(owner_token, request, watching=True)
+
+    return run_form, watched_form
+
+
+def _attaching(run_status, start: gr.Button, message: gr.Markdown):
+    """run_status for the page's load, which alone enables Start: if it fails, Start is enabled
+    anyway (a press then says what is wrong) rather than left grey until a reload."""
+
+    def attach(owner_token=None, smoothing=None, percent=100, models=None, request: gr.Request = None):
+        try:
+            return run_status(owner_token, smoothing, percent, models, request)
+        except Exception as error:  # GanlabError or not: the page must stay usable
+            log.warning("attach failed: %s", error)
+            return {start: gr.Button(interactive=True), message: f"⚠️ {error}"}
+
+    return attach
 
 
 def distill_tab(page: Page) -> DistillTab:
@@ -161,8 +181,10 @@ def distill_tab(page: Page) -> DistillTab:
             inputs = (steps, time_budget_s, batch_size, lr_generator, lr_discriminator, alpha, layers, seed, baseline, ema_decay, sample_every)
             return run_outputs(lab.start_run(*inputs, owner=visitor_id(owner_token, request)))
 
-    def run_status(owner_token=None, smoothing=None, percent=100, request: gr.Request = None):
-        return run_outputs(lab.run_status(viewer=visitor_id(owner_token, request), smoothing=smoothing), percent)
+    def run_status(owner_token=None, smoothing=None, percent=100, models=None, request: gr.Request = None):
+        with lab.visitor(models):  # idle, the teacher column shows the visitor's dataset's teacher
+            return run_outputs(lab.run_status(viewer=visitor_id(owner_token, request), smoothing=smoothing), percent)
+
 
     def stop_run(owner_token=None, smoothing=None, percent=100, request: gr.Request = None):
         return run_outputs(lab.stop_run(viewer=visitor_id(owner_token, request), smoothing=smoothing), percent)
@@ -185,20 +207,21 @@ def distill_tab(page: Page) -> DistillTab:
         return chosen.alpha, list(chosen.layers), chosen.lr_generator, chosen.lr_discriminator, chosen.ema_decay
 
     form = [*fields, recipe]
-    run_form = _form_filler(lab, form)
+    run_form, watched_form = _form_filler(lab, form)
 
     lr_generator, lr_discriminator, alpha, layers, ema_decay = fields[3], fields[4], fields[5], fields[6], fields[9]
     recipe.change(apply_recipe, recipe, [alpha, layers, lr_generator, lr_discriminator, ema_decay], api_name="apply_recipe", api_visibility="undocumented")
     controls = [page.owner_token, smoothing, history]
+    watch = [*controls, page.hub_choice]  # a poll also carries the visitor's dataset (the idle teacher column)
     # trailing inputs (sample_every, the Hub choice) are optional, so clients of the earlier API keep working
     page.on(buttons["start"].click, start_run, [*fields[:10], page.owner_token, fields[10], page.hub_choice], outputs, api_name="start_run", **QUIET)
-    page.on(view["timer"].tick, run_status, controls, outputs, api_name="run_status", **QUIET)
+    page.on(view["timer"].tick, run_status, watch, outputs, api_name="run_status", **QUIET)
     page.on(buttons["stop"].click, stop_run, controls, outputs, api_name="stop_run", **QUIET)
     page.on(buttons["pause"].click, pause_run, controls, outputs, api_name="pause_run", **QUIET)
     page.on(buttons["resume"].click, resume_run, controls, outputs, api_name="resume_run", **QUIET)
     page.on(buttons["step"].click, step_run, [step_count, *controls], outputs, api_name="step_run", **QUIET)
-    page.on(smoothing.release, run_status, controls, outputs, api_name=False, **QUIET)
+    page.on(smoothing.release, run_status, watch, outputs, api_name=False, **QUIET)
     page.on(history.change, show_history, history, [view["history"], view["history_caption"]], api_name="history", **QUIET)
 
-    tab.select(functools.partial(run_form, watching=True), page.owner_token, form, api_name=False, **QUIET)  # reads only: nothing to guard
-    return DistillTab(outputs, run_status, form, run_form)
+    tab.select(watched_form, page.owner_token, form, api_name=False, **QUIET)  # reads only: nothing to guard
+    return DistillTab(outputs, _attaching(run_status, buttons["start"], view["message"]), form, run_form, Drawing(watch, outputs, run_status))

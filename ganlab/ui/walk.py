@@ -22,7 +22,7 @@ def walk_tab(page: Page) -> Drawing:
         with gr.Column(visible=False) as gif_box:  # under its button, in view
             gif = gr.File(label="walk: teacher left, student right", interactive=False, height=90, elem_id="walk-gif")
         # one strip a row, at full width: a frame shows at its 84 px, not squeezed beside the other strip
-        _, teacher_strip = grid_image("teacher (the classifier's digit under each frame)", "walk-teacher")
+        _, teacher_strip = grid_image("teacher (the classifier's class under each frame)", "walk-teacher")
         _, student_strip = grid_image("student (same z)", "walk-student")
         info = gr.Markdown()
 
