@@ -68,7 +68,7 @@ def test_a_checkpoint_of_another_dataset_is_refused_by_folder_or_file_and_an_unk
 
     check_same_dataset("checkpoints/teacher", "mnist", "teacher")  # written before checkpoints said: MNIST
     for path in ("checkpoints/teacher", "checkpoints/teacher/model.safetensors"):
-        with pytest.raises(GanlabError, match="the teacher at checkpoints/teacher learned mnist, not fashion-mnist"):
+        with pytest.raises(GanlabError, match=f"the teacher at {path} learned mnist, not fashion-mnist"):
             check_same_dataset(path, "fashion-mnist", "teacher")
     bare = tmp_path / "bare"  # weights and config only: nothing says what it learned, so nothing is refused
     bare.mkdir()
