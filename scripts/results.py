@@ -184,7 +184,7 @@ def results_page(measured: Measured, page: Path) -> str:
 def dataset_section(dataset, measured: Measured, page: Path) -> str:
     """Another dataset's models, scored like MNIST's: samples, quality with its floor, its teacher's run."""
     from ganlab.checkpoints import REPO_ROOT, read_training_info
-    from ganlab.report import metrics_table, ratio_lines, teacher_progress_table
+    from ganlab.report import default_run_table, metrics_table, ratio_lines, teacher_progress_table
 
     classifier = read_training_info(REPO_ROOT / dataset.classifier)
     accuracy = f"test accuracy {classifier['test_accuracy']:.4f}" if "test_accuracy" in classifier else "not trained yet"
@@ -201,6 +201,9 @@ def dataset_section(dataset, measured: Measured, page: Path) -> str:
     progress = measured["teacher-progress"]
     if progress:
         parts.append("### The teacher run, step by step\n\n" + teacher_progress_table(progress))
+    default_run = measured["default-run"]
+    if default_run:
+        parts.append(f"### The app's default run with {dataset.title} chosen\n\n" + default_run_table(default_run))
     return "\n\n".join(parts)
 
 

@@ -123,6 +123,22 @@ def test_default_run_presses_start_with_the_uis_defaults_and_scores_the_student(
     assert "logical CPUs" in result["machine"]
 
 
+def test_default_run_with_fashion_mnist_chosen_trains_against_its_teacher_and_scores_with_its_classifier(tmp_path, capsys, monkeypatch):
+    from ganlab.data import dataset_present
+
+    if not dataset_present("fashion-mnist"):
+        pytest.skip("needs Fashion-MNIST (python scripts/fetch_mnist.py --dataset fashion-mnist)")
+    monkeypatch.setenv("GANLAB_TRAIN_DATA", "synthetic")  # blobs for speed; the teacher, classifier and test split are Fashion's
+    monkeypatch.setenv("GANLAB_RUNS_DIR", str(tmp_path / "runs"))
+    out = tmp_path / "default-run.json"
+    code, _, stderr = run("default_run.py", "--dataset", "fashion-mnist", "--time-budget", "2", "--n", "50", "--seeds", "0", "--out", str(out), capsys=capsys)
+    assert code == 0, stderr
+    result = json.loads(out.read_text())
+    assert result["dataset"] == "fashion-mnist" and result["settings"]["dataset"] == "fashion-mnist" and result["steps"] >= 1
+    assert result["checks"] == {}  # MNIST's targets are not applied to another dataset
+    assert 0 <= result["summary"]["label_agreement"]["mean"] <= 1
+
+
 def test_evaluate_refuses_a_missing_model(tiny, tmp_path, capsys):
     code, _, stderr = run("evaluate.py", "--quick", "--classifier", str(tiny / "classifier"), "--models", str(tmp_path / "nothing"), "--out", str(tmp_path / "m.json"), capsys=capsys)
     assert code == 2 and "does not exist" in stderr
