@@ -8,12 +8,11 @@ visitor's choice never reaches another's request. Models load on first use withi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
-
-import threading
 
 from ganlab.datasets import DEFAULT_DATASET, get_dataset
 from ganlab.errors import GanlabError
@@ -75,9 +74,10 @@ class ModelChoice:
         with self._lock:
             loaded = self._bundled.get((dataset, role))
             if loaded is None:
-                loaded = self._bundled[(dataset, role)] = load_model(role, path=bundled(dataset)[role])
-                if loaded.trained:
+                loaded = load_model(role, path=bundled(dataset)[role])
+                if loaded.trained:  # an untrained stand-in is not kept: a checkpoint added later is found
                     self._warm_up(loaded)
+                    self._bundled[(dataset, role)] = loaded
         return loaded
 
     @contextmanager

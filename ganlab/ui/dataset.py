@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
 from ganlab.datasets import DATASETS, DEFAULT_DATASET
@@ -13,16 +11,10 @@ from ganlab.ui.common import DRAW, Page, guarded
 TITLES = {dataset.title: name for name, dataset in DATASETS.items()}
 
 
-@dataclass
-class DatasetPicker:
-    radio: gr.Radio
-
-
-def dataset_picker() -> DatasetPicker:
+def dataset_picker() -> gr.Radio:
     """The choice itself, above the tabs (one per page; a reload starts on MNIST)."""
-    radio = gr.Radio(list(TITLES), value=DATASETS[DEFAULT_DATASET].title, label="dataset", elem_id="dataset",
-                     info="each has its own teacher, student and evaluation classifier; a run trains on the chosen one")  # fmt: skip
-    return DatasetPicker(radio)
+    return gr.Radio(list(TITLES), value=DATASETS[DEFAULT_DATASET].title, label="dataset", elem_id="dataset",
+                    info="each has its own teacher, student and evaluation classifier; a run trains on the chosen one")  # fmt: skip
 
 
 def chosen(title: str | None, models: dict | None) -> dict:
@@ -34,7 +26,7 @@ def chosen(title: str | None, models: dict | None) -> dict:
     return {"dataset": name}
 
 
-def wire_dataset(page: Page, picker: DatasetPicker, *, class_menu: gr.Dropdown, redraws: list, about: gr.Markdown) -> None:
+def wire_dataset(page: Page, picker: gr.Radio, *, class_menu: gr.Dropdown, redraws: list, about: gr.Markdown) -> None:
     """On a change: the visitor's choice, the class menu (digits or garments), then every view redrawn."""
     lab = page.lab
 
@@ -46,6 +38,6 @@ def wire_dataset(page: Page, picker: DatasetPicker, *, class_menu: gr.Dropdown, 
             return models, menu, lab.about()
 
     # guarded: a failure is one warning (in the About text, the last output), never an error page
-    event = picker.radio.input(guarded(choose, 3), [picker.radio, page.hub_choice], [page.hub_choice, class_menu, about], api_name=False, queue=False)
+    event = picker.input(guarded(choose, 3), [picker, page.hub_choice], [page.hub_choice, class_menu, about], api_name=False, queue=False)
     for drawing in redraws:
         event = event.then(drawing.guarded(), drawing.inputs, drawing.outputs, api_name=False, **DRAW)
