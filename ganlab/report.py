@@ -13,14 +13,14 @@ from ganlab.report_studies import (  # noqa: F401
 )  # fmt: skip
 
 
-def kid_note(floor: dict[str, Any] | None) -> str:
-    """The one line that says what the KID column measures, with the real-vs-real floor."""
+def kid_note(floor: dict[str, Any] | None, title: str = "MNIST") -> str:
+    """The one line that says what the KID column measures, with the real-vs-real floor of `title`'s images."""
     text = (
         "KID×10³: squared MMD (cubic kernel) between the classifier features of generated and real images, each "
         "feature standardised by the real reference's mean and std; 0 is the same distribution"
     )
     kid = (floor or {}).get("kid_standardized")
-    return text + (f", and real MNIST against itself reads {kid['mean'] * 1e3:.1f}." if kid else ".")
+    return text + (f", and real {title} against itself reads {kid['mean'] * 1e3:.1f}." if kid else ".")
 
 
 def metrics_table(metrics: dict[str, Any]) -> str:
@@ -33,7 +33,7 @@ def metrics_table(metrics: dict[str, Any]) -> str:
         f"reference: {meta['reference']}; features: {meta['classifier']}."
     )
     if any("kid_standardized" in summary for _, summary in rows):
-        note += " " + kid_note(metrics["floor"]["summary"])
+        note += " " + kid_note(metrics["floor"]["summary"], _dataset(metrics).title)
     return quality_table(rows) + "\n\n" + note
 
 
@@ -61,7 +61,7 @@ def summary_table(metrics: dict[str, Any], benchmark: dict[str, Any] | None = No
         f"confidence ≥ 0.9; label agreement: share of noise vectors for which student and teacher draw the same {_dataset(metrics).item}."
     )
     if any(key == "kid_standardized" for key, *_ in columns):
-        text += " " + kid_note(metrics["floor"]["summary"])
+        text += " " + kid_note(metrics["floor"]["summary"], _dataset(metrics).title)
     return text
 
 

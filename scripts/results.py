@@ -359,7 +359,7 @@ def main() -> int:
             return 1
         print(f"{args.readme} and {args.docs}/ are up to date")
         return 0
-    print(f"updated: {', '.join(map(str, stale)) or 'nothing (already up to date)'}" + (f"; grids: {', '.join(str(p) for p in grids.values())}" if grids else ""))
+    print(f"updated: {', '.join(map(str, stale)) or 'nothing (already up to date)'}" + (f"; grids: {', '.join(str(p) for p in measured.grids.values())}" if measured.grids else ""))
     return 0
 
 
