@@ -101,7 +101,7 @@ def test_the_lab_starts_without_checkpoints_and_says_so(tmp_path):
     assert "teacher is untrained" in lab.model_notes() and "student is untrained" in lab.model_notes()
     view = lab.generate(0, 4)
     assert "(untrained)" in view.info
-    with pytest.raises(GanlabError, match="no trained teacher"):
+    with pytest.raises(GanlabError, match="no trained MNIST teacher is loaded"):
         lab.start_run(steps=5)
     assert lab.slot.current() is None
 
