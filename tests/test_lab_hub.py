@@ -229,3 +229,32 @@ def test_a_generator_for_other_noise_is_refused_and_the_app_still_starts(tmp_pat
     folder = save_checkpoint(Generator(replace(TINY_STUDENT, latent_dim=16)), tmp_path / "z16")
     loaded = load_model("student", path=folder)  # the app's start: an untrained stand-in, and why
     assert not loaded.trained and "16-number noise" in loaded.note
+
+
+def test_a_hub_model_of_another_dataset_is_refused_and_the_choice_stays(lab, monkeypatch):
+    monkeypatch.setattr(
+        lab_module, "load_from_hub",
+        lambda role, repo, revision=None, cache_dir=None, token=None, max_multiply_adds=None: LoadedModel(role, Generator(TINY_STUDENT), True, f"hub:{repo}", dataset="mnist"),
+    )  # fmt: skip
+    earlier = {"dataset": "fashion-mnist"}
+    with pytest.raises(GanlabError, match="hub:user/digits learned MNIST, not Fashion-MNIST: choose MNIST above to use it, or load a Fashion-MNIST student"):
+        lab.load_hub("", "", "user/digits", "", models=earlier)
+    assert earlier == {"dataset": "fashion-mnist"}
+    message, choice = lab.load_hub("", "", "user/digits", "")  # on MNIST, the page's default, it loads
+    assert choice == {"student": ["user/digits", ""]} and "student from hub:user/digits" in message
+    with pytest.raises(GanlabError, match="learned MNIST, not Fashion-MNIST"):  # an API client's mixed choice is refused when used
+        with lab.visitor({**choice, "dataset": "fashion-mnist"}):
+            lab.generate(0, 4)
+
+
+def test_a_hub_models_dataset_is_read_from_the_cache_its_download_filled(tmp_path):
+    import json
+
+    commit = "a" * 40
+    repo = tmp_path / "models--user--digits"  # huggingface_hub's cache layout
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "training.json").write_text(json.dumps({"train_config": {"dataset": "fashion-mnist"}}))
+    assert lab_module._hub_dataset("user/digits", None, str(tmp_path)) == "fashion-mnist"
+    assert lab_module._hub_dataset("user/other", None, str(tmp_path)) is None  # no training.json: not said

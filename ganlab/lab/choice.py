@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from ganlab.datasets import DEFAULT_DATASET, get_dataset
+from ganlab.datasets import DATASETS, DEFAULT_DATASET, get_dataset
 from ganlab.errors import GanlabError
 from ganlab.lab.scope import current as current_dataset
 from ganlab.lab.scope import using as using_dataset
@@ -50,6 +50,14 @@ def chosen_dataset(models: Any) -> str | None:
     if dataset is not None and not isinstance(dataset, str):
         raise GanlabError("the models choice's 'dataset' must be a dataset name")
     return dataset
+
+
+def same_dataset(loaded: LoadedModel) -> LoadedModel:
+    """`loaded`, if it learned this request's dataset (or does not say); else one line saying which."""
+    if loaded.dataset is not None and loaded.dataset != current_dataset():
+        learned, here = get_dataset(loaded.dataset).title if loaded.dataset in DATASETS else loaded.dataset, get_dataset(current_dataset()).title
+        raise GanlabError(f"{loaded.source} learned {learned}, not {here}: choose {learned} above to use it, or load a {here} {loaded.role}")
+    return loaded
 
 
 class ModelChoice:
@@ -102,7 +110,7 @@ class ModelChoice:
             return None
         pairs, loaded = value
         if role not in loaded:  # once per request: the same model for every use within it
-            loaded[role] = self.hub_models.get(role, *pairs[role])
+            loaded[role] = same_dataset(self.hub_models.get(role, *pairs[role]))
         return loaded[role]
 
     @property
@@ -139,7 +147,8 @@ class ModelChoice:
         weights) raises GanlabError and leaves the visitor's choice as it was.
         """
         requests = hub_requests(teacher_repo, teacher_revision, student_repo, student_revision)
-        loaded = {role: self.hub_models.get(role, repo, revision) for role, repo, revision in requests}
+        with using_dataset(chosen_dataset(models)):  # a model of another dataset is refused before the choice changes
+            loaded = {role: same_dataset(self.hub_models.get(role, repo, revision)) for role, repo, revision in requests}
         choice = {**checked_choice(models), **{role: [repo, revision] for role, repo, revision in requests}}
         if chosen_dataset(models):
             choice["dataset"] = chosen_dataset(models)

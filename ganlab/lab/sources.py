@@ -39,6 +39,7 @@ class LoadedModel:
     source: str  # a folder, a Hub repo, or "untrained"
     note: str = ""  # why it is untrained, when it is
     size_bytes: int = 0
+    dataset: str | None = None  # what a Hub model's training.json says it learned (None: not said)
 
     @property
     def parameters(self) -> int:
@@ -79,7 +80,19 @@ def load_from_hub(
     )
     where = f"hub:{repo}" + (f"@{revision}" if revision else "")
     _same_noise(model, f"Hub repo {repo}")
-    return LoadedModel(role, model, True, where, size_bytes=_safetensors_size(model))
+    return LoadedModel(role, model, True, where, size_bytes=_safetensors_size(model), dataset=_hub_dataset(repo, revision, cache_dir))
+
+
+def _hub_dataset(repo: str, revision: str | None, cache_dir: str | None) -> str | None:
+    """The dataset the repo's training.json records, read from the cache the download just filled
+    (no request); None when the repo has no training.json."""
+    from huggingface_hub import try_to_load_from_cache
+
+    from ganlab.checkpoints import TRAINING_NAME, recorded_dataset
+
+    path = try_to_load_from_cache(repo, TRAINING_NAME, cache_dir=cache_dir, revision=revision or None)
+    training = read_training_info(Path(path).parent) if isinstance(path, str) else {}
+    return recorded_dataset(training) if training else None
 
 
 def load_model(
