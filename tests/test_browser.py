@@ -240,6 +240,7 @@ def test_a_run_belongs_to_the_browser_that_started_it_even_after_a_reload(app_ur
                 page.set_default_timeout(30_000)
                 page.goto(app_url)
             owner.get_by_role("tab", name="Distill from scratch").click()
+            wait_enabled(owner, IDLE)  # the page's load has filled the form and enabled Start
             owner.locator("#advanced").get_by_text("Advanced", exact=True).click()  # the form's less used half
             owner.locator("#steps input").fill("4321")
             wait_value(owner, "#steps input", "4321")
