@@ -55,10 +55,9 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         demo.load(compare.guarded(), compare.inputs, compare.outputs, api_name="generate_on_load", api_visibility="undocumented", **DRAW).then(
             walk.guarded(), walk.inputs, walk.outputs, api_name="walk_on_load", api_visibility="undocumented", **DRAW
         )
-        # the form before attach: attach enables Start, so that the form is final before Start can be pressed
         demo.load(owner_token, page.owner_token, page.owner_token, api_name="owner_token", api_visibility="private", concurrency_limit=None, show_progress="hidden").then(
-            distill.run_form, None, distill.form, api_name="run_form", **on_load
-        ).then(distill.attach, distill.drawing.inputs, distill.outputs, api_name="attach", **on_load)  # fmt: skip
+            distill.attach, distill.drawing.inputs, distill.load_outputs, api_name="attach", **on_load
+        )  # fmt: skip
     one_line_refusals(demo)
     return demo
 

@@ -249,14 +249,10 @@ class Distillation:
         step, images = run.student_log.snapshot_images(position)
         return grid(images, columns=8, scale=2), f"student at step {step:,} (snapshot {position + 1} of {count})"
 
-    def current_request(self, *, watcher: str | None = None) -> RunRequest | None:
-        """The request of the run the Distill tab shows (the one training, else the last).
-
-        With `watcher`: only a run in progress that someone else started (what a visitor who opens
-        the tab watches); None for the run's owner, whose form is their own.
-        """
-        run = self.slot.current() if watcher is None else self.slot.busy()
-        return None if run is None or (watcher is not None and run.owner == watcher) else run.request
+    def current_request(self) -> RunRequest | None:
+        """The request of the run the Distill tab shows (the one training, else the last)."""
+        run = self.slot.current()
+        return None if run is None else run.request
 
     def run_status(self, *, viewer: str = "", smoothing: Any = None) -> RunView:
         """What the Distill tab shows now; polling also tells the watchdog someone is watching."""

@@ -291,7 +291,7 @@ def run_view(
         baseline_image=sample_grid(baseline) if baseline else None,
         teacher_image=teacher_image,
         checkpoint=details["checkpoint"],
-        active=run.alive,
+        active=state in ("preparing", "running", "paused"),  # from the same reading as the state: a run read as running is polled again
         details=details,
         phase=details["phase"],
         controls=controls,

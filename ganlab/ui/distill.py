@@ -20,12 +20,10 @@ log = logging.getLogger("ganlab.ui")
 
 @dataclass
 class DistillTab:
-    """What the page's load event needs: the run's view, the status handler, the form and its filler."""
+    """What the page's load event needs, and the tab's redraw for the dataset choice."""
 
-    outputs: list
-    attach: object  # the page load's run_status: never leaves Start grey
-    form: list
-    run_form: object
+    load_outputs: list  # the run's view and the form
+    attach: object  # the page load's answer to them (never leaves Start grey)
     drawing: Drawing  # run_status with its inputs, for the dataset choice to redraw the tab
 
 
@@ -113,16 +111,14 @@ def _run_panel(page: Page) -> tuple[dict, gr.Slider, gr.Slider]:
 
 
 def _form_filler(lab, form: list):
-    """The handlers that fill the form with a run's settings: on the page's load, and on the tab's opening."""
+    """The handler that fills the form with the shown run's settings on the page's load.
 
-    def run_form(owner_token=None, request: gr.Request = None, *, watching: bool = False):
-        """The form as the shown run was started (after a reload, or for another visitor), else as it is.
+    Only there: a second answer to the form's fields (tried: on opening the tab) puts a field's
+    stored value back over what a fast visitor has just typed, even when it answers gr.skip()."""
 
-        `watching` (the tab is opened): only for a run in progress someone else started, which
-        may have begun after this page loaded; a visitor's own form keeps their edits.
-        """
-        viewer = visitor_id(owner_token, request) if watching else None
-        request = lab.distillation.current_request(watcher=viewer)
+    def run_form():
+        """The form as the shown run was started (after a reload, or for another visitor), else as it is."""
+        request = lab.distillation.current_request()
         if request is None:
             return tuple(gr.skip() for _ in form)
         values = request.to_dict()
@@ -130,29 +126,29 @@ def _form_filler(lab, form: list):
         chosen = request.recipe()
         return (*(values[name] for name in names), chosen.label if chosen else gr.skip())
 
-    def watched_form(owner_token=None, request: gr.Request = None):  # a def: Gradio finds gr.Request by annotation
-        return run_form(owner_token, request, watching=True)
-
-    return run_form, watched_form
+    return run_form
 
 
-def _attaching(run_status, start: gr.Button, message: gr.Markdown):
-    """run_status for the page's load, which alone enables Start: if it fails, Start is enabled
-    anyway (a press then says what is wrong) rather than left grey until a reload."""
+def _attaching(run_status, start: gr.Button, message: gr.Markdown, run_form, form: list):
+    """The page load's answer, in one response: the run's view and the form as the run was started.
+    It alone enables Start, so that Start cannot be pressed before the form is final (two answers
+    raced a fast visitor's typing); if the view fails, Start is enabled anyway (a press then says
+    what is wrong) rather than left grey until a reload."""
 
     def attach(owner_token=None, smoothing=None, percent=100, models=None, request: gr.Request = None):
         try:
-            return run_status(owner_token, smoothing, percent, models, request)
+            shown = run_status(owner_token, smoothing, percent, models, request)
         except Exception as error:  # GanlabError or not: the page must stay usable
             log.warning("attach failed: %s", error)
-            return {start: gr.Button(interactive=True), message: f"⚠️ {error}"}
+            shown = {start: gr.Button(interactive=True), message: f"⚠️ {error}"}
+        return {**shown, **dict(zip(form, run_form()))}
 
     return attach
 
 
 def distill_tab(page: Page) -> DistillTab:
     lab, png = page.lab, page.png
-    with gr.Tab("Distill from scratch") as tab:
+    with gr.Tab("Distill from scratch"):
         recipe, fields = _form(lab)
         buttons, step_count = _controls()
         view, smoothing, history = _run_panel(page)
@@ -207,7 +203,7 @@ def distill_tab(page: Page) -> DistillTab:
         return chosen.alpha, list(chosen.layers), chosen.lr_generator, chosen.lr_discriminator, chosen.ema_decay
 
     form = [*fields, recipe]
-    run_form, watched_form = _form_filler(lab, form)
+    run_form = _form_filler(lab, form)
 
     lr_generator, lr_discriminator, alpha, layers, ema_decay = fields[3], fields[4], fields[5], fields[6], fields[9]
     recipe.change(apply_recipe, recipe, [alpha, layers, lr_generator, lr_discriminator, ema_decay], api_name="apply_recipe", api_visibility="undocumented")
@@ -223,5 +219,5 @@ def distill_tab(page: Page) -> DistillTab:
     page.on(smoothing.release, run_status, watch, outputs, api_name=False, **QUIET)
     page.on(history.change, show_history, history, [view["history"], view["history_caption"]], api_name="history", **QUIET)
 
-    tab.select(watched_form, page.owner_token, form, api_name=False, **QUIET)  # reads only: nothing to guard
-    return DistillTab(outputs, _attaching(run_status, buttons["start"], view["message"]), form, run_form, Drawing(watch, outputs, run_status))
+    attach = _attaching(run_status, buttons["start"], view["message"], run_form, form)
+    return DistillTab([*outputs, *form], attach, Drawing(watch, outputs, run_status))
