@@ -20,10 +20,14 @@ BUNDLED_FOLDERS = {
 }
 
 
+def models_file(dataset: str, name: str) -> Path:
+    """`name` in `dataset`'s models folder (checkpoints/ for MNIST): its bundled models and measured JSON files."""
+    return REPO_ROOT / get_dataset(dataset).models_dir / name
+
+
 def bundled(dataset: str = MNIST.name) -> dict[str, Path]:
     """The bundled models' folders of `dataset`, by name."""
-    root = REPO_ROOT / get_dataset(dataset).models_dir
-    return {name: root / folder for name, folder in BUNDLED_FOLDERS.items()}
+    return {name: models_file(dataset, folder) for name, folder in BUNDLED_FOLDERS.items()}
 
 
 BUNDLED = bundled()  # MNIST's

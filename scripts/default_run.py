@@ -45,9 +45,10 @@ def main() -> int:
     from ganlab.precision import machine
 
     from ganlab.datasets import get_dataset
+    from ganlab.paths import models_file
 
     dataset = get_dataset(args.dataset)
-    args.out = args.out or str(Path(dataset.models_dir) / "default-run.json")
+    args.out = args.out or str(models_file(dataset.name, "default-run.json"))  # the repository's, wherever it is run from
     check_output_file(args.out, (".json",))  # before two minutes of training, not after
     lab = Lab(LabSettings.from_env(), slot=TrainingSlot())
     choice = {"dataset": dataset.name}  # what the page's dataset choice sends with Start

@@ -77,10 +77,10 @@ def main() -> None:
     if not found:
         raise GanlabError(f"no snapshots in {run / 'snapshots'}: train with --keep-every N (e.g. 1000)")
     from ganlab.checkpoints import check_same_dataset, resolve_model_path
-    from ganlab.datasets import get_dataset
+    from ganlab.paths import models_file
 
     if args.out is None:
-        args.out = str(REPO / get_dataset(args.dataset).models_dir / "teacher-progress.json")
+        args.out = str(models_file(args.dataset, "teacher-progress.json"))
     check_same_dataset(next(iter(found.values())), args.dataset, "run")  # one line, before any scoring
     if args.teacher:
         check_same_dataset(resolve_model_path(args.teacher, args.dataset), args.dataset, "teacher")

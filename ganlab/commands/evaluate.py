@@ -182,11 +182,12 @@ def checked_inputs(args, dataset) -> tuple[list[tuple[str, Path]], Path, Path]:
     """(models, teacher, classifier) the flags name for `dataset` (its bundled ones by default), each
     of that dataset: a model or classifier of another is one line, not a table. Fills args' defaults."""
     from ganlab.checkpoints import check_same_dataset, resolve_model_path
+    from ganlab.paths import models_file
 
     if args.models is None:
         args.models = list(DEFAULT_MODELS if dataset.name == "mnist" else OTHER_DATASETS_MODELS)
     if args.out is None:
-        args.out = str(REPO_ROOT / dataset.models_dir / "metrics.json")
+        args.out = str(models_file(dataset.name, "metrics.json"))
     specs = [parse_model(spec, dataset.name) for spec in args.models]
     classifier_path = Path(args.classifier) if args.classifier else REPO_ROOT / dataset.classifier
     teacher_path = resolve_model_path(args.teacher, dataset.name)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganlab.paths import REPO_ROOT
+from ganlab.paths import REPO_ROOT, models_file
 from ganlab.config import FAST, PRECISIONS
 from ganlab.datasets import DATASETS, MNIST, get_dataset
 from ganlab.errors import GanlabError
@@ -27,7 +27,7 @@ def class_choices(dataset: str) -> tuple[str, ...]:
 
 def metrics_path(dataset: str) -> Path:
     """The About tables' figures of `dataset` (written by ganlab-evaluate into its models folder)."""
-    return REPO_ROOT / get_dataset(dataset).models_dir / "metrics.json"
+    return models_file(dataset, "metrics.json")
 
 
 # candidates one Compare request may examine for a digit. The bundled teacher keeps 7.4% (digit 5)
