@@ -25,7 +25,11 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def run_main(main: Callable[[], int | None]) -> None:
-    """Run a script's main: a GanlabError becomes one line on stderr and exit status 2."""
+    """Run a script's main (the app's too): a GanlabError becomes one line on stderr and exit
+    status 2; before it, the process keeps freed tensor memory for reuse (ganlab.allocator)."""
+    from ganlab import allocator
+
+    allocator.tune()
     try:
         code = main()
     except GanlabError as error:

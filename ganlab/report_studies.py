@@ -53,6 +53,29 @@ def precision_table(data: dict[str, Any]) -> str:
             if not meta.get("onednn_bf16", not emulated) else ""
         )
         + f" The same {faithful['n']:,} noise vectors in both precisions:\n\n" + "\n".join(lines)
+        + _chunks_and_forms(data)
+    )
+
+
+def _chunks_and_forms(data: dict[str, Any]) -> str:
+    """The chunk sizes and the hidden-layer forms of a precision benchmark (absent from older files)."""
+    if "chunks" not in data:
+        return ""
+    chunks, forms, precision = data["chunks"], data["hidden_forms"], data["app_precision"]
+    # the JSON's keys are sorted as text: chunk sizes in numeric order, the whole batch last
+    labels = sorted(next(iter(chunks["images_per_s"].values())), key=lambda label: float("inf") if label == "whole" else int(label))
+    models = sorted(chunks["images_per_s"], key=lambda name: name != "teacher")
+    rows = [[label if label == "whole" else f"{int(label):,}", *(f"{chunks['images_per_s'][name][label]:,.0f}" for name in models)] for label in labels]
+    form_rows = [
+        [name, f"{row['median_ms']:.2f}", f"{row['gmacs']:,.0f}", f"{100 * row['share_of_peak']:.0f} %", f"{row['max_gap']:.3g}"]
+        for name, row in sorted(forms["forms"].items(), key=lambda item: item[1]["median_ms"])  # fastest first
+    ]
+    return (
+        f"\n\nBatch {chunks['batch']:,} drawn in chunks ({precision}, images/s; `generate` uses {chunks['chosen']} on a CPU):\n\n"
+        + table(["chunk", *(f"{name} images/s" for name in models)], rows)
+        + f"\n\nThe student's hidden transposed convolution ({forms['layer']}, batch {forms['batch']}, {precision}) in each form"
+        + " of `ganlab.conv_forms` (largest gap: to torch's own on the same input):\n\n"
+        + table(["form", "ms", "GMAC/s", f"% of {precision} peak", "largest gap"], form_rows)
     )
 
 

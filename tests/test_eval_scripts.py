@@ -205,6 +205,11 @@ def test_bench_precision_quick_times_both_precisions_and_measures_faithfulness(t
     faithful = data["faithfulness"]["models"]["student"]
     assert 0.5 < faithful["within_1_gray_level"] <= 1 and set(faithful["fid"]) == {"fp32", "bf16"}
     assert "| 64 | student |" in stdout and "within 1 gray level" in stdout
+    # the largest batch in chunks (16 and whole in --quick), and the hidden layer in every form, each checked against torch's
+    assert data["chunks"]["batch"] == 64 and set(data["chunks"]["images_per_s"]["teacher"]) == {"16", "whole"}
+    forms = data["hidden_forms"]["forms"]
+    assert len(forms) == 5 and all(row["median_ms"] > 0 and 0 < row["share_of_peak"] and row["max_gap"] < 0.1 for row in forms.values())
+    assert "| oneDNN, channels-last |" in stdout and "| whole |" in stdout
 
 
 def test_recipe_study_quick_trains_each_variant_once_and_resumes_by_scoring(tiny, tmp_path, capsys):

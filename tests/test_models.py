@@ -170,3 +170,64 @@ def test_sizes_are_counted_on_the_model_itself_and_equal_the_seeds_table():
     assert parameter_count(GeneratorConfig.student()) == 784_640
     assert GeneratorConfig.student().multiply_adds() == 7_250_432  # 4.63x fewer than the teacher's 33,567,744
     assert all(p.device.type == "meta" for p in on_meta(GeneratorConfig.teacher()).parameters())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_every_form_of_the_stride_two_transposed_convolution_equals_torchs(dtype):
+    """The forms scripts/bench_precision.py times (ganlab.conv_forms) compute the same layer, so
+    their speeds are comparable; odd sizes and channel counts catch a phase or crop off by one."""
+    from ganlab.conv_forms import FORMS, phase_weights
+
+    torch.manual_seed(0)
+    for batch, c_in, c_out, n in ((3, 8, 5, 7), (1, 3, 2, 14), (2, 16, 1, 5)):
+        x, weight, bias = torch.randn(batch, c_in, n, n), torch.randn(c_in, c_out, 4, 4) / c_in, torch.randn(c_out)
+        expected = torch.nn.functional.conv_transpose2d(x, weight, bias, stride=2, padding=1)
+        for name, form in FORMS.items():
+            got = form(x.to(dtype), weight.to(dtype), bias.to(dtype))
+            assert got.shape == expected.shape and got.dtype == dtype, name
+            tolerance = 1e-5 if dtype == torch.float32 else 0.05  # bf16: inputs and the output rounded to 8 bits
+            assert (got.float() - expected).abs().max() < tolerance, name
+        assert phase_weights(weight).shape == (4 * c_out, c_in, 2, 2)
+
+
+def test_a_large_batch_is_drawn_in_chunks_with_the_same_pixels_as_in_one_piece():
+    from ganlab.sampling import CPU_CHUNK, generate, noise
+
+    model = Generator(GeneratorConfig.student(width=16))
+    init_weights(model, torch.Generator().manual_seed(0))
+    z = noise(2 * CPU_CHUNK + 5, 3)  # two full chunks and a short one
+    for precision in ("fp32", "bf16"):
+        whole = generate(model, z, precision, chunk=len(z))
+        chunked = generate(model, z, precision)
+        assert chunked.shape == (len(z), 1, 28, 28) and chunked.dtype == torch.float32
+        # each sample depends only on its own noise (BatchNorm in eval mode): the same images
+        assert torch.allclose(chunked, whole, rtol=0, atol=1e-6), precision
+        assert torch.allclose(generate(model, z, precision, chunk=7), whole, rtol=0, atol=1e-6)
+    assert model.training  # generate leaves the model's mode as it found it, chunked or not
+    # a module without the folded path (a plain nn.Module) is chunked the same way
+    plain = torch.nn.Sequential(torch.nn.Linear(100, 784), torch.nn.Unflatten(1, (1, 28, 28)))
+    assert torch.allclose(generate(plain, z, chunk=10), generate(plain, z, chunk=len(z)), atol=1e-6)
+
+
+def test_the_allocator_is_tuned_once_and_leaves_a_chosen_threshold_alone(monkeypatch):
+    import platform
+
+    from ganlab import allocator
+
+    calls = []
+    monkeypatch.setattr(allocator, "_tuned", None)
+    monkeypatch.setattr(allocator.ctypes, "CDLL", lambda _: type("libc", (), {"mallopt": staticmethod(lambda *a: calls.append(a) or 1)}))
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    tuned = allocator.tune()
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert tuned == {"mmap_threshold": allocator.MMAP_THRESHOLD, "trim_threshold": allocator.TRIM_THRESHOLD}
+        assert calls == [(-3, allocator.MMAP_THRESHOLD), (-1, allocator.TRIM_THRESHOLD)]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+    else:
+        assert tuned == {} and calls == []
+    assert allocator.tune() is tuned and len(calls) in (0, 2)  # once per process
+    # whoever runs it chose a threshold through glibc's own variable: theirs wins, nothing is set
+    monkeypatch.setattr(allocator, "_tuned", None)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000000")
+    calls.clear()
+    assert allocator.tune() == {} and calls == []
