@@ -397,3 +397,16 @@ def test_student_progress_adds_agreement_with_the_teacher(tiny, tmp_path, capsys
     point = json.loads(out.read_text())["points"][0]
     assert point["step"] == 500 and 0 <= point["run"]["label_agreement"] <= 1 and point["run"]["pixel_mse"] > 0
     assert "label agreement ↑" in stdout and "MSE to teacher ↓" in stdout
+
+
+def test_bench_compile_times_the_apps_default_run_and_refuses_a_device_it_cannot_use(capsys):
+    from conftest import run_in_process
+
+    # a GPU asked for on a machine without one: one line before any model or data is loaded
+    code, stdout, stderr = run_in_process("bench_compile.py", "--device", "cuda", capsys=capsys)
+    if not torch.cuda.is_available():
+        assert code == 2 and "no CUDA GPU" in stderr and len(stderr.strip().splitlines()) == 1 and not stdout, stderr
+    code, _, stderr = run_in_process("bench_compile.py", "--device", "tpu", capsys=capsys)
+    assert code == 2 and "GANLAB_DEVICE must be" in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    code, _, stderr = run_in_process("bench_compile.py", "--mode", "fastest", capsys=capsys)
+    assert code == 2 and "invalid choice" in stderr
