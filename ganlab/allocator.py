@@ -9,9 +9,12 @@ mmap threshold at 32 MiB and the trim threshold at 256 MiB, peak memory unchange
 GB). Setting only the trim threshold made it slower (66 s): setting either one stops glibc
 adjusting the mmap threshold itself (it starts at 128 KiB), so both are set together.
 
-The cost is bounded: at most TRIM_THRESHOLD of freed memory above the live tensors stays with the
-process. Nothing is done off glibc, or where the person running it set either threshold through
-glibc's own variables (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_): theirs wins.
+What it keeps: up to TRIM_THRESHOLD of free memory at the top of each malloc arena (glibc
+gives each busy thread one, up to 8 per core), and freed blocks under MMAP_THRESHOLD that glibc
+used to hand straight back; fragmentation below a heap's top is never returned either way.
+Measured, a distillation in a background thread as the app trains: peak memory 1.083 -> 1.103 GB.
+Nothing is done off glibc, or where the person running it chose either threshold through glibc's
+own variables (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, or GLIBC_TUNABLES): theirs wins.
 """
 
 from __future__ import annotations
@@ -26,8 +29,23 @@ MMAP_THRESHOLD = 32 * 1024 * 1024
 TRIM_THRESHOLD = 256 * 1024 * 1024
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
 ENVIRONMENT = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+TUNABLES = ("glibc.malloc.mmap_threshold", "glibc.malloc.trim_threshold")
 
 _tuned: dict[str, int] | None = None
+
+
+def _mallopt():
+    """glibc's mallopt(int, int) -> int, or None where there is none."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return mallopt
+
+
+def _chosen_by_environment() -> bool:
+    return any(name in os.environ for name in ENVIRONMENT) or any(name in os.environ.get("GLIBC_TUNABLES", "") for name in TUNABLES)
 
 
 def tune() -> dict[str, int]:
@@ -37,13 +55,14 @@ def tune() -> dict[str, int]:
     if _tuned is not None:
         return _tuned
     _tuned = {}
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc" or any(name in os.environ for name in ENVIRONMENT):
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc" or _chosen_by_environment():
         return _tuned
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = _mallopt()
+    # the mmap threshold first, and the trim threshold only with it: either one alone stops glibc
+    # moving its mmap threshold, and the trim threshold alone measured slower than neither
+    if mallopt is None or mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) != 1:
         return _tuned
-    for name, option, value in (("mmap_threshold", _M_MMAP_THRESHOLD, MMAP_THRESHOLD), ("trim_threshold", _M_TRIM_THRESHOLD, TRIM_THRESHOLD)):
-        if mallopt(option, value) == 1:  # 0: refused, and not reported
-            _tuned[name] = value
+    _tuned["mmap_threshold"] = MMAP_THRESHOLD
+    if mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1:
+        _tuned["trim_threshold"] = TRIM_THRESHOLD
     return _tuned

@@ -4,8 +4,9 @@ value: what scripts/bench_precision.py times to choose the one Generator.infer u
 Each takes x (B, C, n, n), weight (C, C', 4, 4) as ConvTranspose2d holds it, and bias (C',), and
 returns (B, C', 2n, 2n) in x's dtype. Why a stride-2 k4 layer splits into four 2x2 convolutions:
 output row 2m takes input rows m-1 and m through kernel rows 3 and 1; output row 2m+1 takes
-rows m and m+1 through kernel rows 2 and 0 (the same for columns). Measured winner on every CPU
-this project has run on: oneDNN's own (`onednn_channels_last`); see docs/development.md.
+rows m and m+1 through kernel rows 2 and 0 (the same for columns). Measured fastest where each was
+timed: oneDNN's own, channels-last in bf16 on an AMX Xeon (all five), NCHW in fp32 on an AVX2
+EPYC (four, channels-last not among them); docs/development.md has the figures.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def phase_convolutions(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     batch, _, n, _ = x.shape
     c_out = weight.shape[1]
     y = F.conv2d(x.contiguous(memory_format=torch.channels_last), phase_weights(weight), bias.repeat(4), padding=1)
-    phases = y.permute(0, 2, 3, 1).view(batch, n + 1, n + 1, 2, 2, c_out)  # (B, p, q, ry, rx, C')
+    phases = y.permute(0, 2, 3, 1).reshape(batch, n + 1, n + 1, 2, 2, c_out)  # (B, p, q, ry, rx, C')
     out = x.new_empty((batch, n, 2, n, 2, c_out))
     for ry in (0, 1):
         for rx in (0, 1):  # phase (ry, rx) at (m, k) is window (m + ry, k + rx)

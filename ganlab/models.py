@@ -74,7 +74,7 @@ class Generator(nn.Module):
         most for the student, whose layers are cheap. Hand-written on purpose: the output stage
         runs as one matrix product plus `fold` (col2im), because on a CPU torch's transposed
         convolution to a single channel is slower; the hidden transposed convolutions stay
-        torch's (oneDNN's) own, the fastest of the forms measured (docs/benchmarks.md, "How the
+        torch's (oneDNN's) own, the fastest of the forms measured (docs/development.md, "How the
         student's layers run"). Equal to the module path within float rounding (tests/test_models.py).
         In bfloat16 the hidden weights are cast once (cached with the folding) and the activations
         run channels-last, the faster layout for bf16 transposed convolutions on AMX CPUs. The

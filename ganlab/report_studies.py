@@ -41,10 +41,11 @@ def precision_table(data: dict[str, Any]) -> str:
         for name, row in faithful["models"].items()
     ]
     meta, peak = data["meta"], data["peak_gmacs"]
+    chunked = f" Through `generate`, the app's path: a batch over {data['chunks']['chosen']} runs in chunks of {data['chunks']['chosen']}." if "chunks" in data else ""
     return (
         table(header, rows)
         + f"\n\nPeak of a 2048² matrix product: fp32 {peak['fp32']:g}, bf16 {peak['bf16']:g} GMAC/s ({meta['machine']}, "
-        + f"{meta['threads']} threads)."
+        + f"{meta['threads']} threads)." + chunked
         + (" This CPU has no native bf16: `auto` samples in fp32 here." if emulated else "")
         + (
             " torch runs bf16 transposed convolutions in its reference kernel here (`slow_conv_transpose2d`, not"

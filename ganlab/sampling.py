@@ -27,9 +27,9 @@ def noise(n: int, seed: int, latent_dim: int = LATENT_DIM) -> torch.Tensor:
 
 
 # On a CPU a batch runs in chunks this size: a chunk's activations stay in cache, where a batch
-# of 1,024 in one piece ran at 0.65x (student) and 0.69x (teacher) of batch 256's images/s
-# (scripts/bench_precision.py measures each chunk size: docs/development.md, "How the student's
-# layers run"). A GPU takes the batch whole.
+# of 1,024 in one piece ran at 0.65x (student) and 0.69x (teacher) of batch 256's images/s (bf16,
+# a 2-core Xeon with AMX, before chunking). scripts/bench_precision.py times each chunk size
+# (docs/development.md, "How the student's layers run"). A GPU takes the batch whole.
 CPU_CHUNK = 128
 
 
@@ -39,14 +39,17 @@ def generate(model: nn.Module, z: torch.Tensor, precision: str = "fp32", *, chun
     fp32, bf16 or auto (bf16 where the CPU multiplies it natively, see ganlab.precision).
 
     Each sample depends only on its own z (BatchNorm in eval mode), so chunks (`chunk`, default
-    CPU_CHUNK on a CPU, the whole batch on a GPU) change nothing but the speed."""
+    CPU_CHUNK on a CPU, the whole batch on a GPU) give the same images up to float rounding
+    (torch picks its kernels by batch size); a batch of at most one chunk runs as it always did."""
     from ganlab.precision import inference_dtype
 
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     dtype = inference_dtype(precision, device)
-    size = chunk or (CPU_CHUNK if device.type == "cpu" else len(z))
+    if chunk is not None and chunk < 1:
+        raise GanlabError(f"chunk must be at least 1, got {chunk}")
+    size = chunk if chunk is not None else (CPU_CHUNK if device.type == "cpu" else len(z))
     # a Generator has its folded inference path, run in that dtype
     run = (lambda part: model.infer(part, dtype=dtype)) if hasattr(model, "infer") else model
     try:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 
 from ganlab.cli import ArgumentParser, float_in, int_in, run_main, setting
+from ganlab.errors import GanlabError
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -75,9 +76,7 @@ def hidden_forms(student, batch: int, peak: float, repeats: int, min_seconds: fl
     dtype = inference_dtype("auto")
     with torch.inference_mode():
         x = student.infer(noise(batch, 0), dtype=dtype, return_features=True)[1]["7x7"]
-        (weight, bias), stride = student._folded(dtype)[1][0], student.config.strides[0]
-        if stride != 2:
-            raise SystemExit(f"error: the student's first hidden layer has stride {stride}; the forms are for stride 2")
+        (weight, bias) = student._folded(dtype)[1][0]  # BatchNorm folded in, as infer runs it
         reference = torch.nn.functional.conv_transpose2d(x, weight, bias, stride=2, padding=1).float()
         gaps = {name: float((form(x, weight, bias).float() - reference).abs().max()) for name, form in FORMS.items()}
         timings = interleaved_medians({name: (lambda f=form: f(x, weight, bias)) for name, form in FORMS.items()}, repeats=repeats, min_seconds=min_seconds)
@@ -128,6 +127,8 @@ def main() -> None:
     started = time.perf_counter()
     paths = {"teacher": resolve_model_path(args.teacher), "student": resolve_model_path(args.student)}
     models = {name: load_checkpoint(path, expect="generator") for name, path in paths.items()}
+    if models["student"].config.strides[0] != 2:  # before any timing: the forms are for a stride-2 layer
+        raise GanlabError(f"the student's first hidden layer has stride {models['student'].config.strides[0]}; the hidden-layer forms need stride 2")
     macs = {name: macs_per_image(model, torch.zeros(1, model.latent_dim)) for name, model in models.items()}
     peaks = peak_macs(args.threads, 512 if args.quick else 2048, 0.05 if args.quick else 1.0)
 

@@ -26,6 +26,11 @@ os.environ["TMPDIR"] = tempfile.tempdir = os.path.join(SCRATCH, "tmp")
 os.makedirs(tempfile.tempdir)
 atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 torch.set_num_threads(int(os.environ.get("GANLAB_TEST_THREADS", "2")))
+# the allocator every script and the app set at start (run_main), set here once too: the suite's
+# process then behaves the same whichever test first runs a script in-process
+from ganlab import allocator  # noqa: E402
+
+allocator.tune()
 
 REPO = Path(__file__).resolve().parent.parent
 # the scripts a test starts as a user would (`python scripts/x.py`) import this checkout's ganlab,

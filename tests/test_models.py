@@ -200,13 +200,18 @@ def test_a_large_batch_is_drawn_in_chunks_with_the_same_pixels_as_in_one_piece()
         whole = generate(model, z, precision, chunk=len(z))
         chunked = generate(model, z, precision)
         assert chunked.shape == (len(z), 1, 28, 28) and chunked.dtype == torch.float32
-        # each sample depends only on its own noise (BatchNorm in eval mode): the same images
-        assert torch.allclose(chunked, whole, rtol=0, atol=1e-6), precision
-        assert torch.allclose(generate(model, z, precision, chunk=7), whole, rtol=0, atol=1e-6)
+        # each sample depends only on its own noise (BatchNorm in eval mode): the same images up to
+        # float rounding (torch picks kernels by batch size): within a grey level in bf16
+        tolerance = 1e-5 if precision == "fp32" else 2 / 255
+        assert torch.allclose(chunked, whole, rtol=0, atol=tolerance), precision
+        assert torch.allclose(generate(model, z, precision, chunk=7), whole, rtol=0, atol=tolerance)
+        assert torch.equal(chunked[:CPU_CHUNK], generate(model, z[:CPU_CHUNK], precision))  # a first chunk is that batch
     assert model.training  # generate leaves the model's mode as it found it, chunked or not
     # a module without the folded path (a plain nn.Module) is chunked the same way
     plain = torch.nn.Sequential(torch.nn.Linear(100, 784), torch.nn.Unflatten(1, (1, 28, 28)))
-    assert torch.allclose(generate(plain, z, chunk=10), generate(plain, z, chunk=len(z)), atol=1e-6)
+    assert torch.allclose(generate(plain, z, chunk=10), generate(plain, z, chunk=len(z)), atol=1e-5)
+    with pytest.raises(GanlabError, match="chunk must be at least 1"):
+        generate(model, z, chunk=0)
 
 
 def test_the_allocator_is_tuned_once_and_leaves_a_chosen_threshold_alone(monkeypatch):
@@ -215,19 +220,32 @@ def test_the_allocator_is_tuned_once_and_leaves_a_chosen_threshold_alone(monkeyp
     from ganlab import allocator
 
     calls = []
-    monkeypatch.setattr(allocator, "_tuned", None)
-    monkeypatch.setattr(allocator.ctypes, "CDLL", lambda _: type("libc", (), {"mallopt": staticmethod(lambda *a: calls.append(a) or 1)}))
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
-    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
-    tuned = allocator.tune()
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        assert tuned == {"mmap_threshold": allocator.MMAP_THRESHOLD, "trim_threshold": allocator.TRIM_THRESHOLD}
-        assert calls == [(-3, allocator.MMAP_THRESHOLD), (-1, allocator.TRIM_THRESHOLD)]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
-    else:
+    answer = {"value": 1}
+    monkeypatch.setattr(allocator, "_mallopt", lambda: lambda option, value: calls.append((option, value)) or answer["value"])
+    for name in (*allocator.ENVIRONMENT, "GLIBC_TUNABLES"):
+        monkeypatch.delenv(name, raising=False)
+
+    def fresh():
+        monkeypatch.setattr(allocator, "_tuned", None)
+        calls.clear()
+        return allocator.tune()
+
+    tuned = fresh()
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         assert tuned == {} and calls == []
-    assert allocator.tune() is tuned and len(calls) in (0, 2)  # once per process
-    # whoever runs it chose a threshold through glibc's own variable: theirs wins, nothing is set
-    monkeypatch.setattr(allocator, "_tuned", None)
+        return
+    assert tuned == {"mmap_threshold": allocator.MMAP_THRESHOLD, "trim_threshold": allocator.TRIM_THRESHOLD}
+    assert calls == [(-3, allocator.MMAP_THRESHOLD), (-1, allocator.TRIM_THRESHOLD)]  # M_MMAP_THRESHOLD, then M_TRIM_THRESHOLD
+    assert allocator.tune() is tuned and len(calls) == 2  # once per process
+    # a refused mmap threshold: the trim threshold alone (measured slower than neither) is not set
+    answer["value"] = 0
+    assert fresh() == {} and calls == [(-3, allocator.MMAP_THRESHOLD)]
+    answer["value"] = 1
+    # whoever runs it chose a threshold through glibc's own variables: theirs wins, nothing is set
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000000")
-    calls.clear()
-    assert allocator.tune() == {} and calls == []
+    assert fresh() == {} and calls == []
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536")
+    assert fresh() == {} and calls == []
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")  # another tunable: ours still apply
+    assert fresh() and len(calls) == 2
