@@ -249,3 +249,24 @@ def test_the_allocator_is_tuned_once_and_leaves_a_chosen_threshold_alone(monkeyp
     assert fresh() == {} and calls == []
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")  # another tunable: ours still apply
     assert fresh() and len(calls) == 2
+
+
+def test_the_discriminators_dropout_drops_p_of_its_inputs_and_scales_the_rest():
+    from ganlab.models import Dropout
+
+    layer = Dropout(0.3).train()
+    x = torch.ones(500, 800, requires_grad=True)
+    torch.manual_seed(0)
+    y = layer(x)
+    dropped = y == 0
+    # four mask values come from each 64-bit draw: each of the four lanes drops at rate p on its own
+    lanes = dropped.view(-1, 4).float().mean(0)
+    assert torch.allclose(lanes, torch.full((4,), 0.3), atol=0.005), lanes
+    assert torch.allclose(y[~dropped], torch.tensor(1 / 0.7))  # inverted dropout: the mean is kept
+    assert abs(float(y.detach().mean()) - 1.0) < 0.01
+    y.sum().backward()
+    assert torch.equal(x.grad == 0, dropped)  # no gradient through a dropped unit
+    torch.manual_seed(0)
+    assert torch.equal(layer(x), y)  # the global seed decides the mask, as for nn.Dropout
+    assert layer.eval()(x) is x and Dropout(0.0).train()(x) is x
+    assert Dropout(0.95).train()(torch.ones(10_000)).eq(0).float().mean() > 0.9  # the largest p a config allows
