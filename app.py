@@ -17,6 +17,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+import torch  # noqa: E402
 
 from ganlab.lab import Lab, serving  # noqa: E402
 from ganlab.ui.about import about_tab  # noqa: E402
@@ -81,6 +82,9 @@ def launch(demo: gr.Blocks, lab_dirs: list[str] | None = None, **kwargs):
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
+    # this thread only builds the Lab and serves: one torch thread, so it never holds an OpenMP
+    # team beside a run's (that makes libgomp throttle both: ganlab.lab.sampler)
+    torch.set_num_threads(1)
     lab = Lab()  # a malformed GANLAB_* variable is one line and exit status 2 (run_main)
     launch(build_app(lab), [str(lab.runs_dir)], server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
 

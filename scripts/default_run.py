@@ -50,6 +50,7 @@ def main() -> int:
     dataset = get_dataset(args.dataset)
     args.out = args.out or str(models_file(dataset.name, "default-run.json"))  # the repository's, wherever it is run from
     check_output_file(args.out, (".json",))  # before two minutes of training, not after
+    torch.set_num_threads(1)  # as app.py's main thread: no OpenMP team of its own beside the run's (ganlab.lab.sampler)
     lab = Lab(LabSettings.from_env(), slot=TrainingSlot())
     choice = {"dataset": dataset.name}  # what the page's dataset choice sends with Start
     # every setting at the UI's default (what Start sends), unless a smoke test shortens the run

@@ -70,13 +70,44 @@ def test_training_precision_is_a_setting_and_auto_follows_the_cpu(monkeypatch):
     assert precision.inference_dtype("auto") == torch.float32 and precision.inference_dtype("bf16") == torch.bfloat16
 
 
-def test_sampling_uses_every_core_while_idle_and_one_fewer_while_a_run_trains(monkeypatch):
-    lab = Lab(LabSettings(sample_threads=0), slot=TrainingSlot(), classifier=None)
+def test_sampling_uses_every_core_while_idle_and_the_cores_the_trainer_leaves_while_a_run_trains(monkeypatch):
+    lab = Lab(LabSettings(sample_threads=0, train_threads=2), slot=TrainingSlot(), classifier=None)
     monkeypatch.setattr("os.cpu_count", lambda: 4)
     assert lab.sampler.threads() == 4
     monkeypatch.setattr(lab.slot, "busy", lambda: object())
-    assert lab.sampler.threads() == 3
+    assert lab.sampler.threads() == 2  # 4 cores, 2 training: together no more OpenMP threads than cores
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert lab.sampler.threads() == 1  # never none
     assert Lab(LabSettings(sample_threads=2), slot=TrainingSlot(), classifier=None).sampler.threads() == 2
+
+
+def test_several_sampling_threads_run_in_the_samplers_own_thread_which_a_starting_run_retires(monkeypatch):
+    """libgomp throttles every OpenMP team once the process holds more team threads than cores: the
+    sampler keeps its multi-thread work in one thread of its own and runs single-threaded work inline."""
+    lab = Lab(LabSettings(sample_threads=0), slot=TrainingSlot(), classifier=None)
+    sampler = lab.sampler
+    original = torch.get_num_threads()  # inline work sets this thread's count, and pytest's thread runs later tests
+
+    def where() -> tuple[str, int]:
+        return threading.current_thread().name, torch.get_num_threads()
+
+    monkeypatch.setattr(sampler, "threads", lambda: 2)
+    name, threads = sampler.run(where)
+    assert name.startswith("ganlab-sampler") and threads == 2
+    assert sampler.run(where)[0] == name  # the same thread, and its one team, every time
+    assert sampler.run(lambda: sampler.run(where))[0] == name  # work that samples again runs inline there, no deadlock
+    worker = next(t for t in threading.enumerate() if t.name == name)
+    sampler.retire()  # a run starts
+    worker.join(timeout=5)
+    assert not worker.is_alive()  # gone, and its OpenMP team with it
+    monkeypatch.setattr(sampler, "threads", lambda: 1)
+    assert sampler.run(where) == (threading.current_thread().name, 1)  # during a run: inline, one thread
+    images, seconds = sampler.sample(lab.models.app_student.model, torch.zeros(3, 100))
+    assert images.shape == (3, 1, 28, 28) and seconds >= 0
+    torch.set_num_threads(original)
+    monkeypatch.setattr(sampler, "threads", lambda: 2)
+    with pytest.raises(ZeroDivisionError):  # an error in the sampler's thread reaches the caller as raised
+        sampler.run(lambda: 1 / 0)
 
 
 def test_the_original_recipe_stays_selectable_and_labelled():

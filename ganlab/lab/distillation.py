@@ -205,6 +205,7 @@ class Distillation:
         images = self.images_for(request.dataset)
         prepare = preparation(request, teacher=teacher, student=student, images=images, probes=self.probes, threads=self.settings.train_threads)
         self.slot.claim(build, prepare, cap_s=self.settings.run_cap_s, idle_s=self.settings.idle_stop_s)
+        self.sampler.retire()  # the run owns the cores: no other OpenMP team beside its own (ganlab.lab.sampler)
         return self.run_status(viewer=owner)
 
     def _owned_run(self, action: str, viewer: str) -> Run:

@@ -90,9 +90,8 @@ class Gallery:
                 f"asking for a {dataset.item} needs the evaluation classifier ({dataset.classifier}), which is not loaded; "
                 f"choose 'any' or train it with ganlab-train-classifier --dataset {dataset.name}"
             )
-        self.sampler.use_threads()
-        search = digit_noise(self.models.teacher.model, self.sampler.classifier, digit, n, seed, max_tries=lab_settings.DIGIT_MAX_TRIES,
-                             max_seconds=lab_settings.DIGIT_MAX_SECONDS)  # fmt: skip
+        search = self.sampler.run(digit_noise, self.models.teacher.model, self.sampler.classifier, digit, n, seed,
+                                  max_tries=lab_settings.DIGIT_MAX_TRIES, max_seconds=lab_settings.DIGIT_MAX_SECONDS)  # fmt: skip
         if not search.found:
             raise GanlabError(f"{search.summary(f'{dataset.item} {dataset.class_names[digit]}')}: the teacher draws no {dataset.class_names[digit]} this seed's search can find; try another seed or {dataset.item}")
         return search

@@ -1,10 +1,15 @@
 """`Sampler`: the one place the Lab draws from a generator and reads digits with the classifier.
 
-Threads: `torch.set_num_threads` acts per thread with PyTorch's OpenMP backend. Called in a
-thread it sets that thread's OpenMP team size and the default that *later* threads pick up
-on their first parallel op; threads that already ran an op keep their own. So the trainer
-thread sets its own count (TrainConfig.num_threads) and every sampling call sets the
-calling thread's count (`LabSettings.sample_threads`): neither can leak into the other.
+Threads: `torch.set_num_threads` acts per thread with PyTorch's OpenMP backend, so the trainer
+thread sets its own count (TrainConfig.num_threads) and the sampler sets its own
+(`LabSettings.sample_threads`): neither can leak into the other. Where the sampler's work runs
+matters too: libgomp (PyTorch's OpenMP) keeps a team of worker threads for every thread that
+ever ran a parallel op with more than one thread, and once the process holds more such threads
+than cores it makes every team sleep between ops instead of spinning. Measured on a 2-core Xeon,
+the app's default training step in a background thread: 74 ms alone, 96 ms once another thread
+had run one 2-thread op (`scripts/bench_threads.py`). So sampling with more than one thread runs
+in the sampler's own thread, one team for the whole process, and a starting run retires it;
+during a run sampling takes one thread, inline, and starts no team.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -24,6 +32,8 @@ from ganlab.lab.sources import LoadedModel, load_optional_classifier
 from ganlab.models import Generator
 from ganlab.sampling import generate, noise
 
+T = TypeVar("T")
+
 
 class Sampler:
     """Draws images and predicts their labels with the thread count the machine's load calls for."""
@@ -34,6 +44,9 @@ class Sampler:
         # per dataset: MNIST's as given (None: no labels, no digit search, no quality curve), another's on first use
         self.classifiers: dict[str, torch.nn.Module | None] = {DEFAULT_DATASET: classifier}
         self._lock = threading.Lock()
+        self._worker: ThreadPoolExecutor | None = None  # the one thread that samples with several (see the module doc)
+        self._worker_lock = threading.Lock()
+        self._in_worker = threading.local()
 
     @property
     def classifier(self) -> torch.nn.Module | None:
@@ -52,32 +65,57 @@ class Sampler:
             return self.classifiers[dataset]
 
     def threads(self) -> int:
-        """GANLAB_SAMPLE_THREADS, or every core while idle and one fewer while a run trains:
-        measured on 2 vCPUs with a run going, 1 sampling thread is faster than 2 (OpenMP teams
-        that share a busy core spin and stall), and idle, 2 are faster than 1."""
+        """GANLAB_SAMPLE_THREADS, or every core while idle and the cores the trainer leaves while a
+        run trains (at least one): measured on 2 vCPUs with a run going, 1 sampling thread is faster
+        than 2 (OpenMP teams that share a busy core stall), and idle, 2 are faster than 1."""
         if self.settings.sample_threads:
             return self.settings.sample_threads
         cores = os.cpu_count() or 1
-        return max(1, cores - 1) if self.slot.busy() is not None else cores
+        return max(1, cores - self.settings.train_threads) if self.slot.busy() is not None else cores
 
-    def use_threads(self) -> None:
+    def run(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """work(*args, **kwargs) at `threads()`: one thread inline (no OpenMP team), more in the
+        sampler's own thread (the process's one team beside a run's; see the module doc)."""
         count = self.threads()
-        if torch.get_num_threads() != count:  # a per-thread setting, see the module doc
+        if count == 1 or getattr(self._in_worker, "active", False):
+            if torch.get_num_threads() != count:
+                torch.set_num_threads(count)
+            return work(*args, **kwargs)
+        with self._worker_lock:  # submitted under the lock: retire() cannot shut it between the two
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganlab-sampler")
+            future = self._worker.submit(self._in_own_thread, count, work, args, kwargs)
+        return future.result()
+
+    def _in_own_thread(self, count: int, work: Callable[..., T], args: tuple, kwargs: dict) -> T:
+        self._in_worker.active = True
+        if torch.get_num_threads() != count:
             torch.set_num_threads(count)
+        return work(*args, **kwargs)
+
+    def retire(self) -> None:
+        """A run is starting: the sampler's own thread ends once its queued work is done, and its
+        OpenMP team with it (sampling during the run is single-threaded and inline)."""
+        with self._worker_lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.shutdown(wait=False)
 
     def sample(self, model: Generator, z: torch.Tensor) -> tuple[torch.Tensor, float]:
         """(images (n, 1, 28, 28) in [-1, 1], seconds it took) for noise z (n, latent)."""
-        self.use_threads()
+        return self.run(self._timed, model, z)
+
+    def _timed(self, model: Generator, z: torch.Tensor) -> tuple[torch.Tensor, float]:
         start = time.perf_counter()
         images = generate(model, z, self.settings.infer_precision)
         return images, time.perf_counter() - start
 
     def predict(self, images: torch.Tensor) -> np.ndarray | None:
         """The classifier's label of each image, or None without a classifier."""
-        if self.classifier is None:
+        classifier = self.classifier  # this request's dataset's, read in the request's thread (its context)
+        if classifier is None:
             return None
-        with torch.inference_mode():
-            return self.classifier(images).argmax(dim=1).numpy()
+        return self.run(_labels, classifier, images)
 
     def warm_up(self, *models: LoadedModel) -> None:
         """One throw-away pass per model at the default grid size, so the first visitor's
@@ -87,3 +125,8 @@ class Sampler:
         z = noise(DEFAULT_SAMPLES, 0)
         images = [self.sample(loaded.model, z)[0] for loaded in models]
         self.predict(torch.cat(images))
+
+
+@torch.inference_mode()
+def _labels(classifier: torch.nn.Module, images: torch.Tensor) -> np.ndarray:
+    return classifier(images).argmax(dim=1).numpy()
