@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from ganlab.config import IMAGE_SIZE, DiscriminatorConfig, GeneratorConfig
+from ganlab.errors import GanlabError
 
 LEAK = 0.2  # LeakyReLU slope used throughout (Keras default 0.3 in the tutorial; 0.2 is DCGAN's)
 
@@ -183,8 +184,11 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float) -> None:
         super().__init__()
+        if not 0 <= p < 1:
+            raise GanlabError(f"dropout must be in [0, 1), got {p}")
         self.p = p
-        self.threshold = round(p * 65536) - 32768  # keep where a uniform int16 is at least this
+        self.threshold = min(round(p * 65536), 65535) - 32768  # keep where a uniform int16 is at least this
+        self.scale = 65536 / (32768 - self.threshold)  # 1 / (1 - the rate actually drawn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
@@ -195,7 +199,7 @@ class Dropout(nn.Module):
         # one int64 draw over its whole range is four independent uniform int16 values
         bits = torch.randint(-(2**63), 2**63 - 1, ((count + 3) // 4,), dtype=torch.int64, device=x.device)
         keep = bits.view(torch.int16)[:count].view(x.shape) >= self.threshold
-        return x * keep / (1.0 - self.p)
+        return x * keep * self.scale
 
 
 class Discriminator(nn.Module):

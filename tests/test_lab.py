@@ -72,11 +72,11 @@ def test_training_precision_is_a_setting_and_auto_follows_the_cpu(monkeypatch):
 
 def test_sampling_uses_every_core_while_idle_and_the_cores_the_trainer_leaves_while_a_run_trains(monkeypatch):
     lab = Lab(LabSettings(sample_threads=0, train_threads=2), slot=TrainingSlot(), classifier=None)
-    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr("ganlab.lab.sampler.usable_cores", lambda: 4)
     assert lab.sampler.threads() == 4
     monkeypatch.setattr(lab.slot, "busy", lambda: object())
     assert lab.sampler.threads() == 2  # 4 cores, 2 training: together no more OpenMP threads than cores
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("ganlab.lab.sampler.usable_cores", lambda: 2)
     assert lab.sampler.threads() == 1  # never none
     assert Lab(LabSettings(sample_threads=2), slot=TrainingSlot(), classifier=None).sampler.threads() == 2
 
@@ -88,26 +88,53 @@ def test_several_sampling_threads_run_in_the_samplers_own_thread_which_a_startin
     sampler = lab.sampler
     original = torch.get_num_threads()  # inline work sets this thread's count, and pytest's thread runs later tests
 
-    def where() -> tuple[str, int]:
-        return threading.current_thread().name, torch.get_num_threads()
+    def where() -> tuple[threading.Thread, int]:
+        return threading.current_thread(), torch.get_num_threads()
 
-    monkeypatch.setattr(sampler, "threads", lambda: 2)
-    name, threads = sampler.run(where)
-    assert name.startswith("ganlab-sampler") and threads == 2
-    assert sampler.run(where)[0] == name  # the same thread, and its one team, every time
-    assert sampler.run(lambda: sampler.run(where))[0] == name  # work that samples again runs inline there, no deadlock
-    worker = next(t for t in threading.enumerate() if t.name == name)
-    sampler.retire()  # a run starts
-    worker.join(timeout=5)
-    assert not worker.is_alive()  # gone, and its OpenMP team with it
-    monkeypatch.setattr(sampler, "threads", lambda: 1)
-    assert sampler.run(where) == (threading.current_thread().name, 1)  # during a run: inline, one thread
-    images, seconds = sampler.sample(lab.models.app_student.model, torch.zeros(3, 100))
-    assert images.shape == (3, 1, 28, 28) and seconds >= 0
-    torch.set_num_threads(original)
-    monkeypatch.setattr(sampler, "threads", lambda: 2)
-    with pytest.raises(ZeroDivisionError):  # an error in the sampler's thread reaches the caller as raised
-        sampler.run(lambda: 1 / 0)
+    try:
+        monkeypatch.setattr(sampler, "threads", lambda: 2)
+        worker, threads = sampler.run(where)
+        assert worker.name.startswith("ganlab-sampler") and worker is not threading.current_thread() and threads == 2
+        assert sampler.run(where)[0] is worker  # the same thread, and its one team, every time
+        assert sampler.run(lambda: sampler.run(where))[0] is worker  # work that samples again runs inline there, no deadlock
+        with pytest.raises(ZeroDivisionError):  # an error in the sampler's thread reaches the caller as raised
+            sampler.run(lambda: 1 / 0)
+        queued = sampler._worker.submit(time.sleep, 0.2)
+        sampler.retire()  # a run starts: work already queued still runs, then the thread ends
+        worker.join(timeout=5)
+        assert queued.done() and not worker.is_alive()  # gone, and its OpenMP team with it
+        monkeypatch.setattr(sampler, "threads", lambda: 1)
+        assert sampler.run(where) == (threading.current_thread(), 1)  # during a run: inline, one thread
+        assert sampler._worker is None  # and no sampler thread came back
+        images, seconds = sampler.sample(lab.models.app_student.model, torch.zeros(3, 100))
+        assert images.shape == (3, 1, 28, 28) and seconds >= 0
+    finally:
+        sampler.retire()
+        torch.set_num_threads(original)
+
+
+def test_starting_a_run_retires_the_samplers_thread(tmp_path, monkeypatch):
+    lab = tiny_lab(tmp_path)
+    retired = []
+    monkeypatch.setattr(lab.sampler, "retire", lambda: retired.append(lab.slot.busy() is not None))
+    lab.start_run(steps=2, batch_size=16, owner="me")
+    assert retired == [True]  # after the slot is claimed: a sampling call from then on runs inline
+    wait_for(lambda: not lab.run_status(viewer="me").active, timeout=60)
+
+
+def test_a_handler_runs_on_one_torch_thread_and_leaves_the_count_as_it_found_it():
+    from ganlab.ui.common import guarded
+
+    original = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        seen = []
+        handler = guarded(lambda: seen.append(torch.get_num_threads()) or "ok", 1)
+        assert handler() == "ok" and seen == [1] and torch.get_num_threads() == 2
+        failing = guarded(lambda: 1 / 0, 2)
+        assert failing()[-1].startswith("⚠️ internal error") and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(original)
 
 
 def test_the_original_recipe_stays_selectable_and_labelled():

@@ -270,3 +270,8 @@ def test_the_discriminators_dropout_drops_p_of_its_inputs_and_scales_the_rest():
     assert torch.equal(layer(x), y)  # the global seed decides the mask, as for nn.Dropout
     assert layer.eval()(x) is x and Dropout(0.0).train()(x) is x
     assert Dropout(0.95).train()(torch.ones(10_000)).eq(0).float().mean() > 0.9  # the largest p a config allows
+    # lanes of one draw are independent: two of them both drop at about p squared
+    both = (dropped.view(-1, 4)[:, 0] & dropped.view(-1, 4)[:, 1]).float().mean()
+    assert abs(float(both) - 0.09) < 0.005, both
+    with pytest.raises(GanlabError, match="dropout must be in"):
+        Dropout(1.0)

@@ -4,16 +4,19 @@ Threads: `torch.set_num_threads` acts per thread with PyTorch's OpenMP backend, 
 thread sets its own count (TrainConfig.num_threads) and the sampler sets its own
 (`LabSettings.sample_threads`): neither can leak into the other. Where the sampler's work runs
 matters too: libgomp (PyTorch's OpenMP) keeps a team of worker threads for every thread that
-ever ran a parallel op with more than one thread, and once the process holds more such threads
-than cores it makes every team sleep between ops instead of spinning. Measured on a 2-core Xeon,
-the app's default training step in a background thread: 74 ms alone, 96 ms once another thread
-had run one 2-thread op (`scripts/bench_threads.py`). So sampling with more than one thread runs
-in the sampler's own thread, one team for the whole process, and a starting run retires it;
-during a run sampling takes one thread, inline, and starts no team.
+has run a parallel op on more than one thread, for as long as that thread lives, and once those
+workers and the process's first thread outnumber the CPUs it lets a waiting thread spin ~100
+times instead of ~300,000 before it sleeps, so every team wakes from a sleep at each op. Measured
+on a 2-core Xeon, the app's default training step in a background thread: 71.6 ms alone, 93.7
+ms once the main thread had run one 2-thread op (`python scripts/bench_threads.py`). So sampling
+on more than one thread runs in the sampler's own thread, the one team besides a run's, which a
+starting run retires; during a run sampling gets the cores the trainer leaves (on 2 cores: one
+thread, inline, no team), and Gradio's handler threads run on one thread (ganlab.ui.common.guarded).
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 import time
@@ -70,22 +73,25 @@ class Sampler:
         than 2 (OpenMP teams that share a busy core stall), and idle, 2 are faster than 1."""
         if self.settings.sample_threads:
             return self.settings.sample_threads
-        cores = os.cpu_count() or 1
+        cores = usable_cores()
         return max(1, cores - self.settings.train_threads) if self.slot.busy() is not None else cores
 
     def run(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """work(*args, **kwargs) at `threads()`: one thread inline (no OpenMP team), more in the
         sampler's own thread (the process's one team beside a run's; see the module doc)."""
-        count = self.threads()
-        if count == 1 or getattr(self._in_worker, "active", False):
-            if torch.get_num_threads() != count:
-                torch.set_num_threads(count)
+        if getattr(self._in_worker, "active", False):  # already in the sampler's thread: go on there
             return work(*args, **kwargs)
-        with self._worker_lock:  # submitted under the lock: retire() cannot shut it between the two
-            if self._worker is None:
-                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganlab-sampler")
-            future = self._worker.submit(self._in_own_thread, count, work, args, kwargs)
-        return future.result()
+        with self._worker_lock:  # read and submitted under the lock: a run claims the slot, then retire() takes it
+            count = self.threads()
+            if count > 1:
+                if self._worker is None:
+                    self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganlab-sampler")
+                future = self._worker.submit(contextvars.copy_context().run, self._in_own_thread, count, work, args, kwargs)
+        if count > 1:
+            return future.result()
+        if torch.get_num_threads() != 1:
+            torch.set_num_threads(1)
+        return work(*args, **kwargs)
 
     def _in_own_thread(self, count: int, work: Callable[..., T], args: tuple, kwargs: dict) -> T:
         self._in_worker.active = True
@@ -130,3 +136,11 @@ class Sampler:
 @torch.inference_mode()
 def _labels(classifier: torch.nn.Module, images: torch.Tensor) -> np.ndarray:
     return classifier(images).argmax(dim=1).numpy()
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity mask, as libgomp counts them), else os.cpu_count()."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1

@@ -65,7 +65,7 @@ class LabSettings:
     train_precision: str = setting("auto", "GANLAB_TRAIN_PRECISION", "fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16)")
     probe_every_s: float = setting(10.0, "GANLAB_PROBE_EVERY_S", "seconds of training between quality-curve points (0: no curve)")
     infer_precision: str = setting("auto", "GANLAB_INFER_PRECISION", "fp32, bf16 or auto (bf16 where the CPU has AMX / AVX512-BF16) for sampling")
-    sample_threads: int = setting(0, "GANLAB_SAMPLE_THREADS", "torch threads of each sampling request (0: every core, one fewer while a run trains)")
+    sample_threads: int = setting(0, "GANLAB_SAMPLE_THREADS", "torch threads of each sampling request (0: every core, and the cores the trainer leaves while a run trains)")
     train_images: int = setting(0, "GANLAB_TRAIN_IMAGES", "first N training images for UI runs (0: all; MNIST has 60,000)")
     data_source: str = setting("mnist", "GANLAB_TRAIN_DATA", "\"synthetic\": UI runs train on blobs; a dataset name: on the dataset each visitor chose")
     runs_dir: str = setting("", "GANLAB_RUNS_DIR", "where this process makes its own folder for UI runs (default: the OS temp dir; never the repo)")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+import torch
 
 from ganlab.config import shown
 from ganlab.errors import GanlabError
@@ -64,10 +65,17 @@ def grid_image(caption: str, elem_id: str | None = None, *, visible: bool = True
 
 
 def guarded(fn: Callable, outputs: int) -> Callable:
-    """`fn` whose last output is a status text: bad input becomes a warning there, never an error page."""
+    """`fn` whose last output is a status text: bad input becomes a warning there, never an error page.
+
+    It runs on one torch thread in the handler's own (Gradio's) thread: an op there on more threads
+    would give that thread an OpenMP team for as long as it lives, beside a run's, and slow the run
+    (ganlab.lab.sampler); the sampler runs the heavy work at the count the machine calls for."""
 
     @functools.wraps(fn)
     def handler(*args, **kwargs):
+        threads = torch.get_num_threads()
+        if threads != 1:
+            torch.set_num_threads(1)
         try:
             return fn(*args, **kwargs)
         except GanlabError as error:
@@ -75,6 +83,9 @@ def guarded(fn: Callable, outputs: int) -> Callable:
         except Exception as error:  # keep the page alive; the server log has the traceback
             log.exception("handler %s failed", fn.__name__)
             message = f"internal error ({type(error).__name__}: {error}); see the server log"
+        finally:
+            if threads != 1:
+                torch.set_num_threads(threads)  # a team is made by an op, not by this: none is made here
         gr.Warning(message)
         return tuple(gr.skip() for _ in range(outputs - 1)) + (f"⚠️ {message}",)
 
