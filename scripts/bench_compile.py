@@ -18,7 +18,6 @@ eager steps.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import statistics
 import sys
@@ -42,14 +41,13 @@ def main() -> None:
 
     from ganlab.checkpoints import load_checkpoint, resolve_model_path
     from ganlab.data import training_images
-    from ganlab.lab.request import RunRequest
+    from ganlab.lab.request import default_run_config
     from ganlab.lab.settings import LabSettings
     from ganlab.trainer import new_trainer
 
     overrides = {name: value for name, value in (("train_threads", args.threads), ("device", args.device)) if value is not None}
     settings = LabSettings.from_env(**overrides)  # a bad --device is one line (run_main)
-    request = RunRequest.from_inputs(settings)  # what Start sends with every default
-    config = dataclasses.replace(request.train_config(threads=settings.train_threads), steps=10**6, sample_every=0, time_budget_s=0.0)
+    config = default_run_config(settings)  # what Start sends with every default
     torch.set_num_threads(settings.train_threads)
     cuda = config.device.startswith("cuda")
     images = training_images("mnist", root=args.data, limit=4096)

@@ -33,13 +33,11 @@ CASES = {
 
 def step_ms(case: str) -> float:
     """The median training step (ms) of `case`, in this process."""
-    import dataclasses
-
     import torch
 
     from ganlab.checkpoints import load_checkpoint, resolve_model_path
     from ganlab.data import training_images
-    from ganlab.lab.request import RunRequest
+    from ganlab.lab.request import default_run_config
     from ganlab.lab.settings import LabSettings
     from ganlab.trainer import new_trainer
 
@@ -48,8 +46,7 @@ def step_ms(case: str) -> float:
     def train() -> None:
         settings = LabSettings.from_env()
         torch.set_num_threads(settings.train_threads)
-        config = dataclasses.replace(RunRequest.from_inputs(settings).train_config(threads=settings.train_threads), steps=10**6, sample_every=0, time_budget_s=0.0)
-        trainer = new_trainer(config, images=training_images("mnist"), teacher=load_checkpoint(resolve_model_path("teacher"), expect="generator"))
+        trainer = new_trainer(default_run_config(settings), images=training_images("mnist"), teacher=load_checkpoint(resolve_model_path("teacher"), expect="generator"))
         batches, blocks = iter(trainer.batches), []
         for _ in range(5):
             trainer._train_step(next(batches), trainer.noise_generator)

@@ -141,3 +141,11 @@ class RunRequest:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (layers as a list): the run's raw status and the form's values."""
         return {**dataclasses.asdict(self), "layers": list(self.layers)}
+
+
+def default_run_config(settings: LabSettings) -> TrainConfig:
+    """The trainer's config of the run Start makes with every default in this deployment (its batch,
+    precision, threads and device), open-ended and drawing no samples: what the training
+    benchmarks (scripts/bench_compile.py, scripts/bench_threads.py) time step by step."""
+    config = RunRequest.from_inputs(settings).train_config(threads=settings.train_threads)
+    return dataclasses.replace(config, steps=10**6, sample_every=0, time_budget_s=0.0)
